@@ -1,0 +1,271 @@
+//! DSSE envelopes (github.com/secure-systems-lab/dsse, protocol v1) carrying accord payloads.
+//!
+//! An envelope is the JSON object
+//! `{"payloadType": TYPE, "payload": base64(BODY), "signatures": [{"keyid": K, "sig": base64(SIG)}]}`
+//! and each signature is Ed25519 over `PAE(TYPE, BODY)`. The payload bytes are kept exactly as
+//! signed: nothing here re-serialises them, and adding a signature never touches them.
+
+use base64::prelude::*;
+use ed25519_dalek::Signature;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::KeyPair;
+
+/// The one DSSE payload type accord signs and accepts.
+pub const PAYLOAD_TYPE: &str = "application/vnd.accord.entry.v1+json";
+/// Largest payload accepted, in bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Most signatures one envelope may carry.
+pub const MAX_SIGNATURES: usize = 64;
+/// Largest serialised envelope accepted, in bytes (payload in base64 plus signatures).
+pub const MAX_ENVELOPE_BYTES: usize = MAX_PAYLOAD_BYTES * 4 / 3 + MAX_SIGNATURES * 256 + 1024;
+/// Longest `keyid` accepted.
+pub const MAX_KEYID_LEN: usize = 160;
+
+/// Why an envelope was refused before any signature was checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// The bytes are not a DSSE envelope in JSON.
+    #[error("malformed envelope: {0}")]
+    Malformed(String),
+    /// The envelope is larger than [`MAX_ENVELOPE_BYTES`].
+    #[error("envelope is {0} bytes; the limit is {MAX_ENVELOPE_BYTES}")]
+    TooLarge(usize),
+    /// The payload is larger than [`MAX_PAYLOAD_BYTES`].
+    #[error("payload is {0} bytes; the limit is {MAX_PAYLOAD_BYTES}")]
+    PayloadTooLarge(usize),
+    /// More than [`MAX_SIGNATURES`] signatures.
+    #[error("envelope has {0} signatures; the limit is {MAX_SIGNATURES}")]
+    TooManySignatures(usize),
+    /// A signature is not 64 bytes of base64.
+    #[error("signature {index} is not a 64-byte Ed25519 signature in base64")]
+    BadSignatureEncoding {
+        /// Position in `signatures`.
+        index: usize,
+    },
+    /// A `keyid` is too long or has control characters.
+    #[error("signature {index} has an invalid keyid")]
+    BadKeyId {
+        /// Position in `signatures`.
+        index: usize,
+    },
+}
+
+/// `PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, where `LEN` is the
+/// byte length in ASCII decimal without leading zeros (DSSE protocol, "Signature definition").
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let ty = payload_type.as_bytes();
+    let mut out = Vec::with_capacity(32 + ty.len() + payload.len());
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(ty.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(ty);
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// One DSSE signature: a key hint and 64 signature bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvelopeSignature {
+    /// `name+hash` of the key that made it. A hint only: authority comes from the
+    /// governance state.
+    pub keyid: String,
+    /// The Ed25519 signature over the PAE.
+    pub sig: Signature,
+}
+
+/// A DSSE envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// `payloadType`.
+    pub payload_type: String,
+    /// The payload bytes exactly as signed.
+    pub payload: Vec<u8>,
+    /// The signatures, in the order they were added.
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSignature {
+    keyid: String,
+    sig: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEnvelope {
+    #[serde(rename = "payloadType")]
+    payload_type: String,
+    payload: String,
+    signatures: Vec<WireSignature>,
+}
+
+impl Envelope {
+    /// An unsigned envelope around `payload`.
+    pub fn new(payload: Vec<u8>) -> Self {
+        Self {
+            payload_type: PAYLOAD_TYPE.to_owned(),
+            payload,
+            signatures: Vec::new(),
+        }
+    }
+
+    /// The bytes every signature covers.
+    pub fn pae(&self) -> Vec<u8> {
+        pae(&self.payload_type, &self.payload)
+    }
+
+    /// Adds `key`'s signature. Signing again with a key that already signed replaces nothing
+    /// and adds nothing: the envelope is returned unchanged in that case.
+    pub fn sign(&mut self, key: &KeyPair) {
+        let keyid = key.keyid();
+        let sig = key.sign(&self.pae());
+        if self
+            .signatures
+            .iter()
+            .any(|s| s.keyid == keyid && s.sig == sig)
+        {
+            return;
+        }
+        self.signatures.push(EnvelopeSignature { keyid, sig });
+    }
+
+    /// Parses an envelope from JSON, enforcing the size limits.
+    ///
+    /// # Errors
+    /// [`EnvelopeError`] naming what is wrong.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        if bytes.len() > MAX_ENVELOPE_BYTES {
+            return Err(EnvelopeError::TooLarge(bytes.len()));
+        }
+        let wire: WireEnvelope = serde_json::from_slice(bytes)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        Self::from_wire(wire)
+    }
+
+    /// Parses an envelope from an already parsed JSON value.
+    ///
+    /// # Errors
+    /// [`EnvelopeError`] naming what is wrong.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, EnvelopeError> {
+        let wire: WireEnvelope =
+            serde_json::from_value(value).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        Self::from_wire(wire)
+    }
+
+    fn from_wire(wire: WireEnvelope) -> Result<Self, EnvelopeError> {
+        if wire.payload.len() > MAX_PAYLOAD_BYTES.div_ceil(3) * 4 {
+            return Err(EnvelopeError::PayloadTooLarge(wire.payload.len() / 4 * 3));
+        }
+        let payload = BASE64_STANDARD
+            .decode(&wire.payload)
+            .map_err(|e| EnvelopeError::Malformed(format!("payload is not base64: {e}")))?;
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(EnvelopeError::PayloadTooLarge(payload.len()));
+        }
+        if wire.signatures.len() > MAX_SIGNATURES {
+            return Err(EnvelopeError::TooManySignatures(wire.signatures.len()));
+        }
+        let mut signatures = Vec::with_capacity(wire.signatures.len());
+        for (index, s) in wire.signatures.into_iter().enumerate() {
+            if s.keyid.len() > MAX_KEYID_LEN || s.keyid.chars().any(char::is_control) {
+                return Err(EnvelopeError::BadKeyId { index });
+            }
+            let raw = BASE64_STANDARD
+                .decode(&s.sig)
+                .map_err(|_| EnvelopeError::BadSignatureEncoding { index })?;
+            let raw: [u8; 64] = raw
+                .try_into()
+                .map_err(|_| EnvelopeError::BadSignatureEncoding { index })?;
+            signatures.push(EnvelopeSignature {
+                keyid: s.keyid,
+                sig: Signature::from_bytes(&raw),
+            });
+        }
+        Ok(Self {
+            payload_type: wire.payload_type,
+            payload,
+            signatures,
+        })
+    }
+
+    fn to_wire(&self) -> WireEnvelope {
+        WireEnvelope {
+            payload_type: self.payload_type.clone(),
+            payload: BASE64_STANDARD.encode(&self.payload),
+            signatures: self
+                .signatures
+                .iter()
+                .map(|s| WireSignature {
+                    keyid: s.keyid.clone(),
+                    sig: BASE64_STANDARD.encode(s.sig.to_bytes()),
+                })
+                .collect(),
+        }
+    }
+
+    /// The envelope as compact JSON, members in the order `payloadType`, `payload`,
+    /// `signatures`.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain strings and vectors cannot fail.
+        serde_json::to_vec(&self.to_wire()).unwrap_or_default()
+    }
+
+    /// The envelope as pretty-printed JSON for files people read.
+    pub fn to_json_pretty(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(&self.to_wire()).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// The envelope as a JSON value.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self.to_wire()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_matches_the_dsse_spec_example() {
+        // DSSE protocol.md, "Signature definition" test vector.
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+        assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
+    }
+
+    #[test]
+    fn adding_a_signature_keeps_the_payload_bytes() {
+        let payload = br#"{"b":1,  "a":2}"#.to_vec();
+        let mut env = Envelope::new(payload.clone());
+        env.sign(&KeyPair::from_seed("A", &[1; 32]).unwrap());
+        let once = Envelope::from_json(&env.to_json()).unwrap();
+        let mut twice = once.clone();
+        twice.sign(&KeyPair::from_seed("B", &[2; 32]).unwrap());
+        assert_eq!(twice.payload, payload);
+        assert_eq!(twice.signatures[0], once.signatures[0]);
+        assert_eq!(twice.signatures.len(), 2);
+        twice.sign(&KeyPair::from_seed("B", &[2; 32]).unwrap());
+        assert_eq!(twice.signatures.len(), 2);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_signatures_are_refused() {
+        let e = Envelope::from_json(br#"{"payloadType":"x","payload":"","signatures":[],"extra":1}"#);
+        assert!(matches!(e, Err(EnvelopeError::Malformed(m)) if m.contains("extra")));
+        let e = Envelope::from_json(
+            br#"{"payloadType":"x","payload":"","signatures":[{"keyid":"k","sig":"AAAA"}]}"#,
+        );
+        assert_eq!(e, Err(EnvelopeError::BadSignatureEncoding { index: 0 }));
+    }
+}

@@ -1,0 +1,884 @@
+//! The governance state machine: who may sign what, decided for every entry against the state
+//! as it stood just before it.
+//!
+//! [`State::check`] decides everything about an entry except the Ed25519 equations, and
+//! returns the signature checks still owed in an [`Authorised`]; [`Authorised::verify`] does
+//! them (strictly); [`State::commit`] applies the entry. [`State::apply`] does all three in
+//! order. Splitting them lets a bulk import or a full audit check many entries' signatures in
+//! parallel while every verdict stays the one a one-by-one replay reaches: authorisation
+//! failures are reported before signature failures, for every path.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::envelope::{Envelope, PAYLOAD_TYPE};
+use crate::keys::VerifierKey;
+use crate::model::{
+    Body, Charter, EntryId, JointRule, Member, MemberId, Payload, PayloadError, Policy,
+    MAX_MEMBERS,
+};
+
+/// Why an entry was not accepted. Each says what is wrong in terms a ministry can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The envelope's payload type is not accord's.
+    #[error("payload type {found:?} is not {PAYLOAD_TYPE:?}")]
+    WrongPayloadType {
+        /// The type found.
+        found: String,
+    },
+    /// The envelope carries no signature.
+    #[error("entry is not signed")]
+    Unsigned,
+    /// The payload does not decode or breaks a field rule.
+    #[error("malformed payload: {0}")]
+    Malformed(#[from] PayloadError),
+    /// The payload names another ledger (a replay from elsewhere).
+    #[error("entry is for ledger {found:?}, not this ledger {expected:?}")]
+    WrongLedger {
+        /// This ledger's origin.
+        expected: String,
+        /// The origin in the payload.
+        found: String,
+    },
+    /// Entry 0 must be a charter.
+    #[error("entry 0 must be a charter, found {found}")]
+    NotACharter {
+        /// The type found.
+        found: String,
+    },
+    /// A charter after entry 0.
+    #[error("a charter can only be entry 0")]
+    CharterNotFirst,
+    /// The charter's origin and its log key's name differ.
+    #[error("charter ledger {ledger:?} differs from its log key's name {log_key:?}")]
+    CharterOrigin {
+        /// The payload's `ledger`.
+        ledger: String,
+        /// The log key's name.
+        log_key: String,
+    },
+    /// The entry id was used before.
+    #[error("entry id {0} is already in the ledger")]
+    DuplicateId(EntryId),
+    /// A signature's key is not any member's.
+    #[error("signature {index} is by an unknown key {keyid:?}")]
+    UnknownSigner {
+        /// Position in the envelope.
+        index: usize,
+        /// The keyid hint.
+        keyid: String,
+    },
+    /// A signature by a key revoked before this entry.
+    #[error("signature {index} is by {member}'s key {keyid}, revoked at entry {revoked_at}")]
+    RevokedKey {
+        /// Position in the envelope.
+        index: usize,
+        /// Whose key.
+        member: MemberId,
+        /// The keyid.
+        keyid: String,
+        /// The revoking entry.
+        revoked_at: u64,
+    },
+    /// A signature by a key replaced by rotation before this entry.
+    #[error("signature {index} is by {member}'s old key {keyid}, rotated out at entry {rotated_at}")]
+    RotatedKey {
+        /// Position in the envelope.
+        index: usize,
+        /// Whose key.
+        member: MemberId,
+        /// The keyid.
+        keyid: String,
+        /// The rotating entry.
+        rotated_at: u64,
+    },
+    /// A signature by a member removed before this entry.
+    #[error("signature {index} is by {member}, removed at entry {removed_at}")]
+    RemovedMember {
+        /// Position in the envelope.
+        index: usize,
+        /// Who.
+        member: MemberId,
+        /// The removing entry.
+        removed_at: u64,
+    },
+    /// A signature on a commitment (or its lifecycle entry) by a member who is not a party.
+    #[error("{member} signed but is not a party to {commitment}")]
+    SignerNotParty {
+        /// Who signed.
+        member: MemberId,
+        /// The commitment.
+        commitment: EntryId,
+    },
+    /// A party named by a commitment is not an active member.
+    #[error("party {0} is not an active member")]
+    PartyNotMember(MemberId),
+    /// Parties whose signatures are required are missing.
+    #[error("missing signature of {}", list(.missing))]
+    MissingPartySignature {
+        /// The parties that did not sign.
+        missing: Vec<MemberId>,
+    },
+    /// Fewer distinct authorised signers than the policy requires.
+    #[error("{have} distinct authorised signers, {need} required")]
+    ThresholdNotMet {
+        /// Distinct keys of active members that signed.
+        have: usize,
+        /// Required.
+        need: usize,
+    },
+    /// A key rotation or admission not signed by the new key.
+    #[error("no proof of possession: the new key {keyid} did not sign")]
+    NoProofOfPossession {
+        /// The new key's keyid.
+        keyid: String,
+    },
+    /// A signature that does not verify (strict Ed25519).
+    #[error("signature {index} ({keyid}) does not verify")]
+    BadSignature {
+        /// Position in the envelope.
+        index: usize,
+        /// Its keyid hint.
+        keyid: String,
+    },
+    /// A lifecycle entry for a commitment that does not exist.
+    #[error("no commitment {0} in the ledger")]
+    UnknownCommitment(EntryId),
+    /// A lifecycle entry for a withdrawn commitment.
+    #[error("commitment {0} was withdrawn")]
+    CommitmentWithdrawn(EntryId),
+    /// An amendment that changes the measure's kind.
+    #[error("an amendment cannot change the kind from {from} to {to}")]
+    KindChanged {
+        /// The commitment's kind.
+        from: String,
+        /// The amendment's kind.
+        to: String,
+    },
+    /// No party of the commitment is still an active member.
+    #[error("no party of commitment {0} is still an active member")]
+    NoActiveParty(EntryId),
+    /// A governance entry names a member that does not exist or was removed.
+    #[error("{0} is not an active member")]
+    NotAMember(MemberId),
+    /// Admission of an id that exists or existed.
+    #[error("member id {0} is or was already in use")]
+    MemberExists(MemberId),
+    /// A key already registered to someone (or the log).
+    #[error("key {0} is or was already registered")]
+    KeyInUse(String),
+    /// Revocation of a key that is not the member's current key.
+    #[error("{key} is not {member}'s current key")]
+    NotCurrentKey {
+        /// The member.
+        member: MemberId,
+        /// The key named.
+        key: String,
+    },
+    /// A removal that would leave fewer active members than the membership threshold.
+    #[error("removing {0} would leave fewer members than the membership threshold")]
+    ThresholdUnreachable(MemberId),
+    /// The member limit.
+    #[error("the ledger already has {MAX_MEMBERS} members")]
+    TooManyMembers,
+}
+
+fn list(ids: &[MemberId]) -> String {
+    ids.iter().map(MemberId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// The status of a registered key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// The member's key now.
+    Current,
+    /// Replaced by a rotation at this entry.
+    Rotated(u64),
+    /// Revoked at this entry.
+    Revoked(u64),
+}
+
+#[derive(Clone, Debug)]
+struct KeyRecord {
+    member: MemberId,
+    key: VerifyingKey,
+    status: KeyStatus,
+}
+
+/// A member as the state knows it now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberState {
+    /// The registration, with the current (or last) key.
+    pub member: Member,
+    /// Entry that admitted it (0 for founders).
+    pub admitted_at: u64,
+    /// Entry that removed it, if any.
+    pub removed_at: Option<u64>,
+    /// Whether its current key was revoked (it then signs nothing until a rotation).
+    pub key_revoked: bool,
+}
+
+impl MemberState {
+    /// Whether the member is still in the group.
+    pub fn is_active(&self) -> bool {
+        self.removed_at.is_none()
+    }
+}
+
+/// What governance remembers of a commitment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitmentState {
+    /// The parties.
+    pub parties: Vec<MemberId>,
+    /// The measure's kind.
+    pub kind: &'static str,
+    /// Entry that withdrew it, if any.
+    pub withdrawn_at: Option<u64>,
+}
+
+/// Who a signature speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Signer {
+    Member(MemberId),
+    NewKey,
+}
+
+/// One Ed25519 check still owed for an entry.
+#[derive(Clone, Debug)]
+pub struct SignatureCheck {
+    /// Position in the envelope.
+    pub index: usize,
+    /// The keyid hint, for error messages.
+    pub keyid: String,
+    /// The key the governance state says made it.
+    pub key: VerifyingKey,
+    /// The signature.
+    pub sig: Signature,
+}
+
+/// An entry whose authorisation holds, given that its owed signature checks verify.
+#[derive(Clone, Debug)]
+pub struct Authorised {
+    /// The entry's index.
+    pub index: u64,
+    /// The decoded payload.
+    pub payload: Payload,
+    /// The DSSE PAE all signatures cover.
+    pub pae: Vec<u8>,
+    /// The checks owed.
+    pub checks: Vec<SignatureCheck>,
+    /// Distinct members whose signatures authorise it.
+    pub signers: Vec<MemberId>,
+}
+
+impl Authorised {
+    /// Runs the owed checks with strict Ed25519 verification (RFC 8032 5.1.7, rejecting
+    /// non-canonical S and small-order R or A).
+    ///
+    /// # Errors
+    /// [`Rejection::BadSignature`] for the first signature that does not verify.
+    pub fn verify(&self) -> Result<(), Rejection> {
+        for c in &self.checks {
+            if c.key.verify_strict(&self.pae, &c.sig).is_err() {
+                return Err(Rejection::BadSignature {
+                    index: c.index,
+                    keyid: c.keyid.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The governance state after some prefix of the ledger.
+#[derive(Clone, Debug)]
+pub struct State {
+    origin: String,
+    log_key: VerifierKey,
+    policy: Policy,
+    name: String,
+    members: BTreeMap<MemberId, MemberState>,
+    keys: HashMap<String, KeyRecord>,
+    key_bytes: HashSet<[u8; 32]>,
+    commitments: HashMap<EntryId, CommitmentState>,
+    ids: HashSet<EntryId>,
+    size: u64,
+}
+
+fn envelope_checks(env: &Envelope) -> Result<(), Rejection> {
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(Rejection::WrongPayloadType {
+            found: env.payload_type.clone(),
+        });
+    }
+    if env.signatures.is_empty() {
+        return Err(Rejection::Unsigned);
+    }
+    Ok(())
+}
+
+impl State {
+    /// Checks entry 0, the charter: every founding member signs it with the key it registers,
+    /// and nobody else does. Returns what [`State::genesis`] needs once the signatures verify.
+    ///
+    /// # Errors
+    /// A [`Rejection`].
+    pub fn check_charter(env: &Envelope) -> Result<Authorised, Rejection> {
+        envelope_checks(env)?;
+        let payload = Payload::from_bytes(&env.payload)?;
+        let Body::Charter(charter) = &payload.body else {
+            return Err(Rejection::NotACharter {
+                found: payload.body.type_name().to_owned(),
+            });
+        };
+        if charter.log_key.name() != payload.ledger {
+            return Err(Rejection::CharterOrigin {
+                ledger: payload.ledger.clone(),
+                log_key: charter.log_key.name().to_owned(),
+            });
+        }
+        let by_keyid: HashMap<String, &Member> =
+            charter.members.iter().map(|m| (m.key.keyid(), m)).collect();
+        let mut checks = Vec::new();
+        let mut signed = BTreeSet::new();
+        for (index, s) in env.signatures.iter().enumerate() {
+            let Some(m) = by_keyid.get(&s.keyid) else {
+                return Err(Rejection::UnknownSigner {
+                    index,
+                    keyid: s.keyid.clone(),
+                });
+            };
+            signed.insert(m.id.clone());
+            checks.push(SignatureCheck {
+                index,
+                keyid: s.keyid.clone(),
+                key: *m.key.verifying_key(),
+                sig: s.sig,
+            });
+        }
+        let missing: Vec<MemberId> = charter
+            .members
+            .iter()
+            .filter(|m| !signed.contains(&m.id))
+            .map(|m| m.id.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Rejection::MissingPartySignature { missing });
+        }
+        Ok(Authorised {
+            index: 0,
+            pae: env.pae(),
+            checks,
+            signers: signed.into_iter().collect(),
+            payload,
+        })
+    }
+
+    /// The state right after an authorised and verified charter.
+    ///
+    /// # Errors
+    /// [`Rejection::NotACharter`] if `charter` is not one.
+    pub fn genesis(charter: &Authorised) -> Result<State, Rejection> {
+        let Body::Charter(c) = &charter.payload.body else {
+            return Err(Rejection::NotACharter {
+                found: charter.payload.body.type_name().to_owned(),
+            });
+        };
+        let Charter {
+            name,
+            log_key,
+            members,
+            policy,
+        } = c;
+        let mut state = State {
+            origin: charter.payload.ledger.clone(),
+            log_key: log_key.clone(),
+            policy: policy.clone(),
+            name: name.to_string(),
+            members: BTreeMap::new(),
+            keys: HashMap::new(),
+            key_bytes: HashSet::new(),
+            commitments: HashMap::new(),
+            ids: HashSet::new(),
+            size: 1,
+        };
+        state.key_bytes.insert(*log_key.key_bytes());
+        for m in members {
+            state.register(m.clone(), 0);
+        }
+        state.ids.insert(charter.payload.id.clone());
+        Ok(state)
+    }
+
+    /// Checks, verifies and applies the charter in one step.
+    ///
+    /// # Errors
+    /// A [`Rejection`].
+    pub fn from_charter(env: &Envelope) -> Result<State, Rejection> {
+        let a = Self::check_charter(env)?;
+        a.verify()?;
+        Self::genesis(&a)
+    }
+
+    fn register(&mut self, member: Member, at: u64) {
+        self.key_bytes.insert(*member.key.key_bytes());
+        self.keys.insert(
+            member.key.keyid(),
+            KeyRecord {
+                member: member.id.clone(),
+                key: *member.key.verifying_key(),
+                status: KeyStatus::Current,
+            },
+        );
+        self.members.insert(
+            member.id.clone(),
+            MemberState {
+                member,
+                admitted_at: at,
+                removed_at: None,
+                key_revoked: false,
+            },
+        );
+    }
+
+    /// The ledger origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key that signs checkpoints.
+    pub fn log_key(&self) -> &VerifierKey {
+        &self.log_key
+    }
+
+    /// The policies.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Entries applied so far (the next entry's index).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Every member ever registered, active or removed.
+    pub fn members(&self) -> impl Iterator<Item = &MemberState> {
+        self.members.values()
+    }
+
+    /// One member.
+    pub fn member(&self, id: &MemberId) -> Option<&MemberState> {
+        self.members.get(id)
+    }
+
+    /// A member's current, usable key: active member, key not revoked.
+    pub fn current_key(&self, id: &MemberId) -> Option<&VerifierKey> {
+        self.members
+            .get(id)
+            .filter(|m| m.is_active() && !m.key_revoked)
+            .map(|m| &m.member.key)
+    }
+
+    /// What governance remembers of a commitment.
+    pub fn commitment(&self, id: &EntryId) -> Option<&CommitmentState> {
+        self.commitments.get(id)
+    }
+
+    /// Whether an entry id is taken.
+    pub fn has_id(&self, id: &EntryId) -> bool {
+        self.ids.contains(id)
+    }
+
+    fn active_count(&self) -> usize {
+        self.members.values().filter(|m| m.is_active()).count()
+    }
+
+    fn resolve(&self, index: usize, keyid: &str, new_key: Option<&VerifierKey>) -> Result<Signer, Rejection> {
+        if let Some(rec) = self.keys.get(keyid) {
+            let state = self.members.get(&rec.member);
+            if let Some(removed_at) = state.and_then(|m| m.removed_at) {
+                return Err(Rejection::RemovedMember {
+                    index,
+                    member: rec.member.clone(),
+                    removed_at,
+                });
+            }
+            return match rec.status {
+                KeyStatus::Current => Ok(Signer::Member(rec.member.clone())),
+                KeyStatus::Revoked(at) => Err(Rejection::RevokedKey {
+                    index,
+                    member: rec.member.clone(),
+                    keyid: keyid.to_owned(),
+                    revoked_at: at,
+                }),
+                KeyStatus::Rotated(at) => Err(Rejection::RotatedKey {
+                    index,
+                    member: rec.member.clone(),
+                    keyid: keyid.to_owned(),
+                    rotated_at: at,
+                }),
+            };
+        }
+        if new_key.is_some_and(|k| k.keyid() == keyid) {
+            return Ok(Signer::NewKey);
+        }
+        Err(Rejection::UnknownSigner {
+            index,
+            keyid: keyid.to_owned(),
+        })
+    }
+
+    /// Decides whether `env`, as entry `index`, is authorised by the state as it stands, and
+    /// returns the Ed25519 checks still owed. Does not change the state.
+    ///
+    /// # Errors
+    /// A [`Rejection`] saying why not.
+    pub fn check(&self, index: u64, env: &Envelope) -> Result<Authorised, Rejection> {
+        envelope_checks(env)?;
+        let payload = Payload::from_bytes(&env.payload)?;
+        if payload.ledger != self.origin {
+            return Err(Rejection::WrongLedger {
+                expected: self.origin.clone(),
+                found: payload.ledger.clone(),
+            });
+        }
+        if self.ids.contains(&payload.id) {
+            return Err(Rejection::DuplicateId(payload.id.clone()));
+        }
+        let new_key = match &payload.body {
+            Body::Charter(_) => return Err(Rejection::CharterNotFirst),
+            Body::RotateKey(r) => Some(&r.new_key),
+            Body::AdmitMember(a) => Some(&a.member.key),
+            _ => None,
+        };
+        let mut checks = Vec::with_capacity(env.signatures.len());
+        let mut members = BTreeSet::new();
+        let mut new_key_signed = false;
+        for (i, s) in env.signatures.iter().enumerate() {
+            let key = match self.resolve(i, &s.keyid, new_key)? {
+                Signer::Member(m) => {
+                    let key = self.keys.get(&s.keyid).map(|r| r.key);
+                    members.insert(m);
+                    key
+                }
+                Signer::NewKey => {
+                    new_key_signed = true;
+                    new_key.map(|k| *k.verifying_key())
+                }
+            };
+            let Some(key) = key else {
+                return Err(Rejection::UnknownSigner {
+                    index: i,
+                    keyid: s.keyid.clone(),
+                });
+            };
+            checks.push(SignatureCheck {
+                index: i,
+                keyid: s.keyid.clone(),
+                key,
+                sig: s.sig,
+            });
+        }
+        self.authorise(&payload, &members, new_key_signed)?;
+        Ok(Authorised {
+            index,
+            payload,
+            pae: env.pae(),
+            checks,
+            signers: members.into_iter().collect(),
+        })
+    }
+
+    fn require_threshold(&self, signers: &BTreeSet<MemberId>) -> Result<(), Rejection> {
+        let need = self.policy.membership_threshold as usize;
+        // Signers resolve through distinct current keys, and no key is ever registered
+        // twice, so distinct members are distinct keys.
+        if signers.len() < need {
+            return Err(Rejection::ThresholdNotMet {
+                have: signers.len(),
+                need,
+            });
+        }
+        Ok(())
+    }
+
+    fn require_parties(
+        &self,
+        commitment: &EntryId,
+        parties: &[MemberId],
+        signers: &BTreeSet<MemberId>,
+        joint: bool,
+    ) -> Result<(), Rejection> {
+        for s in signers {
+            if !parties.contains(s) {
+                return Err(Rejection::SignerNotParty {
+                    member: s.clone(),
+                    commitment: commitment.clone(),
+                });
+            }
+        }
+        let active: Vec<&MemberId> = parties
+            .iter()
+            .filter(|p| self.members.get(*p).is_some_and(MemberState::is_active))
+            .collect();
+        if active.is_empty() {
+            return Err(Rejection::NoActiveParty(commitment.clone()));
+        }
+        if !joint {
+            // Progress reports: any one party.
+            if signers.is_empty() {
+                return Err(Rejection::MissingPartySignature {
+                    missing: active.into_iter().cloned().collect(),
+                });
+            }
+            return Ok(());
+        }
+        match self.policy.joint_commitments {
+            JointRule::AllParties => {
+                let missing: Vec<MemberId> = active
+                    .into_iter()
+                    .filter(|p| !signers.contains(*p))
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(Rejection::MissingPartySignature { missing });
+                }
+            }
+            JointRule::Threshold { threshold } => {
+                let need = (threshold as usize).min(active.len());
+                if signers.len() < need {
+                    return Err(Rejection::ThresholdNotMet {
+                        have: signers.len(),
+                        need,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lifecycle_target(&self, target: &EntryId) -> Result<&CommitmentState, Rejection> {
+        let c = self
+            .commitments
+            .get(target)
+            .ok_or_else(|| Rejection::UnknownCommitment(target.clone()))?;
+        if c.withdrawn_at.is_some() {
+            return Err(Rejection::CommitmentWithdrawn(target.clone()));
+        }
+        Ok(c)
+    }
+
+    fn active_member(&self, id: &MemberId) -> Result<&MemberState, Rejection> {
+        self.members
+            .get(id)
+            .filter(|m| m.is_active())
+            .ok_or_else(|| Rejection::NotAMember(id.clone()))
+    }
+
+    fn fresh_key(&self, key: &VerifierKey) -> Result<(), Rejection> {
+        if self.key_bytes.contains(key.key_bytes()) || self.keys.contains_key(&key.keyid()) {
+            return Err(Rejection::KeyInUse(key.keyid()));
+        }
+        Ok(())
+    }
+
+    fn authorise(
+        &self,
+        payload: &Payload,
+        signers: &BTreeSet<MemberId>,
+        new_key_signed: bool,
+    ) -> Result<(), Rejection> {
+        let pop = |key: &VerifierKey| {
+            if new_key_signed {
+                Ok(())
+            } else {
+                Err(Rejection::NoProofOfPossession { keyid: key.keyid() })
+            }
+        };
+        match &payload.body {
+            Body::Charter(_) => Err(Rejection::CharterNotFirst),
+            Body::Commitment(c) => {
+                for p in &c.parties {
+                    self.active_member(p)
+                        .map_err(|_| Rejection::PartyNotMember(p.clone()))?;
+                }
+                self.require_parties(&payload.id, &c.parties, signers, true)
+            }
+            Body::Amend(a) => {
+                let c = self.lifecycle_target(&a.target)?;
+                if c.kind != a.terms.measure.kind() {
+                    return Err(Rejection::KindChanged {
+                        from: c.kind.to_owned(),
+                        to: a.terms.measure.kind().to_owned(),
+                    });
+                }
+                self.require_parties(&a.target, &c.parties, signers, true)
+            }
+            Body::Withdraw(w) => {
+                let c = self.lifecycle_target(&w.target)?;
+                self.require_parties(&w.target, &c.parties, signers, true)
+            }
+            Body::Progress(p) => {
+                let c = self.lifecycle_target(&p.target)?;
+                self.require_parties(&p.target, &c.parties, signers, false)
+            }
+            Body::AdmitMember(a) => {
+                if self.members.contains_key(&a.member.id) {
+                    return Err(Rejection::MemberExists(a.member.id.clone()));
+                }
+                if self.members.len() >= MAX_MEMBERS {
+                    return Err(Rejection::TooManyMembers);
+                }
+                self.fresh_key(&a.member.key)?;
+                self.require_threshold(signers)?;
+                pop(&a.member.key)
+            }
+            Body::RemoveMember(r) => {
+                self.active_member(&r.member)?;
+                if self.active_count() <= self.policy.membership_threshold as usize {
+                    return Err(Rejection::ThresholdUnreachable(r.member.clone()));
+                }
+                self.require_threshold(signers)
+            }
+            Body::RotateKey(r) => {
+                self.active_member(&r.member)?;
+                if r.new_key.name() != r.member.as_str() {
+                    return Err(Rejection::Malformed(PayloadError::Invalid {
+                        field: "new_key".into(),
+                        why: format!("must be named {}", r.member),
+                    }));
+                }
+                self.fresh_key(&r.new_key)?;
+                self.require_threshold(signers)?;
+                pop(&r.new_key)
+            }
+            Body::RevokeKey(r) => {
+                let m = self.active_member(&r.member)?;
+                if m.member.key != r.key || m.key_revoked {
+                    return Err(Rejection::NotCurrentKey {
+                        member: r.member.clone(),
+                        key: r.key.keyid(),
+                    });
+                }
+                // The holder may revoke its own key alone; otherwise a threshold.
+                if signers.len() == 1 && signers.contains(&r.member) {
+                    return Ok(());
+                }
+                self.require_threshold(signers)
+            }
+        }
+    }
+
+    /// Applies an entry that [`State::check`] authorised and whose signatures verified.
+    /// The caller must pass entries in index order; an out-of-order entry is ignored and
+    /// `false` returned.
+    pub fn commit(&mut self, a: &Authorised) -> bool {
+        if a.index != self.size {
+            return false;
+        }
+        let at = a.index;
+        let p = &a.payload;
+        match &p.body {
+            Body::Charter(_) => return false,
+            Body::Commitment(c) => {
+                self.commitments.insert(
+                    p.id.clone(),
+                    CommitmentState {
+                        parties: c.parties.clone(),
+                        kind: c.terms.measure.kind(),
+                        withdrawn_at: None,
+                    },
+                );
+            }
+            Body::Amend(_) | Body::Progress(_) => {}
+            Body::Withdraw(w) => {
+                if let Some(c) = self.commitments.get_mut(&w.target) {
+                    c.withdrawn_at = Some(at);
+                }
+            }
+            Body::AdmitMember(adm) => self.register(adm.member.clone(), at),
+            Body::RemoveMember(r) => {
+                if let Some(m) = self.members.get_mut(&r.member) {
+                    m.removed_at = Some(at);
+                }
+            }
+            Body::RotateKey(r) => {
+                if let Some(m) = self.members.get_mut(&r.member) {
+                    let old = m.member.key.keyid();
+                    if let Some(rec) = self.keys.get_mut(&old) {
+                        if rec.status == KeyStatus::Current {
+                            rec.status = KeyStatus::Rotated(at);
+                        }
+                    }
+                    m.member.key = r.new_key.clone();
+                    m.key_revoked = false;
+                    self.key_bytes.insert(*r.new_key.key_bytes());
+                    self.keys.insert(
+                        r.new_key.keyid(),
+                        KeyRecord {
+                            member: r.member.clone(),
+                            key: *r.new_key.verifying_key(),
+                            status: KeyStatus::Current,
+                        },
+                    );
+                }
+            }
+            Body::RevokeKey(r) => {
+                if let Some(rec) = self.keys.get_mut(&r.key.keyid()) {
+                    rec.status = KeyStatus::Revoked(at);
+                }
+                if let Some(m) = self.members.get_mut(&r.member) {
+                    m.key_revoked = true;
+                }
+            }
+        }
+        self.ids.insert(p.id.clone());
+        self.size += 1;
+        true
+    }
+
+    /// Checks, verifies and applies `env` as the next entry.
+    ///
+    /// # Errors
+    /// A [`Rejection`]; the state is then unchanged.
+    pub fn apply(&mut self, env: &Envelope) -> Result<Authorised, Rejection> {
+        let a = self.check(self.size, env)?;
+        a.verify()?;
+        self.commit(&a);
+        Ok(a)
+    }
+
+    /// The status of a key by its keyid, if it was ever registered.
+    pub fn key_status(&self, keyid: &str) -> Option<(MemberId, KeyStatus)> {
+        self.keys
+            .get(keyid)
+            .map(|r| (r.member.clone(), r.status))
+    }
+}
+
+/// Verifies many entries' owed signature checks in parallel (rayon), strictly. Returns the
+/// position in `items` of the first entry with a bad signature, with its rejection, so the
+/// verdict is the one a sequential replay reaches.
+///
+/// # Errors
+/// `(position, rejection)` of the first failing entry.
+pub fn verify_parallel(items: &[Authorised]) -> Result<(), (usize, Rejection)> {
+    use rayon::prelude::*;
+    let first_bad = items
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.verify().err().map(|e| (i, e)))
+        .min_by_key(|(i, _)| *i);
+    match first_bad {
+        Some(bad) => Err(bad),
+        None => Ok(()),
+    }
+}

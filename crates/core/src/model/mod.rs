@@ -1,0 +1,576 @@
+//! The payloads accord signs: the charter, commitments and their lifecycle, and governance
+//! entries. Every payload is a JSON object with four common members (`ledger`, `type`, `id`,
+//! `signed_at`) followed by the members of its type; unknown members and unknown types are
+//! refused with an error that names them. No JSON number carries an amount: amounts are
+//! decimal strings.
+
+pub mod commitment;
+pub mod values;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use commitment::{Measure, Period, Source, Terms};
+pub use values::{
+    Amount, Country, Currency, Date, EntryId, MemberId, Sha256Hex, Slug, Text, Timestamp, Url,
+};
+
+use crate::keys::VerifierKey;
+
+/// A field that failed validation, with its value and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {value:?} {why}")]
+pub struct FieldError {
+    what: &'static str,
+    value: String,
+    why: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(what: &'static str, value: &str, why: String) -> Self {
+        let mut value = value.to_owned();
+        if value.len() > 80 {
+            let mut cut = 77;
+            while !value.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            value.truncate(cut);
+            value.push_str("...");
+        }
+        Self { what, value, why }
+    }
+}
+
+/// Why a payload was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// Not UTF-8 JSON, or not an object.
+    #[error("payload is not a JSON object: {0}")]
+    NotJson(String),
+    /// A required common member (`ledger`, `type`, `id`, `signed_at`) is missing or invalid.
+    #[error("payload member `{member}`: {why}")]
+    Header {
+        /// The member.
+        member: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// The type-specific members do not match the schema (unknown or missing fields, wrong
+    /// types, unknown kinds); serde's message names the field.
+    #[error("payload of type `{ty}`: {why}")]
+    Schema {
+        /// The payload type.
+        ty: String,
+        /// serde's description, naming the field.
+        why: String,
+    },
+    /// Well-formed JSON whose values break a rule (dates out of order, empty lists...).
+    #[error("payload field `{field}`: {why}")]
+    Invalid {
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Checks a ledger origin: it is the C2SP checkpoint origin line and the log key's name, so
+/// 1 to 128 printable ASCII characters without white space or '+'.
+pub fn check_origin(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 128 {
+        return Err("must be 1 to 128 characters".into());
+    }
+    if s.bytes().all(|b| b.is_ascii_graphic() && b != b'+') {
+        Ok(())
+    } else {
+        Err("must be printable ASCII without spaces or '+', e.g. g7-critical-minerals.example/2026".into())
+    }
+}
+
+/// A decoded payload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Payload {
+    /// The ledger origin this payload is meant for (replay protection).
+    pub ledger: String,
+    /// The entry id, unique within the ledger.
+    pub id: EntryId,
+    /// When the signers say they signed.
+    pub signed_at: Timestamp,
+    /// The type-specific body.
+    pub body: Body,
+}
+
+/// The type-specific part of a payload; the JSON `type` member selects the variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Body {
+    /// Entry 0: the group, its members and policies.
+    Charter(Charter),
+    /// A new commitment.
+    Commitment(NewCommitment),
+    /// A new version of a commitment's terms.
+    Amend(Amend),
+    /// A progress report on a commitment.
+    Progress(Progress),
+    /// Withdrawal of a commitment.
+    Withdraw(Withdraw),
+    /// Admission of a new member.
+    AdmitMember(AdmitMember),
+    /// Removal of a member.
+    RemoveMember(RemoveMember),
+    /// Replacement of a member's key.
+    RotateKey(RotateKey),
+    /// Revocation of a member's key.
+    RevokeKey(RevokeKey),
+}
+
+/// The names of the payload types, as in the `type` member.
+pub const PAYLOAD_TYPES: &[&str] = &[
+    "charter",
+    "commitment",
+    "amend",
+    "progress",
+    "withdraw",
+    "admit_member",
+    "remove_member",
+    "rotate_key",
+    "revoke_key",
+];
+
+impl Body {
+    /// The `type` member's value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Body::Charter(_) => "charter",
+            Body::Commitment(_) => "commitment",
+            Body::Amend(_) => "amend",
+            Body::Progress(_) => "progress",
+            Body::Withdraw(_) => "withdraw",
+            Body::AdmitMember(_) => "admit_member",
+            Body::RemoveMember(_) => "remove_member",
+            Body::RotateKey(_) => "rotate_key",
+            Body::RevokeKey(_) => "revoke_key",
+        }
+    }
+
+    /// The commitment this entry creates or refers to, if any.
+    pub fn commitment_id(&self, own_id: &EntryId) -> Option<EntryId> {
+        match self {
+            Body::Commitment(_) => Some(own_id.clone()),
+            Body::Amend(a) => Some(a.target.clone()),
+            Body::Progress(p) => Some(p.target.clone()),
+            Body::Withdraw(w) => Some(w.target.clone()),
+            _ => None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), PayloadError> {
+        match self {
+            Body::Charter(c) => c.validate(),
+            Body::Commitment(c) => {
+                check_parties(&c.parties)?;
+                c.terms.validate("terms")
+            }
+            Body::Amend(a) => a.terms.validate("terms"),
+            Body::Progress(_)
+            | Body::Withdraw(_)
+            | Body::RemoveMember(_)
+            | Body::RotateKey(_)
+            | Body::RevokeKey(_) => Ok(()),
+            Body::AdmitMember(a) => a.member.validate("member"),
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, why: impl Into<String>) -> PayloadError {
+    PayloadError::Invalid {
+        field: field.into(),
+        why: why.into(),
+    }
+}
+
+fn check_parties(parties: &[MemberId]) -> Result<(), PayloadError> {
+    if parties.is_empty() {
+        return Err(invalid("parties", "must name at least one member"));
+    }
+    if parties.len() > 64 {
+        return Err(invalid("parties", "at most 64 parties"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in parties {
+        if !seen.insert(p) {
+            return Err(invalid("parties", format!("{p} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// A member's role in the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A finance, trade or industry ministry.
+    Ministry,
+    /// A government agency or public finance institution.
+    Agency,
+    /// An audit office.
+    Auditor,
+    /// The secretariat that runs the ledger.
+    Secretariat,
+}
+
+impl Role {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ministry => "ministry",
+            Role::Agency => "agency",
+            Role::Auditor => "auditor",
+            Role::Secretariat => "secretariat",
+        }
+    }
+}
+
+/// A member as registered in the charter or an admission.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// The member id, e.g. `JP-MOF`; also the name in its verifier key.
+    pub id: MemberId,
+    /// ISO 3166-1 alpha-2 country code, or `EU`.
+    pub country: Country,
+    /// The institution's name.
+    pub institution: Text,
+    /// Its role.
+    pub role: Role,
+    /// Its public key as a C2SP verifier key named by the member id.
+    pub key: VerifierKey,
+}
+
+impl Member {
+    fn validate(&self, field: &str) -> Result<(), PayloadError> {
+        if self.key.name() != self.id.as_str() {
+            return Err(invalid(
+                format!("{field}.key"),
+                format!(
+                    "key is named {:?} but the member id is {:?}; a member's key must carry its id",
+                    self.key.name(),
+                    self.id.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How many parties must sign a joint commitment and its amendments and withdrawal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JointRule {
+    /// Every party signs (the default).
+    AllParties,
+    /// At least `threshold` distinct parties sign (all of them if there are fewer).
+    Threshold {
+        /// The number of parties.
+        threshold: u32,
+    },
+}
+
+/// The group's policies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Distinct active members that must sign admissions, removals, key rotations and
+    /// revocations by others.
+    pub membership_threshold: u32,
+    /// The rule for joint commitments.
+    #[serde(default = "default_joint")]
+    pub joint_commitments: JointRule,
+}
+
+fn default_joint() -> JointRule {
+    JointRule::AllParties
+}
+
+/// Entry 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Charter {
+    /// The group's name.
+    pub name: Text,
+    /// The key that signs the ledger's checkpoints; its name is the ledger origin.
+    pub log_key: VerifierKey,
+    /// Founding members; every one signs the charter.
+    pub members: Vec<Member>,
+    /// Policies.
+    pub policy: Policy,
+}
+
+impl Charter {
+    fn validate(&self) -> Result<(), PayloadError> {
+        if self.members.is_empty() || self.members.len() > MAX_MEMBERS {
+            return Err(invalid(
+                "members",
+                format!("must list 1 to {MAX_MEMBERS} founding members"),
+            ));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut keys = std::collections::BTreeSet::new();
+        for (i, m) in self.members.iter().enumerate() {
+            m.validate(&format!("members[{i}]"))?;
+            if !ids.insert(m.id.clone()) {
+                return Err(invalid(format!("members[{i}].id"), format!("{} is listed twice", m.id)));
+            }
+            if !keys.insert(*m.key.key_bytes()) || m.key.key_bytes() == self.log_key.key_bytes() {
+                return Err(invalid(
+                    format!("members[{i}].key"),
+                    "this public key is already used by another member or the log",
+                ));
+            }
+        }
+        let n = self.members.len() as u32;
+        let t = self.policy.membership_threshold;
+        if t == 0 || t > n {
+            return Err(invalid(
+                "policy.membership_threshold",
+                format!("must be between 1 and the number of members ({n})"),
+            ));
+        }
+        if let JointRule::Threshold { threshold: 0 } = self.policy.joint_commitments {
+            return Err(invalid("policy.joint_commitments.threshold", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Most members a ledger may have at once.
+pub const MAX_MEMBERS: usize = 256;
+
+/// A new commitment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommitment {
+    /// The members that make it; a joint commitment has several.
+    pub parties: Vec<MemberId>,
+    /// What is committed.
+    pub terms: Terms,
+}
+
+/// A new version of a commitment's terms, replacing the previous version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Amend {
+    /// The commitment's id.
+    pub target: EntryId,
+    /// Why it changes.
+    pub reason: Text,
+    /// The full new terms; the measure's kind must not change.
+    pub terms: Terms,
+}
+
+/// What a progress report measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Money paid out.
+    Disbursed,
+    /// Money contractually committed to projects.
+    Committed,
+    /// Material delivered.
+    Delivered,
+    /// Material held in stock, or days of supply.
+    Stockpiled,
+    /// Capacity built or commissioned.
+    Capacity,
+    /// Anything else, described in the note.
+    Other,
+}
+
+impl Metric {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Disbursed => "disbursed",
+            Metric::Committed => "committed",
+            Metric::Delivered => "delivered",
+            Metric::Stockpiled => "stockpiled",
+            Metric::Capacity => "capacity",
+            Metric::Other => "other",
+        }
+    }
+}
+
+/// A progress report: a cumulative figure as of a date.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    /// The commitment's id.
+    pub target: EntryId,
+    /// The date the figure refers to.
+    pub as_of: Date,
+    /// What is measured.
+    pub metric: Metric,
+    /// The figure for this period (totals add reports up per metric and unit).
+    pub amount: Amount,
+    /// An ISO 4217 currency or a unit slug (`t`, `kg`, `days`, `t-per-year`).
+    pub unit: commitment::Unit,
+    /// Optional context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Text>,
+}
+
+/// Withdrawal of a commitment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Withdraw {
+    /// The commitment's id.
+    pub target: EntryId,
+    /// Why.
+    pub reason: Text,
+}
+
+/// Admission of a member: a threshold of members, plus the new key (proof of possession).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmitMember {
+    /// The new member.
+    pub member: Member,
+}
+
+/// Removal of a member: a threshold of members.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveMember {
+    /// Who leaves.
+    pub member: MemberId,
+    /// Why.
+    pub reason: Text,
+}
+
+/// Key rotation: a threshold of members as the state stood, plus the new key's signature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    /// Whose key changes.
+    pub member: MemberId,
+    /// The new key, named by the member id.
+    pub new_key: VerifierKey,
+}
+
+/// Key revocation: by the key's holder itself, or a threshold of members. What the key signed
+/// before stays valid; it signs nothing after.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeKey {
+    /// Whose key.
+    pub member: MemberId,
+    /// The key revoked (must be the member's current key).
+    pub key: VerifierKey,
+    /// Why.
+    pub reason: Text,
+}
+
+fn header_str(map: &mut Map<String, Value>, member: &'static str) -> Result<String, PayloadError> {
+    match map.remove(member) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(PayloadError::Header {
+            member,
+            why: "must be a string".into(),
+        }),
+        None => Err(PayloadError::Header {
+            member,
+            why: "is missing".into(),
+        }),
+    }
+}
+
+impl Payload {
+    /// Decodes payload bytes: UTF-8 JSON, the common members, then the type's schema and its
+    /// rules. Nothing is normalised: the caller keeps the bytes.
+    ///
+    /// # Errors
+    /// [`PayloadError`] naming the member or field at fault.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, PayloadError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+        let Value::Object(mut map) = value else {
+            return Err(PayloadError::NotJson("not an object".into()));
+        };
+        let ledger = header_str(&mut map, "ledger")?;
+        check_origin(&ledger).map_err(|why| PayloadError::Header {
+            member: "ledger",
+            why,
+        })?;
+        let id = EntryId::parse(&header_str(&mut map, "id")?).map_err(|e| PayloadError::Header {
+            member: "id",
+            why: e.to_string(),
+        })?;
+        let signed_at =
+            Timestamp::parse(&header_str(&mut map, "signed_at")?).map_err(|e| {
+                PayloadError::Header {
+                    member: "signed_at",
+                    why: e.to_string(),
+                }
+            })?;
+        let ty = match map.get("type") {
+            Some(Value::String(t)) if PAYLOAD_TYPES.contains(&t.as_str()) => t.clone(),
+            Some(Value::String(t)) => {
+                return Err(PayloadError::Header {
+                    member: "type",
+                    why: format!("unknown type {t:?}; expected one of {}", PAYLOAD_TYPES.join(", ")),
+                })
+            }
+            Some(_) => {
+                return Err(PayloadError::Header {
+                    member: "type",
+                    why: "must be a string".into(),
+                })
+            }
+            None => {
+                return Err(PayloadError::Header {
+                    member: "type",
+                    why: "is missing".into(),
+                })
+            }
+        };
+        let body: Body = serde_json::from_value(Value::Object(map))
+            .map_err(|e| PayloadError::Schema { ty, why: e.to_string() })?;
+        body.validate()?;
+        Ok(Self {
+            ledger,
+            id,
+            signed_at,
+            body,
+        })
+    }
+
+    /// Encodes the payload as JSON with the common members first. Used to write drafts; once
+    /// written and signed, the bytes are kept as they are.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Map::new();
+        out.insert("ledger".into(), Value::String(self.ledger.clone()));
+        out.insert("type".into(), Value::String(self.body.type_name().into()));
+        out.insert("id".into(), Value::String(self.id.to_string()));
+        out.insert("signed_at".into(), Value::String(self.signed_at.to_string()));
+        if let Ok(Value::Object(body)) = serde_json::to_value(&self.body) {
+            for (k, v) in body {
+                if k != "type" {
+                    out.insert(k, v);
+                }
+            }
+        }
+        let mut bytes = serde_json::to_vec_pretty(&Value::Object(out)).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Checks that a payload survives its own round trip and rules; used before signing.
+    ///
+    /// # Errors
+    /// As [`Payload::from_bytes`].
+    pub fn validate(&self) -> Result<(), PayloadError> {
+        Payload::from_bytes(&self.to_bytes()).map(|_| ())
+    }
+}
