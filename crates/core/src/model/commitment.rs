@@ -211,7 +211,7 @@ pub enum TaxTool {
 
 /// The policy measure; the `kind` member selects the variant.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Measure {
     /// A minimum price.
