@@ -1,7 +1,12 @@
 //! The log's leaves: an envelope as the ledger logged it.
 //!
-//! A leaf is the UTF-8 JSON object `{"index":N,"logged_at":"T","envelope":{...}}` written
-//! compactly in that member order. The ledger writes it once and hashes it as stored (RFC 6962
+//! A leaf is the UTF-8 JSON object
+//! `{"index":N,"logged_at":"T","governance":G,"envelope":{...}}` written compactly in that
+//! member order, where `G` is the index of the latest governance entry (charter, admission,
+//! removal, rotation, revocation) before this one (0 for entry 0). The `G` pointers chain
+//! every governance entry, so an audit bundle that left one out fails to verify.
+//!
+//! The ledger writes a leaf once and hashes it as stored (RFC 6962
 //! leaf hash `SHA-256(0x00 || leaf)`); readers parse it but never re-serialise it to verify.
 //! Committing the index and the ledger's time into the leaf makes a moved or re-timed entry
 //! change the Merkle root.
@@ -39,6 +44,8 @@ pub struct LoggedEntry {
     pub index: u64,
     /// When the ledger accepted it.
     pub logged_at: Timestamp,
+    /// Index of the latest governance entry before this one (0 for entry 0).
+    pub governance: u64,
     /// The signed envelope.
     pub envelope: Envelope,
 }
@@ -48,6 +55,7 @@ pub struct LoggedEntry {
 struct WireLeaf {
     index: u64,
     logged_at: Timestamp,
+    governance: u64,
     envelope: serde_json::Value,
 }
 
@@ -59,7 +67,9 @@ impl LoggedEntry {
         out.extend_from_slice(self.index.to_string().as_bytes());
         out.extend_from_slice(b",\"logged_at\":\"");
         out.extend_from_slice(self.logged_at.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"envelope\":");
+        out.extend_from_slice(b"\",\"governance\":");
+        out.extend_from_slice(self.governance.to_string().as_bytes());
+        out.extend_from_slice(b",\"envelope\":");
         out.extend_from_slice(&self.envelope.to_json());
         out.push(b'}');
         out
@@ -79,6 +89,7 @@ impl LoggedEntry {
         let entry = LoggedEntry {
             index: wire.index,
             logged_at: wire.logged_at,
+            governance: wire.governance,
             envelope: Envelope::from_value(wire.envelope)?,
         };
         if entry.to_leaf() != bytes {
@@ -105,7 +116,7 @@ mod tests {
                     sig: ed25519_dalek::Signature::from_bytes(&[sigbyte; 64]),
                 });
             }
-            let e = LoggedEntry { index, logged_at: Timestamp::from_unix(secs).unwrap(), envelope };
+            let e = LoggedEntry { index, logged_at: Timestamp::from_unix(secs).unwrap(), governance: index / 2, envelope };
             let leaf = e.to_leaf();
             prop_assert_eq!(LoggedEntry::from_leaf(&leaf).unwrap(), e);
         }
@@ -123,6 +134,7 @@ mod tests {
         let e = LoggedEntry {
             index: 3,
             logged_at: Timestamp::parse("2026-01-13T15:00:00Z").unwrap(),
+            governance: 0,
             envelope: Envelope::new(b"{}".to_vec()),
         };
         let pretty = serde_json::to_vec_pretty(

@@ -29,6 +29,9 @@ pub enum Rejection {
         /// The type found.
         found: String,
     },
+    /// The bytes are not a valid DSSE envelope.
+    #[error("malformed envelope: {0}")]
+    Envelope(String),
     /// The envelope carries no signature.
     #[error("entry is not signed")]
     Unsigned,
@@ -845,6 +848,13 @@ impl State {
         true
     }
 
+    /// Moves the state forward to `index` without applying the entries in between. Only for
+    /// replaying a subset of a ledger whose governance entries are all present (an audit
+    /// bundle): the skipped entries change no member or key. Never moves backwards.
+    pub fn skip_to(&mut self, index: u64) {
+        self.size = self.size.max(index);
+    }
+
     /// Checks, verifies and applies `env` as the next entry.
     ///
     /// # Errors
@@ -854,6 +864,18 @@ impl State {
         a.verify()?;
         self.commit(&a);
         Ok(a)
+    }
+
+    /// Every key ever registered to `member`, with its status.
+    pub fn member_keys(&self, member: &MemberId) -> Vec<(VerifyingKey, KeyStatus)> {
+        let mut keys: Vec<_> = self
+            .keys
+            .values()
+            .filter(|r| &r.member == member)
+            .map(|r| (r.key, r.status))
+            .collect();
+        keys.sort_by_key(|(k, _)| *k.as_bytes());
+        keys
     }
 
     /// The status of a key by its keyid, if it was ever registered.

@@ -18,12 +18,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-// pub mod bundle;
-// pub mod checkpoint;
+pub mod bundle;
+pub mod checkpoint;
 pub mod entry;
 pub mod envelope;
 pub mod governance;
 pub mod keys;
 pub mod lifecycle;
-// pub mod log;
+pub mod log;
 pub mod model;

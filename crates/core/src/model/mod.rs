@@ -155,6 +155,19 @@ impl Body {
         }
     }
 
+    /// Whether this is a governance entry (charter, admission, removal, rotation,
+    /// revocation): one that changes who may sign.
+    pub fn is_governance(&self) -> bool {
+        matches!(
+            self,
+            Body::Charter(_)
+                | Body::AdmitMember(_)
+                | Body::RemoveMember(_)
+                | Body::RotateKey(_)
+                | Body::RevokeKey(_)
+        )
+    }
+
     /// The commitment this entry creates or refers to, if any.
     pub fn commitment_id(&self, own_id: &EntryId) -> Option<EntryId> {
         match self {

@@ -289,6 +289,20 @@ impl Timestamp {
         Self::parse(&s).ok()
     }
 
+    /// 1970-01-01T00:00:00Z.
+    pub fn epoch() -> Self {
+        Self("1970-01-01T00:00:00Z".to_owned())
+    }
+
+    /// Now, by the system clock, in whole seconds (the epoch if the clock is before it).
+    pub fn now() -> Self {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Self::from_unix(secs).unwrap_or_else(Self::epoch)
+    }
+
     /// The calendar date (UTC) of this instant.
     pub fn date(&self) -> time::Date {
         self.instant().date()

@@ -1,0 +1,286 @@
+//! The audit bundle: a self-contained JSON file that proves a selection of entries is in the
+//! log and was authorised, checkable offline with this crate alone.
+//!
+//! ```json
+//! {"format": "accord-audit-bundle/v1",
+//!  "origin": "g7-critical-minerals.example/2026",
+//!  "log_key": "<C2SP verifier key of the log>",
+//!  "charter_hash": "<hex SHA-256 of the charter payload>",
+//!  "checkpoint": "<C2SP signed note: checkpoint, log signature, cosignatures>",
+//!  "entries": [{"index": 0, "leaf": "<base64 leaf bytes>", "proof": ["<base64 hash>", ...]}]}
+//! ```
+//!
+//! Entries are in strictly increasing index order; entry 0 (the charter) and every
+//! governance entry before the last selected entry are included, which the leaves'
+//! `governance` pointers let the verifier check. Each leaf carries an RFC 9162 inclusion
+//! proof against the checkpoint's tree.
+
+use base64::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::entry::LoggedEntry;
+use crate::governance::{KeyStatus, State};
+use crate::keys::VerifierKey;
+use crate::log::{self, Hash};
+use crate::model::MemberId;
+
+/// The `format` member.
+pub const BUNDLE_FORMAT: &str = "accord-audit-bundle/v1";
+
+/// One entry in a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleEntry {
+    /// Its index in the log.
+    pub index: u64,
+    /// The leaf bytes, base64.
+    pub leaf: String,
+    /// The inclusion proof against the bundle's checkpoint, base64 hashes.
+    pub proof: Vec<Hash>,
+}
+
+/// An audit bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// The ledger origin.
+    pub origin: String,
+    /// The log's verifier key.
+    pub log_key: String,
+    /// Hex SHA-256 of the charter's payload.
+    pub charter_hash: String,
+    /// The signed checkpoint note text, cosignatures included.
+    pub checkpoint: String,
+    /// The entries.
+    pub entries: Vec<BundleEntry>,
+}
+
+/// Why a bundle does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// Not a bundle.
+    #[error("malformed bundle: {0}")]
+    Malformed(String),
+    /// The checkpoint is malformed or its log signature does not verify.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The bundle's log key or charter differ from what the auditor trusts.
+    #[error("trust anchor: {0}")]
+    Untrusted(String),
+    /// An entry fails: its proof, its leaf, or governance.
+    #[error("entry {index}: {why}")]
+    Entry {
+        /// The entry's index.
+        index: u64,
+        /// Why.
+        why: String,
+    },
+    /// A cosignature does not verify.
+    #[error("cosignature by {name}: {why}")]
+    Cosignature {
+        /// The cosigner's name.
+        name: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// What a verified bundle shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BundleReport {
+    /// Ledger origin.
+    pub origin: String,
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// The checkpoint's root, base64.
+    pub root: String,
+    /// Entries verified.
+    pub entries: usize,
+    /// Indexes of the entries verified.
+    pub indexes: Vec<u64>,
+    /// Members whose cosignatures verified.
+    pub cosigners: Vec<String>,
+    /// The charter hash, hex.
+    pub charter_hash: String,
+}
+
+fn entry_err(index: u64, why: impl Into<String>) -> BundleError {
+    BundleError::Entry {
+        index,
+        why: why.into(),
+    }
+}
+
+impl Bundle {
+    /// Parses a bundle from JSON.
+    ///
+    /// # Errors
+    /// [`BundleError::Malformed`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
+        let b: Bundle =
+            serde_json::from_slice(bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        if b.format != BUNDLE_FORMAT {
+            return Err(BundleError::Malformed(format!(
+                "format {:?} is not {BUNDLE_FORMAT:?}",
+                b.format
+            )));
+        }
+        Ok(b)
+    }
+
+    /// The bundle as pretty JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    /// Verifies the bundle offline. `log_key` and `charter_hash`, when given, are the trust
+    /// anchors the auditor holds; without them the bundle's own are checked for consistency
+    /// only (the charter names the log key; the charter hash is recomputed).
+    ///
+    /// # Errors
+    /// The first [`BundleError`] found.
+    pub fn verify(
+        &self,
+        log_key: Option<&VerifierKey>,
+        charter_hash: Option<[u8; 32]>,
+    ) -> Result<BundleReport, BundleError> {
+        if self.format != BUNDLE_FORMAT {
+            return Err(BundleError::Malformed(format!("format {:?}", self.format)));
+        }
+        let note = SignedCheckpoint::from_bytes(self.checkpoint.as_bytes())
+            .map_err(|e| BundleError::Checkpoint(e.to_string()))?;
+        let cp = note.checkpoint();
+        let size = cp.size();
+        let root = *cp.root();
+        let Some(first) = self.entries.first() else {
+            return Err(BundleError::Malformed("no entries".into()));
+        };
+        if first.index != 0 {
+            return Err(BundleError::Malformed("entry 0 (the charter) is missing".into()));
+        }
+        let mut state: Option<State> = None;
+        let mut last_index: Option<u64> = None;
+        let mut last_governance = 0u64;
+        let mut indexes = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            if last_index.is_some_and(|l| e.index <= l) {
+                return Err(entry_err(e.index, "entries are not in strictly increasing order"));
+            }
+            last_index = Some(e.index);
+            if e.index >= size {
+                return Err(entry_err(e.index, format!("beyond the checkpoint's size {size}")));
+            }
+            let leaf = BASE64_STANDARD
+                .decode(&e.leaf)
+                .map_err(|_| entry_err(e.index, "leaf is not base64"))?;
+            log::verify_inclusion(&log::leaf_hash(&leaf), e.index, size, &e.proof, &root)
+                .map_err(|err| entry_err(e.index, format!("inclusion proof: {err}")))?;
+            let entry = LoggedEntry::from_leaf(&leaf).map_err(|err| entry_err(e.index, err.to_string()))?;
+            if entry.index != e.index {
+                return Err(entry_err(e.index, format!("the leaf says it is entry {}", entry.index)));
+            }
+            if e.index > 0 && entry.governance != last_governance {
+                return Err(entry_err(
+                    e.index,
+                    format!(
+                        "governance entry {} that it depends on is not in the bundle",
+                        entry.governance
+                    ),
+                ));
+            }
+            match &mut state {
+                None => {
+                    let hash: [u8; 32] = Sha256::digest(&entry.envelope.payload).into();
+                    if hex::encode(hash) != self.charter_hash {
+                        return Err(BundleError::Untrusted(
+                            "charter_hash is not the hash of the bundle's charter".into(),
+                        ));
+                    }
+                    if let Some(want) = charter_hash {
+                        if hash != want {
+                            return Err(BundleError::Untrusted(format!(
+                                "the charter's hash is {}, not the trusted {}",
+                                hex::encode(hash),
+                                hex::encode(want)
+                            )));
+                        }
+                    }
+                    let s = State::from_charter(&entry.envelope)
+                        .map_err(|err| entry_err(0, err.to_string()))?;
+                    if s.origin() != self.origin || cp.origin() != self.origin {
+                        return Err(BundleError::Untrusted(format!(
+                            "origins differ: bundle {:?}, charter {:?}, checkpoint {:?}",
+                            self.origin,
+                            s.origin(),
+                            cp.origin()
+                        )));
+                    }
+                    if s.log_key().to_string() != self.log_key {
+                        return Err(BundleError::Untrusted(
+                            "log_key is not the key the charter names".into(),
+                        ));
+                    }
+                    if let Some(want) = log_key {
+                        if want != s.log_key() {
+                            return Err(BundleError::Untrusted(format!(
+                                "the charter names log key {}, not the trusted {}",
+                                s.log_key(),
+                                want
+                            )));
+                        }
+                    }
+                    note.verify_log(s.log_key().name(), s.log_key().verifying_key())
+                        .map_err(|err| BundleError::Checkpoint(err.to_string()))?;
+                    state = Some(s);
+                }
+                Some(s) => {
+                    s.skip_to(e.index);
+                    let a = s
+                        .apply(&entry.envelope)
+                        .map_err(|err| entry_err(e.index, err.to_string()))?;
+                    if a.payload.body.is_governance() {
+                        last_governance = e.index;
+                    }
+                }
+            }
+            indexes.push(e.index);
+        }
+        let Some(state) = state else {
+            return Err(BundleError::Malformed("no charter".into()));
+        };
+        let mut cosigners = Vec::new();
+        for cos in note.cosignatures() {
+            let member: MemberId = cos.name.parse().map_err(|_| BundleError::Cosignature {
+                name: cos.name.clone(),
+                why: "not a member id".into(),
+            })?;
+            let ok = state.member_keys(&member).iter().any(|(k, status)| {
+                !matches!(status, KeyStatus::Revoked(_))
+                    && note.verify_cosignature(&cos, member.as_str(), k).is_ok()
+            });
+            if !ok {
+                return Err(BundleError::Cosignature {
+                    name: cos.name.clone(),
+                    why: "does not verify with any key of that member".into(),
+                });
+            }
+            cosigners.push(member.to_string());
+        }
+        Ok(BundleReport {
+            origin: self.origin.clone(),
+            tree_size: size,
+            root: root.to_base64(),
+            entries: self.entries.len(),
+            indexes,
+            cosigners,
+            charter_hash: self.charter_hash.clone(),
+        })
+    }
+}
