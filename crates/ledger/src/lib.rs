@@ -1,1 +1,24 @@
-//! placeholder
+//! # accord-ledger
+//!
+//! The append-only ledger on sled: validated appends, Merkle node storage, checkpoints and
+//! cosignatures, proofs, indexes and queries, the full audit, and exports. Everything it
+//! decides about entries it asks of `accord-core`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod export;
+mod keys;
+pub mod ledger;
+pub mod query;
+pub mod store;
+pub mod synth;
+pub mod verify;
+
+pub use error::LedgerError;
+pub use ledger::{
+    charter_hash, Appended, ConsistencyProof, ImportReport, InclusionProof, Ledger,
+    StoredCheckpoint, StoredEntry, Wait,
+};
+pub use verify::{verify, VerifyError, VerifyOptions, VerifyReport};

@@ -1,0 +1,254 @@
+//! Exports: JSON Lines (one object per entry), CSV (one row per commitment version), and the
+//! audit bundle (see `accord_core::bundle`).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use accord_core::bundle::{Bundle, BundleEntry, BUNDLE_FORMAT};
+use accord_core::model::{Body, Measure, Terms};
+use base64::prelude::*;
+use serde_json::{json, Value};
+
+use crate::error::LedgerError;
+use crate::ledger::{Ledger, StoredEntry};
+use crate::query::{is_version, Filter};
+
+fn io(e: std::io::Error) -> LedgerError {
+    LedgerError::Io {
+        path: "export output".into(),
+        source: e,
+    }
+}
+
+/// The JSON Lines object for one entry: `index`, `id`, `type`, `leaf_hash` (base64),
+/// `logged_at`, `envelope` (as logged) and `payload` (decoded from the envelope).
+pub fn jsonl_object(e: &StoredEntry) -> Value {
+    let payload: Value = serde_json::from_slice(&e.entry.envelope.payload).unwrap_or(Value::Null);
+    json!({
+        "index": e.index,
+        "id": e.payload.id.as_str(),
+        "type": e.payload.body.type_name(),
+        "leaf_hash": e.leaf_hash.to_base64(),
+        "logged_at": e.entry.logged_at.as_str(),
+        "envelope": e.entry.envelope.to_value(),
+        "payload": payload,
+    })
+}
+
+impl Ledger {
+    /// The indexes of the entries a filter selects: the full history of every commitment
+    /// that passes, in log order; with an empty filter, every entry.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn select(&self, filter: &Filter, all: bool) -> Result<Vec<u64>, LedgerError> {
+        if all {
+            return Ok((0..self.size()).collect());
+        }
+        let mut out = BTreeSet::new();
+        for v in self.commitments(filter)? {
+            out.extend(v.history.iter().copied());
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Writes JSON Lines for the selected entries (all when `indexes` is `None`). Returns the
+    /// number of lines.
+    ///
+    /// # Errors
+    /// Store or write failures.
+    pub fn export_jsonl(
+        &self,
+        out: &mut dyn Write,
+        indexes: Option<&[u64]>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, LedgerError> {
+        let mut n = 0u64;
+        let mut write = |e: StoredEntry| -> Result<(), LedgerError> {
+            serde_json::to_writer(&mut *out, &jsonl_object(&e)).map_err(|e| io(e.into()))?;
+            out.write_all(b"\n").map_err(io)?;
+            n += 1;
+            if n % 4096 == 0 {
+                progress(n);
+            }
+            Ok(())
+        };
+        match indexes {
+            None => {
+                for e in self.entries(0) {
+                    write(e?)?;
+                }
+            }
+            Some(list) => {
+                for &i in list {
+                    write(self.entry(i)?)?;
+                }
+            }
+        }
+        progress(n);
+        Ok(n)
+    }
+
+    /// Writes CSV: one row per commitment version (creation and each amendment), with
+    /// flattened terms and the commitment's status on the filter's day.
+    ///
+    /// # Errors
+    /// Store or write failures.
+    pub fn export_csv(&self, out: &mut dyn Write, filter: &Filter) -> Result<u64, LedgerError> {
+        let mut w = csv::Writer::from_writer(out);
+        let csv_err = |e: csv::Error| io(std::io::Error::other(e.to_string()));
+        w.write_record(CSV_HEADER).map_err(csv_err)?;
+        let day = filter.day();
+        let mut rows = 0u64;
+        for v in self.commitments(filter)? {
+            let status = v.status_on(day).as_str();
+            let mut version = 0u32;
+            for &i in &v.history {
+                let e = self.entry(i)?;
+                if !is_version(&e.payload.body) {
+                    continue;
+                }
+                version += 1;
+                let terms: &Terms = match &e.payload.body {
+                    Body::Commitment(c) => &c.terms,
+                    Body::Amend(a) => &a.terms,
+                    _ => continue,
+                };
+                let (amount, currency, unit) = headline(&terms.measure);
+                let parties: Vec<&str> = v.parties.iter().map(|p| p.as_str()).collect();
+                let sources: Vec<&str> = terms.sources.iter().map(|s| s.url.as_str()).collect();
+                let signers: Vec<&str> = e
+                    .entry
+                    .envelope
+                    .signatures
+                    .iter()
+                    .map(|s| s.keyid.split('+').next().unwrap_or(""))
+                    .collect();
+                w.write_record([
+                    v.id.as_str(),
+                    &version.to_string(),
+                    &i.to_string(),
+                    e.payload.id.as_str(),
+                    e.payload.body.type_name(),
+                    v.kind,
+                    &parties.join(";"),
+                    terms.title.as_str(),
+                    terms.commodity.as_str(),
+                    &serde_json::to_value(terms.stage)
+                        .ok()
+                        .and_then(|s| s.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    terms.effective.from.as_str(),
+                    terms.effective.until.as_ref().map_or("", |d| d.as_str()),
+                    terms.instrument.as_str(),
+                    &amount,
+                    &currency,
+                    &unit,
+                    status,
+                    e.payload.signed_at.as_str(),
+                    e.entry.logged_at.as_str(),
+                    &signers.join(";"),
+                    &sources.join(" "),
+                    &e.leaf_hash.to_base64(),
+                ])
+                .map_err(csv_err)?;
+                rows += 1;
+            }
+        }
+        w.flush().map_err(io)?;
+        Ok(rows)
+    }
+
+    /// An audit bundle of the selected entries plus entry 0 and every governance entry
+    /// before the last selected one, each with an inclusion proof against the latest
+    /// checkpoint (which must cover them).
+    ///
+    /// # Errors
+    /// [`LedgerError::NotFound`] if no checkpoint was issued; store failures.
+    pub fn export_bundle(&self, selected: &[u64]) -> Result<Bundle, LedgerError> {
+        let cp = self.latest_checkpoint()?.ok_or_else(|| {
+            LedgerError::NotFound("checkpoint (issue one with `accord checkpoint --log-key`)".into())
+        })?;
+        let size = cp.note.checkpoint().size();
+        let mut wanted: BTreeSet<u64> = selected.iter().copied().filter(|&i| i < size).collect();
+        if selected.iter().any(|&i| i >= size) {
+            return Err(LedgerError::OutOfRange(format!(
+                "some selected entries are newer than the latest checkpoint (size {size}); issue a new checkpoint first"
+            )));
+        }
+        wanted.insert(0);
+        // Walk the governance chain back from the last selected entry.
+        if let Some(&last) = wanted.iter().next_back() {
+            let mut e = self.entry(last)?;
+            let mut g = if e.payload.body.is_governance() { last } else { e.entry.governance };
+            while g > 0 {
+                wanted.insert(g);
+                e = self.entry(g)?;
+                g = e.entry.governance;
+            }
+        }
+        let mut entries = Vec::with_capacity(wanted.len());
+        for i in wanted {
+            let e = self.entry(i)?;
+            let proof = self.inclusion_proof(i, Some(size))?;
+            entries.push(BundleEntry {
+                index: i,
+                leaf: BASE64_STANDARD.encode(&e.leaf),
+                proof: proof.proof,
+            });
+        }
+        Ok(Bundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            origin: self.origin().to_owned(),
+            log_key: self.log_key().to_string(),
+            charter_hash: hex::encode(self.charter_hash()),
+            checkpoint: String::from_utf8_lossy(&cp.note.to_bytes()).into_owned(),
+            entries,
+        })
+    }
+}
+
+/// CSV columns.
+pub const CSV_HEADER: [&str; 22] = [
+    "commitment_id",
+    "version",
+    "entry_index",
+    "entry_id",
+    "entry_type",
+    "kind",
+    "parties",
+    "title",
+    "commodity",
+    "stage",
+    "effective_from",
+    "effective_until",
+    "instrument",
+    "amount",
+    "currency",
+    "unit",
+    "status",
+    "signed_at",
+    "logged_at",
+    "signers",
+    "sources",
+    "leaf_hash",
+];
+
+/// The headline figure of a measure: amount, currency, unit.
+fn headline(m: &Measure) -> (String, String, String) {
+    let s = |x: &dyn std::fmt::Display| x.to_string();
+    match m {
+        Measure::PriceFloor { price, .. } => (s(&price.amount), s(&price.currency), s(&price.unit)),
+        Measure::FinancingPledge { amount, .. } => (s(&amount.amount), s(&amount.currency), String::new()),
+        Measure::Offtake { quantity, .. } => (s(&quantity.amount), String::new(), s(&quantity.unit)),
+        Measure::Stockpile { days_of_supply: Some(d), .. } => (s(d), String::new(), "days".into()),
+        Measure::Stockpile { quantity: Some(q), .. } => (s(&q.amount), String::new(), s(&q.unit)),
+        Measure::TariffMeasure { rate_percent: Some(r), .. } | Measure::TaxIncentive { rate_percent: Some(r), .. } => {
+            (s(r), String::new(), "percent".into())
+        }
+        Measure::TaxIncentive { value: Some(v), .. } => (s(&v.amount), s(&v.currency), String::new()),
+        Measure::RecyclingTarget { target_percent, .. } => (s(target_percent), String::new(), "percent".into()),
+        Measure::Framework { pipeline: Some(p), .. } => (s(&p.amount), s(&p.currency), String::new()),
+        _ => (String::new(), String::new(), String::new()),
+    }
+}

@@ -1,0 +1,62 @@
+//! The store's key layout. Every key starts with one byte naming its table; integers are
+//! 8-byte big-endian so keys sort in numeric order; ids never contain 0x00, which separates
+//! the parts of composite keys.
+//!
+//! | prefix | key                                  | value                        |
+//! |--------|--------------------------------------|------------------------------|
+//! | `M`    | `Mformat`                            | format name                  |
+//! | `E`    | index                                | leaf bytes                   |
+//! | `N`    | stored hash index                    | 32-byte hash                 |
+//! | `I`    | entry id                             | index                        |
+//! | `C`    | commitment id, 0, index              | empty (history)              |
+//! | `P`    | party member id, 0, commitment id    | empty                        |
+//! | `Q`    | country, 0, commitment id            | empty                        |
+//! | `K`    | kind, 0, commitment id               | empty                        |
+//! | `O`    | commodity, 0, commitment id, 0, index| empty                        |
+//! | `X`    | checkpoint sequence number           | signed note from the log     |
+//! | `Y`    | checkpoint seq, member id            | cosignature line             |
+
+pub(crate) const FORMAT_KEY: &[u8] = b"Mformat";
+pub(crate) const FORMAT: &[u8] = b"accord-ledger/1";
+
+pub(crate) fn entry(index: u64) -> Vec<u8> {
+    num(b'E', index)
+}
+
+pub(crate) fn node(stored: u64) -> Vec<u8> {
+    num(b'N', stored)
+}
+
+pub(crate) fn checkpoint(seq: u64) -> Vec<u8> {
+    num(b'X', seq)
+}
+
+pub(crate) fn num(prefix: u8, n: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(prefix);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+pub(crate) fn parts(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = vec![prefix];
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The number at the end of a key.
+pub(crate) fn tail_u64(key: &[u8]) -> Option<u64> {
+    let n = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key[n..].try_into().ok()?))
+}
+
+/// The part of `key` after `prefix`, up to the next 0 separator.
+pub(crate) fn segment<'a>(key: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let rest = key.strip_prefix(prefix)?;
+    Some(rest.split(|&b| b == 0).next().unwrap_or(rest))
+}

@@ -1,0 +1,366 @@
+//! The key-value store under a ledger: a small trait, an in-memory implementation for tests
+//! and bundles, and the sled implementation.
+//!
+//! Keys are written once. [`Store::commit`] applies a whole batch atomically and refuses any
+//! batch that would overwrite an existing key; there is no update or delete operation.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A failure of the store itself.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another process has the ledger open.
+    #[error("ledger {0} is in use by another process")]
+    InUse(PathBuf),
+    /// A batch tried to overwrite a key that exists.
+    #[error("refused to overwrite existing key {0}")]
+    Overwrite(String),
+    /// sled reported an error (corruption, I/O).
+    #[error("storage error: {0}")]
+    Backend(String),
+    /// An I/O error while syncing files.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Writes to apply together.
+#[derive(Default, Debug)]
+pub struct WriteBatch {
+    pub(crate) puts: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl WriteBatch {
+    /// Adds a write.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.puts.push((key, value));
+    }
+
+    /// Number of writes.
+    pub fn len(&self) -> usize {
+        self.puts.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty()
+    }
+}
+
+/// A key-value pair read back.
+pub type Kv = (Vec<u8>, Vec<u8>);
+
+/// An ordered, write-once key-value store.
+pub trait Store: Send + Sync {
+    /// The value at `key`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// All pairs whose key starts with `prefix`, in key order, from `start` (inclusive, a full
+    /// key) if given.
+    fn scan<'a>(
+        &'a self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = Result<Kv, StoreError>> + 'a>;
+
+    /// The last pair whose key starts with `prefix`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError>;
+
+    /// Applies `batch` atomically and durably: when this returns `Ok`, every write survives a
+    /// crash or power loss; on `Err`, none is visible. Refuses overwrites.
+    ///
+    /// # Errors
+    /// [`StoreError::Overwrite`] or a backend failure.
+    fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
+}
+
+/// An in-memory store.
+#[derive(Default)]
+pub struct MemoryStore {
+    map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
+        // A poisoned lock only means another thread panicked mid-read; the map is intact
+        // because commits are applied after all checks.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn printable(key: &[u8]) -> String {
+    key.iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                (b as char).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect()
+}
+
+impl Store for MemoryStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().get(key).cloned())
+    }
+
+    fn scan<'a>(
+        &'a self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = Result<Kv, StoreError>> + 'a> {
+        let from = start.unwrap_or(prefix).to_vec();
+        let prefix = prefix.to_vec();
+        let items: Vec<_> = self
+            .lock()
+            .range(from..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, v)| Ok((k.clone(), v.clone())))
+            .collect();
+        Box::new(items.into_iter())
+    }
+
+    fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError> {
+        Ok(self
+            .lock()
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .last()
+            .map(|(k, v)| (k.clone(), v.clone())))
+    }
+
+    fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut map = self.lock();
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, _) in &batch.puts {
+            if map.contains_key(k) || !seen.insert(k.clone()) {
+                return Err(StoreError::Overwrite(printable(k)));
+            }
+        }
+        for (k, v) in batch.puts {
+            map.insert(k, v);
+        }
+        Ok(())
+    }
+}
+
+/// A sled database in a directory.
+///
+/// sled 0.34's `flush` ends in `sync_file_range`, which does not survive a power cut or a
+/// volatile disk cache (sled issues #1452, #1351); so after each flush this also calls
+/// `fsync` on sled's files and the directory.
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    dir: PathBuf,
+    sync_files: bool,
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`.
+    ///
+    /// # Errors
+    /// [`StoreError::InUse`] if another process holds it; [`StoreError::Backend`] if sled
+    /// cannot read it.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    StoreError::InUse(dir.to_path_buf())
+                }
+                _ => backend(e),
+            })?;
+        let tree = db.open_tree("accord").map_err(backend)?;
+        Ok(Self {
+            db,
+            tree,
+            dir: dir.to_path_buf(),
+            sync_files: std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none(),
+        })
+    }
+
+    /// Makes everything written so far durable: sled's flush, then `fsync` of its files.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(backend)?;
+        if self.sync_files {
+            for name in ["db", "conf"] {
+                let path = self.dir.join(name);
+                if path.exists() {
+                    File::open(&path)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|source| StoreError::Io { path, source })?;
+                }
+            }
+            let path = self.dir.clone();
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| StoreError::Io { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// Bytes sled uses on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+impl Store for SledStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    fn scan<'a>(
+        &'a self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = Result<Kv, StoreError>> + 'a> {
+        let prefix = prefix.to_vec();
+        let iter = match start {
+            Some(s) => self.tree.range(s.to_vec()..),
+            None => self.tree.range(prefix.clone()..),
+        };
+        Box::new(
+            iter.take_while(move |r| match r {
+                Ok((k, _)) => k.starts_with(&prefix),
+                Err(_) => true,
+            })
+            .map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(backend)
+            }),
+        )
+    }
+
+    fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError> {
+        let mut end = prefix.to_vec();
+        // The smallest key greater than every key with this prefix.
+        while let Some(last) = end.pop() {
+            if last < 0xff {
+                end.push(last + 1);
+                break;
+            }
+        }
+        let mut iter = if end.is_empty() {
+            self.tree.range(prefix.to_vec()..)
+        } else {
+            self.tree.range(prefix.to_vec()..end)
+        };
+        match iter.next_back() {
+            Some(r) => {
+                let (k, v) = r.map_err(backend)?;
+                Ok(Some((k.to_vec(), v.to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut sled_batch = sled::Batch::default();
+        let mut seen = std::collections::HashSet::new();
+        for (k, v) in batch.puts {
+            if !seen.insert(k.clone()) || self.tree.contains_key(&k).map_err(backend)? {
+                return Err(StoreError::Overwrite(printable(&k)));
+            }
+            sled_batch.insert(k, v);
+        }
+        self.tree.apply_batch(sled_batch).map_err(backend)?;
+        self.sync()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod conformance {
+    //! One suite every store runs.
+    use super::*;
+
+    pub(crate) fn run(store: &dyn Store) {
+        assert_eq!(store.get(b"a").unwrap(), None);
+        assert!(store.last(b"e").unwrap().is_none());
+        let mut b = WriteBatch::default();
+        for i in 0u64..5 {
+            let mut k = b"e".to_vec();
+            k.extend(i.to_be_bytes());
+            b.put(k, vec![i as u8]);
+        }
+        b.put(b"f\xff".to_vec(), b"x".to_vec());
+        store.commit(b).unwrap();
+        let all: Vec<_> = store.scan(b"e", None).map(Result::unwrap).collect();
+        assert_eq!(all.len(), 5);
+        assert_eq!(all[4].1, vec![4]);
+        let mut from = b"e".to_vec();
+        from.extend(3u64.to_be_bytes());
+        assert_eq!(store.scan(b"e", Some(&from)).count(), 2);
+        assert_eq!(store.last(b"e").unwrap().unwrap().1, vec![4]);
+        assert_eq!(store.last(b"f").unwrap().unwrap().1, b"x".to_vec());
+        // Write-once: an overwrite is refused and the batch leaves nothing behind.
+        let mut b = WriteBatch::default();
+        b.put(b"z".to_vec(), b"new".to_vec());
+        b.put(b"f\xff".to_vec(), b"y".to_vec());
+        assert!(matches!(store.commit(b), Err(StoreError::Overwrite(_))));
+        assert_eq!(store.get(b"z").unwrap(), None);
+        assert_eq!(store.get(b"f\xff").unwrap(), Some(b"x".to_vec()));
+        // A key twice in one batch is an overwrite too.
+        let mut b = WriteBatch::default();
+        b.put(b"q".to_vec(), b"1".to_vec());
+        b.put(b"q".to_vec(), b"2".to_vec());
+        assert!(store.commit(b).is_err());
+        assert_eq!(store.get(b"q").unwrap(), None);
+    }
+
+    #[test]
+    fn memory_store_conforms() {
+        run(&MemoryStore::new());
+    }
+
+    #[test]
+    fn sled_store_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        run(&SledStore::open(dir.path()).unwrap());
+    }
+
+    #[test]
+    fn a_second_opener_is_told_the_ledger_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SledStore::open(dir.path()).unwrap();
+        match SledStore::open(dir.path()) {
+            Err(StoreError::InUse(p)) => assert_eq!(p, dir.path()),
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("second open succeeded"),
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The full audit of a ledger: what an auditor runs.
+//!
+//! Replays every entry from the charter through the governance state machine, checks every
+//! signature strictly (in parallel, in chunks, with the verdict a sequential replay would
+//! give), recomputes every Merkle node and the root, and checks every checkpoint's log
+//! signature, root and cosignatures. Nothing read from disk is trusted. Memory holds the
+//! governance state, the Merkle frontier and one chunk of entries, never the whole ledger.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use accord_core::entry::LoggedEntry;
+use accord_core::governance::{verify_parallel, Authorised, KeyStatus, State};
+use accord_core::log::{self, Frontier, Hash, StoredIndex};
+use accord_core::model::MemberId;
+
+use crate::error::LedgerError;
+use crate::ledger::{charter_hash, Ledger};
+
+/// Entries whose signatures are checked together.
+pub const VERIFY_CHUNK: usize = 1024;
+
+/// What to check beyond the ledger itself.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// The charter hash the auditor trusts (SHA-256 of the charter's payload); entry 0 must
+    /// match it.
+    pub charter_hash: Option<[u8; 32]>,
+    /// Verify only the first `n` entries (and the checkpoints within them).
+    pub up_to: Option<u64>,
+}
+
+/// What a successful audit found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VerifyReport {
+    /// Entries verified.
+    pub size: u64,
+    /// The recomputed root, base64.
+    pub root: String,
+    /// The charter hash, hex.
+    pub charter_hash: String,
+    /// Signatures verified.
+    pub signatures: u64,
+    /// Entries by type.
+    pub by_type: BTreeMap<String, u64>,
+    /// Checkpoints verified.
+    pub checkpoints: usize,
+    /// The latest checkpoint verified: its size.
+    pub latest_checkpoint_size: Option<u64>,
+    /// Members whose cosignatures on the latest checkpoint verified.
+    pub latest_cosigners: Vec<String>,
+}
+
+/// Why an audit failed, or could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The ledger does not verify: the first bad place and exactly why.
+    #[error("verification failed at {at}: {why}")]
+    Failed {
+        /// Where ("entry 17", "checkpoint 2", "Merkle node 40").
+        at: String,
+        /// The first bad entry index, when the failure is an entry's.
+        index: Option<u64>,
+        /// Why.
+        why: String,
+    },
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+fn failed(index: u64, why: impl Into<String>) -> VerifyError {
+    VerifyError::Failed {
+        at: format!("entry {index}"),
+        index: Some(index),
+        why: why.into(),
+    }
+}
+
+fn failed_at(at: impl Into<String>, why: impl Into<String>) -> VerifyError {
+    VerifyError::Failed {
+        at: at.into(),
+        index: None,
+        why: why.into(),
+    }
+}
+
+fn flush(pending: &mut Vec<Authorised>) -> Result<(), VerifyError> {
+    let r = verify_parallel(pending);
+    let out = match r {
+        Ok(()) => Ok(()),
+        Err((pos, rej)) => Err(failed(pending[pos].index, rej.to_string())),
+    };
+    pending.clear();
+    out
+}
+
+/// Audits `ledger`. `progress(done, total)` is called as entries are checked.
+///
+/// # Errors
+/// [`VerifyError::Failed`] with the first bad place, or [`VerifyError::Ledger`].
+pub fn verify(
+    ledger: &Ledger,
+    opts: &VerifyOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyError> {
+    let size = opts.up_to.unwrap_or(ledger.size()).min(ledger.size());
+    let checkpoints = ledger
+        .checkpoints()
+        .map_err(|e| failed_at("checkpoints", e.to_string()))?;
+    let mut wanted: BTreeSet<u64> = checkpoints
+        .iter()
+        .map(|c| c.note.checkpoint().size())
+        .filter(|s| *s <= size)
+        .collect();
+    let mut roots: BTreeMap<u64, Hash> = BTreeMap::new();
+    let mut frontier = Frontier::new();
+    let mut state: Option<State> = None;
+    let mut pending: Vec<Authorised> = Vec::with_capacity(VERIFY_CHUNK);
+    let mut report = VerifyReport {
+        size,
+        root: String::new(),
+        charter_hash: String::new(),
+        signatures: 0,
+        by_type: BTreeMap::new(),
+        checkpoints: 0,
+        latest_checkpoint_size: None,
+        latest_cosigners: Vec::new(),
+    };
+    let mut expected = 0u64;
+    let mut last_logged_at = None;
+    let mut last_governance = 0u64;
+
+    for item in ledger.raw_leaves(0) {
+        if expected >= size {
+            break;
+        }
+        let (index, leaf) = item?;
+        if index != expected {
+            return Err(failed(expected, format!("entry is missing (next stored entry is {index})")));
+        }
+        let new_hashes = frontier.push(log::leaf_hash(&leaf));
+        let first = log::stored_index_of_leaf(index).0;
+        let wanted_nodes: Vec<StoredIndex> =
+            (0..new_hashes.len() as u64).map(|i| StoredIndex(first + i)).collect();
+        let stored = ledger
+            .read_nodes(&wanted_nodes)
+            .map_err(|e| failed(index, e.to_string()))?;
+        for (i, (got, want)) in stored.iter().zip(&new_hashes).enumerate() {
+            if got != want {
+                return Err(failed(
+                    index,
+                    if i == 0 {
+                        "the entry's bytes do not match its stored leaf hash".to_owned()
+                    } else {
+                        format!("stored Merkle node {} does not match the recomputed one", first + i as u64)
+                    },
+                ));
+            }
+        }
+        let entry = LoggedEntry::from_leaf(&leaf).map_err(|e| failed(index, e.to_string()))?;
+        if entry.index != index {
+            return Err(failed(index, format!("the leaf says it is entry {}", entry.index)));
+        }
+        if let Some(prev) = &last_logged_at {
+            if entry.logged_at.instant() < *prev {
+                return Err(failed(index, "logged_at runs backwards"));
+            }
+        }
+        last_logged_at = Some(entry.logged_at.instant());
+        if entry.governance != last_governance {
+            return Err(failed(
+                index,
+                format!(
+                    "the leaf points at governance entry {}, but the latest before it is {}",
+                    entry.governance, last_governance
+                ),
+            ));
+        }
+        report.signatures += entry.envelope.signatures.len() as u64;
+        let payload_id;
+        let is_gov;
+        match &mut state {
+            None => {
+                if let Some(want) = opts.charter_hash {
+                    let got = charter_hash(&entry.envelope);
+                    if got != want {
+                        return Err(failed(
+                            0,
+                            format!(
+                                "the charter's hash is {}, not the trusted {}",
+                                hex::encode(got),
+                                hex::encode(want)
+                            ),
+                        ));
+                    }
+                }
+                report.charter_hash = hex::encode(charter_hash(&entry.envelope));
+                let a = State::check_charter(&entry.envelope).map_err(|e| failed(0, e.to_string()))?;
+                a.verify().map_err(|e| failed(0, e.to_string()))?;
+                state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
+                payload_id = a.payload.id.clone();
+                is_gov = true;
+                *report.by_type.entry("charter".into()).or_default() += 1;
+            }
+            Some(s) => match s.check(index, &entry.envelope) {
+                Ok(a) => {
+                    s.commit(&a);
+                    payload_id = a.payload.id.clone();
+                    is_gov = a.payload.body.is_governance();
+                    *report.by_type.entry(a.payload.body.type_name().into()).or_default() += 1;
+                    pending.push(a);
+                    if pending.len() >= VERIFY_CHUNK {
+                        flush(&mut pending)?;
+                    }
+                }
+                Err(rej) => {
+                    // An earlier entry's bad signature comes first.
+                    flush(&mut pending)?;
+                    return Err(failed(index, rej.to_string()));
+                }
+            },
+        }
+        if ledger.index_of(&payload_id)? != Some(index) {
+            return Err(failed(index, format!("the id index does not point {payload_id} at this entry")));
+        }
+        if is_gov {
+            last_governance = index;
+        }
+        if wanted.remove(&frontier.size()) {
+            roots.insert(frontier.size(), frontier.root());
+        }
+        expected += 1;
+        if expected % 4096 == 0 || expected == size {
+            progress(expected, size);
+        }
+    }
+    flush(&mut pending)?;
+    if expected != size {
+        return Err(failed(expected, "entry is missing"));
+    }
+    let root = frontier.root();
+    if size == ledger.size() && root != ledger.root() {
+        return Err(failed_at("Merkle root", "the stored nodes give another root"));
+    }
+    report.root = root.to_base64();
+
+    let Some(state) = state else {
+        return Err(failed(0, "the ledger has no charter"));
+    };
+    for cp in &checkpoints {
+        let c = cp.note.checkpoint();
+        if c.size() > size {
+            continue;
+        }
+        let at = format!("checkpoint {}", cp.seq);
+        if c.origin() != ledger.origin() {
+            return Err(failed_at(at, format!("origin {:?} is not this ledger's", c.origin())));
+        }
+        cp.note
+            .verify_log(state.log_key().name(), state.log_key().verifying_key())
+            .map_err(|e| failed_at(at.clone(), e.to_string()))?;
+        if roots.get(&c.size()) != Some(c.root()) {
+            return Err(failed_at(at, format!("its root is not the root of the first {} entries", c.size())));
+        }
+        let mut cosigners = Vec::new();
+        for cos in cp.note.cosignatures() {
+            let member: MemberId = cos
+                .name
+                .parse()
+                .map_err(|_| failed_at(at.clone(), format!("cosignature by {:?}, not a member id", cos.name)))?;
+            let ok = state.member_keys(&member).iter().any(|(k, status)| {
+                !matches!(status, KeyStatus::Revoked(_))
+                    && cp.note.verify_cosignature(&cos, member.as_str(), k).is_ok()
+            });
+            if !ok {
+                return Err(failed_at(
+                    at,
+                    format!("the cosignature by {member} does not verify with any of its keys"),
+                ));
+            }
+            cosigners.push(member.to_string());
+        }
+        report.checkpoints += 1;
+        report.latest_checkpoint_size = Some(c.size());
+        report.latest_cosigners = cosigners;
+    }
+    Ok(report)
+}

@@ -1,0 +1,220 @@
+//! The ledger through its library API: append, reopen, import, proofs, checkpoints,
+//! cosignatures, queries, verification and bundles.
+#![allow(clippy::unwrap_used)]
+
+use accord_core::governance::Rejection;
+use accord_core::log;
+use accord_ledger::query::Filter;
+use accord_ledger::synth::Synth;
+use accord_ledger::{verify, Ledger, LedgerError, VerifyError, VerifyOptions};
+use proptest::prelude::*;
+
+fn build(dir: &std::path::Path, n: usize) -> (Ledger, Synth) {
+    let mut s = Synth::new(5, 1);
+    let mut l = Ledger::create(dir, &s.charter()).unwrap();
+    for _ in 0..n {
+        l.append(&s.next_entry()).unwrap();
+    }
+    (l, s)
+}
+
+#[test]
+fn reopen_gives_the_same_root_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, _) = build(dir.path(), 40);
+    let (root, size) = (l.root(), l.size());
+    drop(l);
+    let mut l = Ledger::open(dir.path()).unwrap();
+    assert_eq!((l.root(), l.size()), (root, size));
+    assert_eq!(l.root_at(size).unwrap(), root);
+    assert_eq!(l.governance().unwrap().size(), size);
+}
+
+#[test]
+fn proofs_verify_with_the_core_crate_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, _) = build(dir.path(), 33);
+    for size in [1, 2, 7, 8, 9, 20, 34] {
+        let root = l.root_at(size).unwrap();
+        for i in 0..size {
+            let p = l.inclusion_proof(i, Some(size)).unwrap();
+            let leaf = l.entry(i).unwrap().leaf;
+            log::verify_inclusion(&log::leaf_hash(&leaf), i, size, &p.proof, &root).unwrap();
+        }
+        for old in 1..=size {
+            let p = l.consistency_proof(old, Some(size)).unwrap();
+            log::verify_consistency(old, size, &p.old_root, &p.new_root, &p.proof).unwrap();
+        }
+    }
+    assert!(matches!(l.inclusion_proof(34, None), Err(LedgerError::OutOfRange(_))));
+    assert!(matches!(l.consistency_proof(0, None), Err(LedgerError::OutOfRange(_))));
+}
+
+#[test]
+fn import_equals_appending_one_by_one() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let mut s = Synth::new(5, 2);
+    let charter = s.charter();
+    let entries: Vec<_> = (0..5000).map(|_| s.next_entry()).collect();
+    let mut one = Ledger::create(a.path(), &charter).unwrap();
+    for e in &entries[..300] {
+        one.append(e).unwrap();
+    }
+    let mut bulk = Ledger::create(b.path(), &charter).unwrap();
+    let mut seen = 0;
+    let report = bulk.import(entries.iter().cloned().map(Ok), &mut |n| seen = n).unwrap();
+    assert_eq!(report.accepted, 5000);
+    assert_eq!(seen, 5000);
+    assert!(report.rejected.is_none());
+    // Same leaves (but for the ledger's timestamps) in the same order, same governance.
+    for i in 1..=300 {
+        assert_eq!(one.entry(i).unwrap().entry.envelope, bulk.entry(i).unwrap().entry.envelope);
+    }
+    verify(&bulk, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+}
+
+#[test]
+fn import_stops_at_the_first_bad_entry_and_keeps_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Synth::new(4, 3);
+    let mut l = Ledger::create(dir.path(), &s.charter()).unwrap();
+    let mut entries: Vec<_> = (0..3000).map(|_| s.next_entry()).collect();
+    // A bad signature deep inside the second group.
+    let sig = &mut entries[2500].signatures[0].sig;
+    let mut bytes = sig.to_bytes();
+    bytes[5] ^= 1;
+    *sig = ed25519_dalek::Signature::from_bytes(&bytes);
+    let report = l.import(entries.iter().cloned().map(Ok), &mut |_| {}).unwrap();
+    assert_eq!(report.accepted, 2500);
+    let (pos, why) = report.rejected.unwrap();
+    assert_eq!(pos, 2500);
+    assert!(matches!(why, Rejection::BadSignature { .. }), "{why}");
+    assert_eq!(l.size(), 2501);
+    // The state was rebuilt: the remaining entries append after fixing the bad one.
+    let mut fixed = entries[2500..].to_vec();
+    fixed[0] = {
+        let mut s2 = Synth::new(4, 3);
+        let _ = s2.charter();
+        let all: Vec<_> = (0..3000).map(|_| s2.next_entry()).collect();
+        all[2500].clone()
+    };
+    let report = l.import(fixed.into_iter().map(Ok), &mut |_| {}).unwrap();
+    assert_eq!(report.accepted, 500);
+    verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+}
+
+#[test]
+fn a_rejected_entry_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut l, mut s) = build(dir.path(), 10);
+    let before = (l.size(), l.root());
+    let mut env = s.next_entry();
+    env.payload[3] ^= 0x20;
+    assert!(l.append(&env).is_err());
+    let dup = l.entry(5).unwrap().entry.envelope;
+    assert!(matches!(l.append(&dup), Err(LedgerError::Rejected(Rejection::DuplicateId(_)))));
+    assert_eq!((l.size(), l.root()), before);
+    drop(l);
+    let l = Ledger::open(dir.path()).unwrap();
+    assert_eq!((l.size(), l.root()), before);
+}
+
+#[test]
+fn checkpoints_cosignatures_verify_and_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut l, s) = build(dir.path(), 60);
+    let cp = l.issue_checkpoint(&s.log).unwrap();
+    assert!(l.issue_checkpoint(&s.members[0]).is_err(), "only the log key signs checkpoints");
+    l.add_cosignature(cp.seq, &s.members[0], 1_800_000_000).unwrap();
+    l.add_cosignature(cp.seq, &s.members[2], 1_800_000_001).unwrap();
+    assert!(l.add_cosignature(cp.seq, &s.members[2], 1_800_000_002).is_err(), "once per member");
+    assert!(l.add_cosignature(cp.seq, &s.log, 1).is_err(), "the log is not a member");
+    let cp = l.latest_checkpoint().unwrap().unwrap();
+    assert_eq!(cp.cosigners.len(), 2);
+
+    let r = verify(&l, &VerifyOptions { charter_hash: Some(l.charter_hash()), up_to: None }, &mut |_, _| {}).unwrap();
+    assert_eq!(r.size, 61);
+    assert_eq!(r.latest_cosigners.len(), 2);
+    let wrong = VerifyOptions { charter_hash: Some([7; 32]), up_to: None };
+    assert!(matches!(verify(&l, &wrong, &mut |_, _| {}), Err(VerifyError::Failed { index: Some(0), .. })));
+
+    // A bundle of one commitment's history, with the governance it depends on.
+    let views = l.commitments(&Filter::default()).unwrap();
+    let target = views.iter().max_by_key(|v| v.history.len()).unwrap();
+    let selected = l.select(&Filter { commitment: Some(target.id.to_string()), ..Filter::default() }, false).unwrap();
+    let bundle = l.export_bundle(&selected).unwrap();
+    let report = bundle.verify(Some(l.log_key()), Some(l.charter_hash())).unwrap();
+    assert_eq!(report.cosigners.len(), 2);
+    assert!(report.indexes.contains(&0));
+    // Every changed byte that matters is caught: drop, reorder, swap the proof.
+    let mut dropped = bundle.clone();
+    dropped.entries.remove(0);
+    assert!(dropped.verify(None, None).is_err());
+    if bundle.entries.len() > 2 {
+        let mut swapped = bundle.clone();
+        swapped.entries.swap(1, 2);
+        assert!(swapped.verify(None, None).is_err());
+        let mut proof = bundle.clone();
+        proof.entries[1].proof = bundle.entries[2].proof.clone();
+        assert!(proof.verify(None, None).is_err());
+    }
+    let mut other_key = bundle.clone();
+    other_key.log_key = s.members[0].verifier().unwrap().to_string();
+    assert!(other_key.verify(None, None).is_err());
+}
+
+#[test]
+fn queries_use_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut l, s) = build(dir.path(), 200);
+    let all = l.commitments(&Filter::default()).unwrap();
+    assert!(all.len() > 50);
+    let by_member = l
+        .commitments(&Filter { member: Some(s.members[1].name().to_owned()), ..Filter::default() })
+        .unwrap();
+    assert!(!by_member.is_empty());
+    assert!(by_member.iter().all(|v| v.parties.iter().any(|p| p.as_str() == s.members[1].name())));
+    let floors = l.commitments(&Filter { kind: Some("price_floor".into()), ..Filter::default() }).unwrap();
+    assert!(floors.iter().all(|v| v.kind == "price_floor"));
+    let amended: Vec<_> = all.iter().filter(|v| v.version > 1).collect();
+    assert!(!amended.is_empty());
+    let h = l.history(&amended[0].id).unwrap();
+    assert_eq!(h.len(), amended[0].history.len());
+    let summary = l.summary(time::macros::date!(2026 - 11 - 28)).unwrap();
+    assert!(!summary.by_country.is_empty());
+    let mut csv = Vec::new();
+    let rows = l.export_csv(&mut csv, &Filter::default()).unwrap();
+    assert!(rows as usize >= all.len());
+}
+
+#[test]
+fn a_second_process_is_told_the_ledger_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, _) = build(dir.path(), 1);
+    match Ledger::open(dir.path()) {
+        Err(LedgerError::InUse(p)) => assert_eq!(p, dir.path()),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened twice"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    /// Random appends against a reference tree computed from scratch.
+    #[test]
+    fn roots_and_proofs_match_a_reference(n in 1usize..90, probe in 0u64..1000) {
+        let dir = tempfile::tempdir().unwrap();
+        let (l, _) = build(dir.path(), n);
+        let leaves: Vec<_> = (0..l.size()).map(|i| log::leaf_hash(&l.entry(i).unwrap().leaf)).collect();
+        let mut f = log::Frontier::new();
+        for (i, h) in leaves.iter().enumerate() {
+            f.push(*h);
+            prop_assert_eq!(l.root_at(i as u64 + 1).unwrap(), f.root());
+        }
+        let size = l.size();
+        let i = probe % size;
+        let p = l.inclusion_proof(i, None).unwrap();
+        prop_assert!(log::verify_inclusion(&leaves[i as usize], i, size, &p.proof, &l.root()).is_ok());
+    }
+}
