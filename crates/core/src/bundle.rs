@@ -163,7 +163,9 @@ impl Bundle {
             return Err(BundleError::Malformed("no entries".into()));
         };
         if first.index != 0 {
-            return Err(BundleError::Malformed("entry 0 (the charter) is missing".into()));
+            return Err(BundleError::Malformed(
+                "entry 0 (the charter) is missing".into(),
+            ));
         }
         let mut state: Option<State> = None;
         let mut last_index: Option<u64> = None;
@@ -171,20 +173,30 @@ impl Bundle {
         let mut indexes = Vec::with_capacity(self.entries.len());
         for e in &self.entries {
             if last_index.is_some_and(|l| e.index <= l) {
-                return Err(entry_err(e.index, "entries are not in strictly increasing order"));
+                return Err(entry_err(
+                    e.index,
+                    "entries are not in strictly increasing order",
+                ));
             }
             last_index = Some(e.index);
             if e.index >= size {
-                return Err(entry_err(e.index, format!("beyond the checkpoint's size {size}")));
+                return Err(entry_err(
+                    e.index,
+                    format!("beyond the checkpoint's size {size}"),
+                ));
             }
             let leaf = BASE64_STANDARD
                 .decode(&e.leaf)
                 .map_err(|_| entry_err(e.index, "leaf is not base64"))?;
             log::verify_inclusion(&log::leaf_hash(&leaf), e.index, size, &e.proof, &root)
                 .map_err(|err| entry_err(e.index, format!("inclusion proof: {err}")))?;
-            let entry = LoggedEntry::from_leaf(&leaf).map_err(|err| entry_err(e.index, err.to_string()))?;
+            let entry =
+                LoggedEntry::from_leaf(&leaf).map_err(|err| entry_err(e.index, err.to_string()))?;
             if entry.index != e.index {
-                return Err(entry_err(e.index, format!("the leaf says it is entry {}", entry.index)));
+                return Err(entry_err(
+                    e.index,
+                    format!("the leaf says it is entry {}", entry.index),
+                ));
             }
             if e.index > 0 && entry.governance != last_governance {
                 return Err(entry_err(

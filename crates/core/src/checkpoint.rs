@@ -81,9 +81,20 @@ impl Checkpoint {
 
     /// The body: `origin\nsize\nbase64(root)\n`.
     pub fn body(&self) -> Vec<u8> {
-        match tlog_tiles::Checkpoint::new(&self.origin, self.size, tlog_tiles::Hash(self.root.0), "") {
+        match tlog_tiles::Checkpoint::new(
+            &self.origin,
+            self.size,
+            tlog_tiles::Hash(self.root.0),
+            "",
+        ) {
             Ok(c) => c.to_bytes(),
-            Err(_) => format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64()).into_bytes(),
+            Err(_) => format!(
+                "{}\n{}\n{}\n",
+                self.origin,
+                self.size,
+                self.root.to_base64()
+            )
+            .into_bytes(),
         }
     }
 
@@ -95,7 +106,9 @@ impl Checkpoint {
         let c = tlog_tiles::Checkpoint::from_bytes(body)
             .map_err(|e| CheckpointError::Malformed(e.to_string()))?;
         if !c.extension().is_empty() {
-            return Err(CheckpointError::Malformed("unexpected extension lines".into()));
+            return Err(CheckpointError::Malformed(
+                "unexpected extension lines".into(),
+            ));
         }
         Self::new(c.origin(), c.size(), Hash(c.hash().0))
     }
@@ -177,7 +190,9 @@ impl Verifier for NoteVerifier {
         let Ok(sig) = <[u8; 64]>::try_from(sig) else {
             return false;
         };
-        self.key.verify_strict(msg, &Signature::from_bytes(&sig)).is_ok()
+        self.key
+            .verify_strict(msg, &Signature::from_bytes(&sig))
+            .is_ok()
     }
 }
 
@@ -250,7 +265,9 @@ impl Verifier for CosignatureVerifier {
             return false;
         };
         let msg = cosigned_message(u64::from_be_bytes(ts), msg);
-        self.key.verify_strict(&msg, &Signature::from_bytes(&sig)).is_ok()
+        self.key
+            .verify_strict(&msg, &Signature::from_bytes(&sig))
+            .is_ok()
     }
 }
 
@@ -284,10 +301,15 @@ impl SignedCheckpoint {
     ///
     /// # Errors
     /// [`CheckpointError::Malformed`] if the name cannot name a note key.
-    pub fn sign(checkpoint: &Checkpoint, log_name: &str, key: &SigningKey) -> Result<Self, CheckpointError> {
+    pub fn sign(
+        checkpoint: &Checkpoint,
+        log_name: &str,
+        key: &SigningKey,
+    ) -> Result<Self, CheckpointError> {
         let text = checkpoint.body();
         let mut note = Note::new(&text, &[]).map_err(note_err)?;
-        note.add_sigs(&[&NoteSigner::new(log_name, key)]).map_err(note_err)?;
+        note.add_sigs(&[&NoteSigner::new(log_name, key)])
+            .map_err(note_err)?;
         Self::from_bytes(&note.to_bytes())
     }
 
@@ -298,7 +320,8 @@ impl SignedCheckpoint {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
         // Validate the whole note with the crate's parser first.
         Note::from_bytes(bytes).map_err(note_err)?;
-        let s = std::str::from_utf8(bytes).map_err(|_| CheckpointError::Malformed("not UTF-8".into()))?;
+        let s = std::str::from_utf8(bytes)
+            .map_err(|_| CheckpointError::Malformed("not UTF-8".into()))?;
         let (text, sigs) = s
             .rsplit_once("\n\n")
             .ok_or_else(|| CheckpointError::Malformed("no signature lines".into()))?;
@@ -344,8 +367,12 @@ impl SignedCheckpoint {
         let list = VerifierList::new(vec![Box::new(NoteVerifier::new(log_name, key))]);
         match note.verify(&list) {
             Ok(_) => Ok(()),
-            Err(NoteError::UnverifiedNote) => Err(CheckpointError::NoLogSignature(log_name.to_owned())),
-            Err(NoteError::InvalidSignature { name, .. }) => Err(CheckpointError::BadSignature(name)),
+            Err(NoteError::UnverifiedNote) => {
+                Err(CheckpointError::NoLogSignature(log_name.to_owned()))
+            }
+            Err(NoteError::InvalidSignature { name, .. }) => {
+                Err(CheckpointError::BadSignature(name))
+            }
             Err(e) => Err(note_err(e)),
         }
     }
@@ -355,9 +382,15 @@ impl SignedCheckpoint {
     ///
     /// # Errors
     /// [`CheckpointError::Malformed`] if the name cannot name a note key.
-    pub fn cosignature_line(&self, name: &str, key: &SigningKey, timestamp: u64) -> Result<Vec<u8>, CheckpointError> {
+    pub fn cosignature_line(
+        &self,
+        name: &str,
+        key: &SigningKey,
+        timestamp: u64,
+    ) -> Result<Vec<u8>, CheckpointError> {
         let mut note = Note::new(&self.text, &[]).map_err(note_err)?;
-        note.add_sigs(&[&CosignatureSigner::new(name, key, timestamp)]).map_err(note_err)?;
+        note.add_sigs(&[&CosignatureSigner::new(name, key, timestamp)])
+            .map_err(note_err)?;
         let bytes = note.to_bytes();
         Ok(bytes[self.text.len() + 1..].to_vec())
     }
@@ -371,7 +404,8 @@ impl SignedCheckpoint {
         if line.contains(&b'\n') {
             return Err(CheckpointError::Malformed("more than one line".into()));
         }
-        self.sigs.push(signed_note::Signature::from_bytes(line).map_err(note_err)?);
+        self.sigs
+            .push(signed_note::Signature::from_bytes(line).map_err(note_err)?);
         Ok(())
     }
 
@@ -398,7 +432,12 @@ impl SignedCheckpoint {
     ///
     /// # Errors
     /// [`CheckpointError::Cosignature`] saying why not.
-    pub fn verify_cosignature(&self, c: &Cosignature, name: &str, key: &VerifyingKey) -> Result<(), CheckpointError> {
+    pub fn verify_cosignature(
+        &self,
+        c: &Cosignature,
+        name: &str,
+        key: &VerifyingKey,
+    ) -> Result<(), CheckpointError> {
         let err = |why: &str| CheckpointError::Cosignature {
             name: c.name.clone(),
             why: why.to_owned(),
@@ -436,27 +475,41 @@ mod tests {
         let bytes = signed.to_bytes();
         let parsed = SignedCheckpoint::from_bytes(&bytes).unwrap();
         assert_eq!(parsed.to_bytes(), bytes);
-        parsed.verify_log("example.org/log", &log.verifying_key()).unwrap();
-        assert!(parsed.verify_log("example.org/log", &key(2).verifying_key()).is_err());
+        parsed
+            .verify_log("example.org/log", &log.verifying_key())
+            .unwrap();
+        assert!(parsed
+            .verify_log("example.org/log", &key(2).verifying_key())
+            .is_err());
 
         let member = key(3);
-        let line = parsed.cosignature_line("JP-MOF", &member, 1_700_000_000).unwrap();
+        let line = parsed
+            .cosignature_line("JP-MOF", &member, 1_700_000_000)
+            .unwrap();
         let mut with = parsed.clone();
         with.add_signature_line(&line).unwrap();
         let again = SignedCheckpoint::from_bytes(&with.to_bytes()).unwrap();
-        again.verify_log("example.org/log", &log.verifying_key()).unwrap();
+        again
+            .verify_log("example.org/log", &log.verifying_key())
+            .unwrap();
         let cos = again.cosignatures();
         assert_eq!(cos.len(), 1);
         assert_eq!(cos[0].timestamp, 1_700_000_000);
-        again.verify_cosignature(&cos[0], "JP-MOF", &member.verifying_key()).unwrap();
-        assert!(again.verify_cosignature(&cos[0], "JP-MOF", &key(4).verifying_key()).is_err());
+        again
+            .verify_cosignature(&cos[0], "JP-MOF", &member.verifying_key())
+            .unwrap();
+        assert!(again
+            .verify_cosignature(&cos[0], "JP-MOF", &key(4).verifying_key())
+            .is_err());
 
         // The same cosignature moved onto another checkpoint does not verify.
         let other = Checkpoint::new("example.org/log", 8, leaf_hash(b"y")).unwrap();
         let mut moved = SignedCheckpoint::sign(&other, "example.org/log", &log).unwrap();
         moved.add_signature_line(&line).unwrap();
         let c = moved.cosignatures();
-        assert!(moved.verify_cosignature(&c[0], "JP-MOF", &member.verifying_key()).is_err());
+        assert!(moved
+            .verify_cosignature(&c[0], "JP-MOF", &member.verifying_key())
+            .is_err());
 
         // A tampered body fails the log signature.
         let tampered = String::from_utf8(bytes).unwrap().replace("\n7\n", "\n9\n");

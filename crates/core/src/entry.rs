@@ -141,6 +141,9 @@ mod tests {
             &serde_json::from_slice::<serde_json::Value>(&e.to_leaf()).unwrap(),
         )
         .unwrap();
-        assert_eq!(LoggedEntry::from_leaf(&pretty), Err(LeafError::NotCanonical));
+        assert_eq!(
+            LoggedEntry::from_leaf(&pretty),
+            Err(LeafError::NotCanonical)
+        );
     }
 }

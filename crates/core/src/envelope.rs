@@ -143,8 +143,8 @@ impl Envelope {
         if bytes.len() > MAX_ENVELOPE_BYTES {
             return Err(EnvelopeError::TooLarge(bytes.len()));
         }
-        let wire: WireEnvelope = serde_json::from_slice(bytes)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        let wire: WireEnvelope =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         Self::from_wire(wire)
     }
 
@@ -261,7 +261,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_signatures_are_refused() {
-        let e = Envelope::from_json(br#"{"payloadType":"x","payload":"","signatures":[],"extra":1}"#);
+        let e =
+            Envelope::from_json(br#"{"payloadType":"x","payload":"","signatures":[],"extra":1}"#);
         assert!(matches!(e, Err(EnvelopeError::Malformed(m)) if m.contains("extra")));
         let e = Envelope::from_json(
             br#"{"payloadType":"x","payload":"","signatures":[{"keyid":"k","sig":"AAAA"}]}"#,

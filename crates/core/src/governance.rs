@@ -15,8 +15,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use crate::envelope::{Envelope, PAYLOAD_TYPE};
 use crate::keys::VerifierKey;
 use crate::model::{
-    Body, Charter, EntryId, JointRule, Member, MemberId, Payload, PayloadError, Policy,
-    MAX_MEMBERS,
+    Body, Charter, EntryId, JointRule, Member, MemberId, Payload, PayloadError, Policy, MAX_MEMBERS,
 };
 
 /// Why an entry was not accepted. Each says what is wrong in terms a ministry can act on.
@@ -87,7 +86,9 @@ pub enum Rejection {
         revoked_at: u64,
     },
     /// A signature by a key replaced by rotation before this entry.
-    #[error("signature {index} is by {member}'s old key {keyid}, rotated out at entry {rotated_at}")]
+    #[error(
+        "signature {index} is by {member}'s old key {keyid}, rotated out at entry {rotated_at}"
+    )]
     RotatedKey {
         /// Position in the envelope.
         index: usize,
@@ -190,7 +191,10 @@ pub enum Rejection {
 }
 
 fn list(ids: &[MemberId]) -> String {
-    ids.iter().map(MemberId::as_str).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(MemberId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The status of a registered key.
@@ -504,7 +508,12 @@ impl State {
         self.members.values().filter(|m| m.is_active()).count()
     }
 
-    fn resolve(&self, index: usize, keyid: &str, new_key: Option<&VerifierKey>) -> Result<Signer, Rejection> {
+    fn resolve(
+        &self,
+        index: usize,
+        keyid: &str,
+        new_key: Option<&VerifierKey>,
+    ) -> Result<Signer, Rejection> {
         if let Some(rec) = self.keys.get(keyid) {
             let state = self.members.get(&rec.member);
             if let Some(removed_at) = state.and_then(|m| m.removed_at) {
@@ -880,9 +889,7 @@ impl State {
 
     /// The status of a key by its keyid, if it was ever registered.
     pub fn key_status(&self, keyid: &str) -> Option<(MemberId, KeyStatus)> {
-        self.keys
-            .get(keyid)
-            .map(|r| (r.member.clone(), r.status))
+        self.keys.get(keyid).map(|r| (r.member.clone(), r.status))
     }
 }
 

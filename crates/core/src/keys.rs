@@ -95,8 +95,7 @@ impl VerifierKey {
     /// A [`KeyError`] naming what is wrong.
     pub fn parse(s: &str) -> Result<Self, KeyError> {
         let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(hash), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(name), Some(hash), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(KeyError::Malformed(s.to_owned()));
         };
         if !is_valid_key_name(name) {
@@ -171,7 +170,13 @@ impl fmt::Display for VerifierKey {
         let mut raw = [0u8; 33];
         raw[0] = ALG_ED25519;
         raw[1..].copy_from_slice(self.key.as_bytes());
-        write!(f, "{}+{:08x}+{}", self.name, self.id, BASE64_STANDARD.encode(raw))
+        write!(
+            f,
+            "{}+{:08x}+{}",
+            self.name,
+            self.id,
+            BASE64_STANDARD.encode(raw)
+        )
     }
 }
 
@@ -252,8 +257,7 @@ impl KeyPair {
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("does not start with PRIVATE+KEY+"))?;
         let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(hash), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(name), Some(hash), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected PRIVATE+KEY+name+hash+base64"));
         };
         let raw = BASE64_STANDARD

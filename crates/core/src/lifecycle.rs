@@ -127,10 +127,11 @@ impl CommitmentView {
                 self.version += 1;
             }
             Body::Progress(p) if p.target == self.id => {
-                let slot = self
-                    .sums
-                    .entry((p.metric, p.unit.to_string()))
-                    .or_insert((Decimal::ZERO, 0, p.as_of.clone()));
+                let slot = self.sums.entry((p.metric, p.unit.to_string())).or_insert((
+                    Decimal::ZERO,
+                    0,
+                    p.as_of.clone(),
+                ));
                 slot.0 = slot.0.checked_add(p.amount.value()).unwrap_or(slot.0);
                 slot.1 += 1;
                 if p.as_of.date() > slot.2.date() {

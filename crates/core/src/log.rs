@@ -87,7 +87,8 @@ impl Serialize for Hash {
 impl<'de> Deserialize<'de> for Hash {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Hash::from_base64(&s).ok_or_else(|| serde::de::Error::custom("expected base64 of a 32-byte hash"))
+        Hash::from_base64(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected base64 of a 32-byte hash"))
     }
 }
 
@@ -168,16 +169,15 @@ impl tl::HashReader for Serve<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<tl::Hash>, tl::Error> {
         let mut at = self.1.borrow_mut();
         let end = *at + indexes.len();
-        let slice = self
-            .0
-            .get(*at..end)
-            .ok_or(tl::Error::IndexesNotInTree)?;
+        let slice = self.0.get(*at..end).ok_or(tl::Error::IndexesNotInTree)?;
         *at = end;
         Ok(slice.iter().map(|h| h.tl()).collect())
     }
 }
 
-fn record<T>(f: impl FnOnce(&Recorder) -> Result<T, tl::Error>) -> Result<Vec<StoredIndex>, LogError> {
+fn record<T>(
+    f: impl FnOnce(&Recorder) -> Result<T, tl::Error>,
+) -> Result<Vec<StoredIndex>, LogError> {
     let r = Recorder(RefCell::new(Vec::new()));
     f(&r).map_err(|e| LogError::InvalidInput(e.to_string()))?;
     Ok(r.0.into_inner().into_iter().map(StoredIndex).collect())
@@ -220,7 +220,9 @@ pub fn root_from(size: u64, hashes: &[Hash]) -> Result<Hash, LogError> {
 
 fn check_index(index: u64, size: u64) -> Result<(), LogError> {
     if index >= size {
-        return Err(LogError::InvalidInput(format!("leaf index {index} is not below tree size {size}")));
+        return Err(LogError::InvalidInput(format!(
+            "leaf index {index} is not below tree size {size}"
+        )));
     }
     Ok(())
 }
@@ -279,12 +281,23 @@ pub fn consistency_proof_from(old: u64, new: u64, hashes: &[Hash]) -> Result<Vec
 ///
 /// # Errors
 /// [`ProofError::Malformed`] for impossible inputs, [`ProofError::Mismatch`] otherwise.
-pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
     if index >= size {
-        return Err(ProofError::Malformed(format!("leaf index {index} is not below tree size {size}")));
+        return Err(ProofError::Malformed(format!(
+            "leaf index {index} is not below tree size {size}"
+        )));
     }
     if proof.len() > MAX_PROOF_LEN {
-        return Err(ProofError::Malformed(format!("{} hashes is longer than any proof", proof.len())));
+        return Err(ProofError::Malformed(format!(
+            "{} hashes is longer than any proof",
+            proof.len()
+        )));
     }
     let p: Vec<tl::Hash> = proof.iter().map(|h| h.tl()).collect();
     tl::check_record(&p, size, root.tl(), index, leaf.tl()).map_err(proof_error)
@@ -315,13 +328,20 @@ pub fn verify_consistency(
     proof: &[Hash],
 ) -> Result<(), ProofError> {
     if old_size == 0 {
-        return Err(ProofError::Malformed("a consistency proof from size 0 is meaningless".into()));
+        return Err(ProofError::Malformed(
+            "a consistency proof from size 0 is meaningless".into(),
+        ));
     }
     if new_size < old_size {
-        return Err(ProofError::Malformed(format!("new size {new_size} is below old size {old_size}")));
+        return Err(ProofError::Malformed(format!(
+            "new size {new_size} is below old size {old_size}"
+        )));
     }
     if proof.len() > MAX_PROOF_LEN {
-        return Err(ProofError::Malformed(format!("{} hashes is longer than any proof", proof.len())));
+        return Err(ProofError::Malformed(format!(
+            "{} hashes is longer than any proof",
+            proof.len()
+        )));
     }
     let p: Vec<tl::Hash> = proof.iter().map(|h| h.tl()).collect();
     tl::check_tree(&p, new_size, new_root.tl(), old_size, old_root.tl()).map_err(proof_error)
@@ -472,7 +492,9 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&(i as u64).to_be_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
+            .collect()
     }
 
     struct Stored(Vec<Hash>);
@@ -530,6 +552,13 @@ mod tests {
         assert!(consistency_needs(6, 5).is_err());
         assert!(root_from(5, &[]).is_err());
         assert!(inclusion_proof_from(1, 5, &[Hash::default()]).is_err());
-        assert!(verify_inclusion(&Hash::default(), 0, 1, &vec![Hash::default(); 65], &Hash::default()).is_err());
+        assert!(verify_inclusion(
+            &Hash::default(),
+            0,
+            1,
+            &vec![Hash::default(); 65],
+            &Hash::default()
+        )
+        .is_err());
     }
 }

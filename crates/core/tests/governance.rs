@@ -26,7 +26,8 @@ fn member(k: &KeyPair, country: &str) -> Value {
 }
 
 fn payload(ty: &str, id: &str, body: Value) -> Value {
-    let mut p = json!({"ledger": ORIGIN, "type": ty, "id": id, "signed_at": "2026-01-13T12:00:00Z"});
+    let mut p =
+        json!({"ledger": ORIGIN, "type": ty, "id": id, "signed_at": "2026-01-13T12:00:00Z"});
     for (k, v) in body.as_object().unwrap() {
         p[k] = v.clone();
     }
@@ -43,17 +44,27 @@ fn signed(p: &Value, keys: &[&KeyPair]) -> Envelope {
 
 fn terms(kind: &str) -> Value {
     let measure = match kind {
-        "price_floor" => json!({"kind": "price_floor", "price": {"amount": "110.00", "currency": "USD", "unit": "kg"},
-                                "basis": "NdPr oxide benchmark", "mechanism": "contract_for_difference"}),
-        _ => json!({"kind": "financing_pledge", "institution": "KfW", "amount": {"amount": "1000000000", "currency": "EUR"},
-                    "instrument": "fund", "target": "raw materials projects"}),
+        "price_floor" => {
+            json!({"kind": "price_floor", "price": {"amount": "110.00", "currency": "USD", "unit": "kg"},
+                                "basis": "NdPr oxide benchmark", "mechanism": "contract_for_difference"})
+        }
+        _ => {
+            json!({"kind": "financing_pledge", "institution": "KfW", "amount": {"amount": "1000000000", "currency": "EUR"},
+                    "instrument": "fund", "target": "raw materials projects"})
+        }
     };
     json!({"title": "t", "commodity": "rare-earths/ndpr-oxide", "stage": "separation",
            "effective": {"from": "2025-10-01", "until": "2035-09-30"}, "instrument": "agreement",
            "sources": [{"url": "https://example.org/a", "sha256": null}], "measure": measure})
 }
 
-fn charter_payload(jp: &KeyPair, us: &KeyPair, de: &KeyPair, log: &KeyPair, threshold: u32) -> Value {
+fn charter_payload(
+    jp: &KeyPair,
+    us: &KeyPair,
+    de: &KeyPair,
+    log: &KeyPair,
+    threshold: u32,
+) -> Value {
     payload(
         "charter",
         "charter",
@@ -68,21 +79,39 @@ fn world() -> World {
     let log = key(ORIGIN, 9);
     let charter = charter_payload(&jp, &us, &de, &log, 2);
     let state = State::from_charter(&signed(&charter, &[&jp, &us, &de])).unwrap();
-    World { jp, us, de, log, state }
+    World {
+        jp,
+        us,
+        de,
+        log,
+        state,
+    }
 }
 
 fn commitment(id: &str, parties: &[&KeyPair], signers: &[&KeyPair]) -> Envelope {
     let parties: Vec<&str> = parties.iter().map(|k| k.name()).collect();
-    signed(&payload("commitment", id, json!({"parties": parties, "terms": terms("price_floor")})), signers)
+    signed(
+        &payload(
+            "commitment",
+            id,
+            json!({"parties": parties, "terms": terms("price_floor")}),
+        ),
+        signers,
+    )
 }
 
 #[test]
 fn charter_needs_every_founder() {
     let w = world();
-    let env = signed(&charter_payload(&w.jp, &w.us, &w.de, &w.log, 2), &[&w.jp, &w.us]);
+    let env = signed(
+        &charter_payload(&w.jp, &w.us, &w.de, &w.log, 2),
+        &[&w.jp, &w.us],
+    );
     assert_eq!(
         State::from_charter(&env).unwrap_err(),
-        Rejection::MissingPartySignature { missing: vec!["DE-BMWK".parse().unwrap()] }
+        Rejection::MissingPartySignature {
+            missing: vec!["DE-BMWK".parse().unwrap()]
+        }
     );
     assert_eq!(w.state.size(), 1);
 }
@@ -95,12 +124,20 @@ fn joint_commitment_needs_every_party_and_only_parties() {
     let missing = commitment("joint-2", &[&w.jp, &w.us], &[&w.jp]);
     assert_eq!(
         w.state.apply(&missing).unwrap_err(),
-        Rejection::MissingPartySignature { missing: vec!["US-TREASURY".parse().unwrap()] }
+        Rejection::MissingPartySignature {
+            missing: vec!["US-TREASURY".parse().unwrap()]
+        }
     );
     let extra = commitment("joint-3", &[&w.jp], &[&w.jp, &w.de]);
-    assert!(matches!(w.state.apply(&extra).unwrap_err(), Rejection::SignerNotParty { .. }));
+    assert!(matches!(
+        w.state.apply(&extra).unwrap_err(),
+        Rejection::SignerNotParty { .. }
+    ));
     let dup = commitment("joint-1", &[&w.jp], &[&w.jp]);
-    assert!(matches!(w.state.apply(&dup).unwrap_err(), Rejection::DuplicateId(_)));
+    assert!(matches!(
+        w.state.apply(&dup).unwrap_err(),
+        Rejection::DuplicateId(_)
+    ));
     assert_eq!(w.state.size(), 2);
 }
 
@@ -109,54 +146,120 @@ fn unknown_key_bad_signature_and_replay_are_refused() {
     let mut w = world();
     let stranger = key("JP-MOF", 77);
     let env = commitment("c1", &[&w.jp], &[&stranger]);
-    assert!(matches!(w.state.apply(&env).unwrap_err(), Rejection::UnknownSigner { .. }));
+    assert!(matches!(
+        w.state.apply(&env).unwrap_err(),
+        Rejection::UnknownSigner { .. }
+    ));
 
     let mut forged = commitment("c1", &[&w.jp], &[&w.jp]);
     forged.payload[10] ^= 1;
     let err = w.state.apply(&forged).unwrap_err();
-    assert!(matches!(err, Rejection::BadSignature { .. } | Rejection::Malformed(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Rejection::BadSignature { .. } | Rejection::Malformed(_)
+        ),
+        "{err:?}"
+    );
 
-    let mut p = payload("commitment", "c1", json!({"parties": ["JP-MOF"], "terms": terms("price_floor")}));
+    let mut p = payload(
+        "commitment",
+        "c1",
+        json!({"parties": ["JP-MOF"], "terms": terms("price_floor")}),
+    );
     p["ledger"] = json!("other.example/ledger");
     let replay = signed(&p, &[&w.jp]);
-    assert!(matches!(w.state.apply(&replay).unwrap_err(), Rejection::WrongLedger { .. }));
+    assert!(matches!(
+        w.state.apply(&replay).unwrap_err(),
+        Rejection::WrongLedger { .. }
+    ));
 
     let mut swapped = commitment("c1", &[&w.jp], &[&w.jp]);
     swapped.payload_type = "application/vnd.in-toto+json".into();
-    assert!(matches!(w.state.apply(&swapped).unwrap_err(), Rejection::WrongPayloadType { .. }));
+    assert!(matches!(
+        w.state.apply(&swapped).unwrap_err(),
+        Rejection::WrongPayloadType { .. }
+    ));
     assert_eq!(w.state.size(), 1);
 }
 
 #[test]
 fn lifecycle_entries_are_authorised_against_the_parties() {
     let mut w = world();
-    w.state.apply(&commitment("floor", &[&w.jp, &w.us], &[&w.jp, &w.us])).unwrap();
+    w.state
+        .apply(&commitment("floor", &[&w.jp, &w.us], &[&w.jp, &w.us]))
+        .unwrap();
     let amend = |signers: &[&KeyPair], kind: &str, id: &str| {
-        signed(&payload("amend", id, json!({"target": "floor", "reason": "update", "terms": terms(kind)})), signers)
+        signed(
+            &payload(
+                "amend",
+                id,
+                json!({"target": "floor", "reason": "update", "terms": terms(kind)}),
+            ),
+            signers,
+        )
     };
     assert!(matches!(
-        w.state.apply(&amend(&[&w.jp, &w.us, &w.de], "price_floor", "a0")).unwrap_err(),
+        w.state
+            .apply(&amend(&[&w.jp, &w.us, &w.de], "price_floor", "a0"))
+            .unwrap_err(),
         Rejection::SignerNotParty { .. }
     ));
     assert!(matches!(
-        w.state.apply(&amend(&[&w.jp, &w.us], "financing_pledge", "a0")).unwrap_err(),
+        w.state
+            .apply(&amend(&[&w.jp, &w.us], "financing_pledge", "a0"))
+            .unwrap_err(),
         Rejection::KindChanged { .. }
     ));
-    w.state.apply(&amend(&[&w.jp, &w.us], "price_floor", "a1")).unwrap();
-    let progress = signed(&payload("progress", "p1", json!({"target": "floor", "as_of": "2026-03-31",
-        "metric": "disbursed", "amount": "5000000", "unit": "USD"})), &[&w.us]);
+    w.state
+        .apply(&amend(&[&w.jp, &w.us], "price_floor", "a1"))
+        .unwrap();
+    let progress = signed(
+        &payload(
+            "progress",
+            "p1",
+            json!({"target": "floor", "as_of": "2026-03-31",
+        "metric": "disbursed", "amount": "5000000", "unit": "USD"}),
+        ),
+        &[&w.us],
+    );
     w.state.apply(&progress).unwrap();
-    let by_non_party = signed(&payload("progress", "p2", json!({"target": "floor", "as_of": "2026-03-31",
-        "metric": "disbursed", "amount": "1", "unit": "USD"})), &[&w.de]);
-    assert!(matches!(w.state.apply(&by_non_party).unwrap_err(), Rejection::SignerNotParty { .. }));
-    let withdraw = signed(&payload("withdraw", "w1", json!({"target": "floor", "reason": "done"})), &[&w.jp, &w.us]);
+    let by_non_party = signed(
+        &payload(
+            "progress",
+            "p2",
+            json!({"target": "floor", "as_of": "2026-03-31",
+        "metric": "disbursed", "amount": "1", "unit": "USD"}),
+        ),
+        &[&w.de],
+    );
+    assert!(matches!(
+        w.state.apply(&by_non_party).unwrap_err(),
+        Rejection::SignerNotParty { .. }
+    ));
+    let withdraw = signed(
+        &payload(
+            "withdraw",
+            "w1",
+            json!({"target": "floor", "reason": "done"}),
+        ),
+        &[&w.jp, &w.us],
+    );
     w.state.apply(&withdraw).unwrap();
     assert!(matches!(
-        w.state.apply(&amend(&[&w.jp, &w.us], "price_floor", "a2")).unwrap_err(),
+        w.state
+            .apply(&amend(&[&w.jp, &w.us], "price_floor", "a2"))
+            .unwrap_err(),
         Rejection::CommitmentWithdrawn(_)
     ));
-    let unknown = signed(&payload("withdraw", "w2", json!({"target": "nope", "reason": "x"})), &[&w.jp]);
-    assert!(matches!(w.state.apply(&unknown).unwrap_err(), Rejection::UnknownCommitment(_)));
+    let unknown = signed(
+        &payload("withdraw", "w2", json!({"target": "nope", "reason": "x"})),
+        &[&w.jp],
+    );
+    assert!(matches!(
+        w.state.apply(&unknown).unwrap_err(),
+        Rejection::UnknownCommitment(_)
+    ));
 }
 
 #[test]
@@ -164,7 +267,14 @@ fn rotation_needs_threshold_and_proof_of_possession() {
     let mut w = world();
     let new = key("JP-MOF", 11);
     let rotate = |id: &str, signers: &[&KeyPair]| {
-        signed(&payload("rotate_key", id, json!({"member": "JP-MOF", "new_key": new.verifier().unwrap().to_string()})), signers)
+        signed(
+            &payload(
+                "rotate_key",
+                id,
+                json!({"member": "JP-MOF", "new_key": new.verifier().unwrap().to_string()}),
+            ),
+            signers,
+        )
     };
     assert!(matches!(
         w.state.apply(&rotate("r0", &[&w.jp, &w.us])).unwrap_err(),
@@ -173,33 +283,63 @@ fn rotation_needs_threshold_and_proof_of_possession() {
     // One key signing twice counts once.
     let mut twice = rotate("r0", &[&w.jp, &new]);
     twice.signatures.push(twice.signatures[0].clone());
-    assert_eq!(w.state.apply(&twice).unwrap_err(), Rejection::ThresholdNotMet { have: 1, need: 2 });
+    assert_eq!(
+        w.state.apply(&twice).unwrap_err(),
+        Rejection::ThresholdNotMet { have: 1, need: 2 }
+    );
     w.state.apply(&rotate("r1", &[&w.jp, &w.us, &new])).unwrap();
     // The old key now signs nothing; what it signed before stays.
     let old = commitment("after", &[&w.jp], &[&w.jp]);
-    assert!(matches!(w.state.apply(&old).unwrap_err(), Rejection::RotatedKey { .. }));
-    w.state.apply(&commitment("after", &[&w.jp], &[&new])).unwrap();
+    assert!(matches!(
+        w.state.apply(&old).unwrap_err(),
+        Rejection::RotatedKey { .. }
+    ));
+    w.state
+        .apply(&commitment("after", &[&w.jp], &[&new]))
+        .unwrap();
 }
 
 #[test]
 fn revoked_and_removed_members_sign_nothing_after() {
     let mut w = world();
-    w.state.apply(&commitment("before", &[&w.de], &[&w.de])).unwrap();
-    let revoke = signed(&payload("revoke_key", "rv", json!({"member": "DE-BMWK",
-        "key": w.de.verifier().unwrap().to_string(), "reason": "compromised"})), &[&w.de]);
+    w.state
+        .apply(&commitment("before", &[&w.de], &[&w.de]))
+        .unwrap();
+    let revoke = signed(
+        &payload(
+            "revoke_key",
+            "rv",
+            json!({"member": "DE-BMWK",
+        "key": w.de.verifier().unwrap().to_string(), "reason": "compromised"}),
+        ),
+        &[&w.de],
+    );
     w.state.apply(&revoke).unwrap();
     assert!(matches!(
-        w.state.apply(&commitment("after", &[&w.de], &[&w.de])).unwrap_err(),
+        w.state
+            .apply(&commitment("after", &[&w.de], &[&w.de]))
+            .unwrap_err(),
         Rejection::RevokedKey { .. }
     ));
-    let remove = signed(&payload("remove_member", "rm", json!({"member": "US-TREASURY", "reason": "left"})), &[&w.jp, &w.us]);
+    let remove = signed(
+        &payload(
+            "remove_member",
+            "rm",
+            json!({"member": "US-TREASURY", "reason": "left"}),
+        ),
+        &[&w.jp, &w.us],
+    );
     w.state.apply(&remove).unwrap();
     assert!(matches!(
-        w.state.apply(&commitment("us", &[&w.us], &[&w.us])).unwrap_err(),
+        w.state
+            .apply(&commitment("us", &[&w.us], &[&w.us]))
+            .unwrap_err(),
         Rejection::RemovedMember { .. }
     ));
     assert!(matches!(
-        w.state.apply(&commitment("jp-us", &[&w.jp, &w.us], &[&w.jp])).unwrap_err(),
+        w.state
+            .apply(&commitment("jp-us", &[&w.jp, &w.us], &[&w.jp]))
+            .unwrap_err(),
         Rejection::PartyNotMember(_)
     ));
 }
@@ -209,19 +349,26 @@ fn admission_refuses_a_shared_key_and_needs_the_new_key() {
     let mut w = world();
     let fr = key("FR-DGT", 5);
     let admit = |id: &str, k: &KeyPair, signers: &[&KeyPair]| {
-        signed(&payload("admit_member", id, json!({"member": member(k, "FR")})), signers)
+        signed(
+            &payload("admit_member", id, json!({"member": member(k, "FR")})),
+            signers,
+        )
     };
     // Two ids sharing one key: FR presents JP's key under its own name.
     let jp_key_as_fr = KeyPair::from_seed("FR-DGT", &[1; 32]).unwrap();
     assert!(matches!(
-        w.state.apply(&admit("a0", &jp_key_as_fr, &[&w.jp, &w.us, &jp_key_as_fr])).unwrap_err(),
+        w.state
+            .apply(&admit("a0", &jp_key_as_fr, &[&w.jp, &w.us, &jp_key_as_fr]))
+            .unwrap_err(),
         Rejection::KeyInUse(_)
     ));
     assert!(matches!(
         w.state.apply(&admit("a0", &fr, &[&w.jp, &fr])).unwrap_err(),
         Rejection::ThresholdNotMet { have: 1, need: 2 }
     ));
-    w.state.apply(&admit("a1", &fr, &[&w.jp, &w.us, &fr])).unwrap();
+    w.state
+        .apply(&admit("a1", &fr, &[&w.jp, &w.us, &fr]))
+        .unwrap();
     w.state.apply(&commitment("fr", &[&fr], &[&fr])).unwrap();
 }
 
@@ -230,22 +377,53 @@ fn unknown_fields_and_kinds_are_named() {
     let mut w = world();
     let mut t = terms("price_floor");
     t["measure"]["colour"] = json!("blue");
-    let env = signed(&payload("commitment", "c", json!({"parties": ["JP-MOF"], "terms": t})), &[&w.jp]);
+    let env = signed(
+        &payload(
+            "commitment",
+            "c",
+            json!({"parties": ["JP-MOF"], "terms": t}),
+        ),
+        &[&w.jp],
+    );
     let err = w.state.apply(&env).unwrap_err().to_string();
     assert!(err.contains("colour"), "{err}");
     let mut t = terms("price_floor");
     t["measure"]["kind"] = json!("moon_base");
-    let env = signed(&payload("commitment", "c", json!({"parties": ["JP-MOF"], "terms": t})), &[&w.jp]);
+    let env = signed(
+        &payload(
+            "commitment",
+            "c",
+            json!({"parties": ["JP-MOF"], "terms": t}),
+        ),
+        &[&w.jp],
+    );
     let err = w.state.apply(&env).unwrap_err().to_string();
     assert!(err.contains("moon_base"), "{err}");
     let env = signed(&payload("treaty", "c", json!({})), &[&w.jp]);
     let err = w.state.apply(&env).unwrap_err().to_string();
     assert!(err.contains("treaty"), "{err}");
-    let env = signed(&payload("commitment", "c", json!({"parties": ["JP-MOF"], "terms": terms("price_floor"), "extra": 1})), &[&w.jp]);
+    let env = signed(
+        &payload(
+            "commitment",
+            "c",
+            json!({"parties": ["JP-MOF"], "terms": terms("price_floor"), "extra": 1}),
+        ),
+        &[&w.jp],
+    );
     let err = w.state.apply(&env).unwrap_err().to_string();
     assert!(err.contains("extra"), "{err}");
     let mut t = terms("price_floor");
     t["measure"]["price"]["amount"] = json!(110.0);
-    let env = signed(&payload("commitment", "c", json!({"parties": ["JP-MOF"], "terms": t})), &[&w.jp]);
-    assert!(matches!(w.state.apply(&env).unwrap_err(), Rejection::Malformed(_)));
+    let env = signed(
+        &payload(
+            "commitment",
+            "c",
+            json!({"parties": ["JP-MOF"], "terms": t}),
+        ),
+        &[&w.jp],
+    );
+    assert!(matches!(
+        w.state.apply(&env).unwrap_err(),
+        Rejection::Malformed(_)
+    ));
 }

@@ -167,7 +167,9 @@ impl Ledger {
     /// [`LedgerError::NotFound`] if no checkpoint was issued; store failures.
     pub fn export_bundle(&self, selected: &[u64]) -> Result<Bundle, LedgerError> {
         let cp = self.latest_checkpoint()?.ok_or_else(|| {
-            LedgerError::NotFound("checkpoint (issue one with `accord checkpoint --log-key`)".into())
+            LedgerError::NotFound(
+                "checkpoint (issue one with `accord checkpoint --log-key`)".into(),
+            )
         })?;
         let size = cp.note.checkpoint().size();
         let mut wanted: BTreeSet<u64> = selected.iter().copied().filter(|&i| i < size).collect();
@@ -180,7 +182,11 @@ impl Ledger {
         // Walk the governance chain back from the last selected entry.
         if let Some(&last) = wanted.iter().next_back() {
             let mut e = self.entry(last)?;
-            let mut g = if e.payload.body.is_governance() { last } else { e.entry.governance };
+            let mut g = if e.payload.body.is_governance() {
+                last
+            } else {
+                e.entry.governance
+            };
             while g > 0 {
                 wanted.insert(g);
                 e = self.entry(g)?;
@@ -239,16 +245,36 @@ fn headline(m: &Measure) -> (String, String, String) {
     let s = |x: &dyn std::fmt::Display| x.to_string();
     match m {
         Measure::PriceFloor { price, .. } => (s(&price.amount), s(&price.currency), s(&price.unit)),
-        Measure::FinancingPledge { amount, .. } => (s(&amount.amount), s(&amount.currency), String::new()),
-        Measure::Offtake { quantity, .. } => (s(&quantity.amount), String::new(), s(&quantity.unit)),
-        Measure::Stockpile { days_of_supply: Some(d), .. } => (s(d), String::new(), "days".into()),
-        Measure::Stockpile { quantity: Some(q), .. } => (s(&q.amount), String::new(), s(&q.unit)),
-        Measure::TariffMeasure { rate_percent: Some(r), .. } | Measure::TaxIncentive { rate_percent: Some(r), .. } => {
-            (s(r), String::new(), "percent".into())
+        Measure::FinancingPledge { amount, .. } => {
+            (s(&amount.amount), s(&amount.currency), String::new())
         }
-        Measure::TaxIncentive { value: Some(v), .. } => (s(&v.amount), s(&v.currency), String::new()),
-        Measure::RecyclingTarget { target_percent, .. } => (s(target_percent), String::new(), "percent".into()),
-        Measure::Framework { pipeline: Some(p), .. } => (s(&p.amount), s(&p.currency), String::new()),
+        Measure::Offtake { quantity, .. } => {
+            (s(&quantity.amount), String::new(), s(&quantity.unit))
+        }
+        Measure::Stockpile {
+            days_of_supply: Some(d),
+            ..
+        } => (s(d), String::new(), "days".into()),
+        Measure::Stockpile {
+            quantity: Some(q), ..
+        } => (s(&q.amount), String::new(), s(&q.unit)),
+        Measure::TariffMeasure {
+            rate_percent: Some(r),
+            ..
+        }
+        | Measure::TaxIncentive {
+            rate_percent: Some(r),
+            ..
+        } => (s(r), String::new(), "percent".into()),
+        Measure::TaxIncentive { value: Some(v), .. } => {
+            (s(&v.amount), s(&v.currency), String::new())
+        }
+        Measure::RecyclingTarget { target_percent, .. } => {
+            (s(target_percent), String::new(), "percent".into())
+        }
+        Measure::Framework {
+            pipeline: Some(p), ..
+        } => (s(&p.amount), s(&p.currency), String::new()),
         _ => (String::new(), String::new(), String::new()),
     }
 }

@@ -182,7 +182,12 @@ impl Ledger {
         let authorised = State::check_charter(charter)?;
         authorised.verify()?;
         let state = State::genesis(&authorised)?;
-        Self::init(Box::new(crate::store::MemoryStore::new()), charter, authorised, state)
+        Self::init(
+            Box::new(crate::store::MemoryStore::new()),
+            charter,
+            authorised,
+            state,
+        )
     }
 
     fn init(
@@ -251,11 +256,10 @@ impl Ledger {
             }
         };
         let sled = std::sync::Arc::new(sled);
-        let mut ledger = Self::load(Box::new(ArcStore(sled.clone())))
-            .map_err(|e| match e {
-                LedgerError::NotALedger(_) => LedgerError::NotALedger(dir.to_path_buf()),
-                e => e,
-            })?;
+        let mut ledger = Self::load(Box::new(ArcStore(sled.clone()))).map_err(|e| match e {
+            LedgerError::NotALedger(_) => LedgerError::NotALedger(dir.to_path_buf()),
+            e => e,
+        })?;
         ledger.dir = Some(dir.to_path_buf());
         ledger.disk = Some(sled);
         Ok(ledger)
@@ -286,8 +290,8 @@ impl Ledger {
         let charter_leaf = store
             .get(&keys::entry(0))?
             .ok_or_else(|| corrupt("entry 0", "missing"))?;
-        let charter = LoggedEntry::from_leaf(&charter_leaf)
-            .map_err(|e| corrupt("entry 0", e.to_string()))?;
+        let charter =
+            LoggedEntry::from_leaf(&charter_leaf).map_err(|e| corrupt("entry 0", e.to_string()))?;
         let payload = Payload::from_bytes(&charter.envelope.payload)
             .map_err(|e| corrupt("entry 0", e.to_string()))?;
         let Body::Charter(c) = &payload.body else {
@@ -433,7 +437,8 @@ impl Ledger {
                 None => {
                     let a = State::check_charter(&entry.envelope)
                         .map_err(|e| corrupt("entry 0", e.to_string()))?;
-                    state = Some(State::genesis(&a).map_err(|e| corrupt("entry 0", e.to_string()))?);
+                    state =
+                        Some(State::genesis(&a).map_err(|e| corrupt("entry 0", e.to_string()))?);
                 }
                 Some(s) => {
                     let a = s
@@ -475,7 +480,13 @@ impl Ledger {
         let authorised = self.governance()?.check(index, env)?;
         authorised.verify()?;
         let logged_at = self.next_logged_at(at);
-        let staged = self.stage(index, env, &logged_at, authorised, &mut self.frontier.clone());
+        let staged = self.stage(
+            index,
+            env,
+            &logged_at,
+            authorised,
+            &mut self.frontier.clone(),
+        );
         let mut batch = WriteBatch::default();
         stage_writes(
             &mut batch,
@@ -609,8 +620,7 @@ impl Ledger {
                     }
                 }
             }
-            let authorised: Vec<Authorised> =
-                staged.iter().map(|s| s.authorised.clone()).collect();
+            let authorised: Vec<Authorised> = staged.iter().map(|s| s.authorised.clone()).collect();
             let mut state_dirty = false;
             if let Err((bad, rej)) = verify_parallel(&authorised) {
                 staged.truncate(bad);
@@ -623,7 +633,14 @@ impl Ledger {
                 let mut batch = WriteBatch::default();
                 if let Some(state) = &self.state {
                     for s in &staged {
-                        stage_writes(&mut batch, s.index, &s.leaf, &s.hashes, &s.authorised.payload, state);
+                        stage_writes(
+                            &mut batch,
+                            s.index,
+                            &s.leaf,
+                            &s.hashes,
+                            &s.authorised.payload,
+                            state,
+                        );
                     }
                 }
                 if let Err(e) = self.store.commit(batch) {
@@ -732,25 +749,32 @@ impl Ledger {
             .ok_or_else(|| LedgerError::NotFound(format!("entry with id {id}")))?;
         let e = self.entry(index)?;
         if &e.payload.id != id {
-            return Err(corrupt(format!("id index {id}"), format!("points at entry {index} with id {}", e.payload.id)));
+            return Err(corrupt(
+                format!("id index {id}"),
+                format!("points at entry {index} with id {}", e.payload.id),
+            ));
         }
         Ok(e)
     }
 
     /// Entries from `start`, in order, each checked against its stored leaf hash.
-    pub fn entries(&self, start: u64) -> impl Iterator<Item = Result<StoredEntry, LedgerError>> + '_ {
+    pub fn entries(
+        &self,
+        start: u64,
+    ) -> impl Iterator<Item = Result<StoredEntry, LedgerError>> + '_ {
         let from = keys::entry(start);
-        self.store
-            .scan(b"E", Some(&from))
-            .map(move |item| {
-                let (k, leaf) = item?;
-                let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
-                self.decode(index, leaf)
-            })
+        self.store.scan(b"E", Some(&from)).map(move |item| {
+            let (k, leaf) = item?;
+            let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
+            self.decode(index, leaf)
+        })
     }
 
     /// Raw leaves from `start`, in order, unchecked (for verification, which checks them).
-    pub(crate) fn raw_leaves(&self, start: u64) -> impl Iterator<Item = Result<(u64, Vec<u8>), LedgerError>> + '_ {
+    pub(crate) fn raw_leaves(
+        &self,
+        start: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), LedgerError>> + '_ {
         let from = keys::entry(start);
         self.store.scan(b"E", Some(&from)).map(|item| {
             let (k, leaf) = item?;
@@ -763,7 +787,11 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::OutOfRange`] for an index or size outside the ledger.
-    pub fn inclusion_proof(&self, index: u64, size: Option<u64>) -> Result<InclusionProof, LedgerError> {
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<InclusionProof, LedgerError> {
         let size = size.unwrap_or(self.size);
         if size == 0 || size > self.size || index >= size {
             return Err(LedgerError::OutOfRange(format!(
@@ -771,7 +799,8 @@ impl Ledger {
                 self.size
             )));
         }
-        let needs = log::inclusion_needs(index, size).map_err(|e| LedgerError::OutOfRange(e.to_string()))?;
+        let needs = log::inclusion_needs(index, size)
+            .map_err(|e| LedgerError::OutOfRange(e.to_string()))?;
         let hashes = self.read_nodes(&needs)?;
         let proof = log::inclusion_proof_from(index, size, &hashes)
             .map_err(|e| corrupt("Merkle nodes", e.to_string()))?;
@@ -789,7 +818,11 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::OutOfRange`] unless `1 <= from <= to <= size`.
-    pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, LedgerError> {
+    pub fn consistency_proof(
+        &self,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ConsistencyProof, LedgerError> {
         let to = to.unwrap_or(self.size);
         if from == 0 || from > to || to > self.size {
             return Err(LedgerError::OutOfRange(format!(
@@ -797,7 +830,8 @@ impl Ledger {
                 self.size
             )));
         }
-        let needs = log::consistency_needs(from, to).map_err(|e| LedgerError::OutOfRange(e.to_string()))?;
+        let needs =
+            log::consistency_needs(from, to).map_err(|e| LedgerError::OutOfRange(e.to_string()))?;
         let hashes = self.read_nodes(&needs)?;
         let proof = log::consistency_proof_from(from, to, &hashes)
             .map_err(|e| corrupt("Merkle nodes", e.to_string()))?;
@@ -868,11 +902,19 @@ impl Ledger {
         for item in self.store.scan(&prefix, None) {
             let (k, line) = item?;
             let member = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            note.add_signature_line(&line)
-                .map_err(|e| corrupt(format!("cosignature of {member} on checkpoint {seq}"), e.to_string()))?;
+            note.add_signature_line(&line).map_err(|e| {
+                corrupt(
+                    format!("cosignature of {member} on checkpoint {seq}"),
+                    e.to_string(),
+                )
+            })?;
             cosigners.push(member);
         }
-        Ok(StoredCheckpoint { seq, note, cosigners })
+        Ok(StoredCheckpoint {
+            seq,
+            note,
+            cosigners,
+        })
     }
 
     /// The latest checkpoint, if any was issued.
@@ -895,7 +937,12 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::Cosign`] naming what is wrong.
-    pub fn add_cosignature(&mut self, seq: u64, member: &KeyPair, timestamp: u64) -> Result<StoredCheckpoint, LedgerError> {
+    pub fn add_cosignature(
+        &mut self,
+        seq: u64,
+        member: &KeyPair,
+        timestamp: u64,
+    ) -> Result<StoredCheckpoint, LedgerError> {
         let cp = self.checkpoint(seq)?;
         let id: accord_core::model::MemberId = member
             .name()
@@ -905,7 +952,9 @@ impl Ledger {
             .governance()?
             .current_key(&id)
             .cloned()
-            .ok_or_else(|| LedgerError::Cosign(format!("{id} is not an active member with a usable key")))?;
+            .ok_or_else(|| {
+                LedgerError::Cosign(format!("{id} is not an active member with a usable key"))
+            })?;
         if member.verifier().ok().as_ref() != Some(&current) {
             return Err(LedgerError::Cosign(format!(
                 "the key given is not {id}'s current key {}",
@@ -913,7 +962,9 @@ impl Ledger {
             )));
         }
         if cp.cosigners.iter().any(|c| c == id.as_str()) {
-            return Err(LedgerError::Cosign(format!("{id} already cosigned checkpoint {seq}")));
+            return Err(LedgerError::Cosign(format!(
+                "{id} already cosigned checkpoint {seq}"
+            )));
         }
         let line = cp
             .note
@@ -943,7 +994,10 @@ fn stage_writes(
         batch.put(keys::node(first + i as u64), h.0.to_vec());
     }
     let idx = index.to_be_bytes();
-    batch.put(keys::parts(b'I', &[payload.id.as_str().as_bytes()]), idx.to_vec());
+    batch.put(
+        keys::parts(b'I', &[payload.id.as_str().as_bytes()]),
+        idx.to_vec(),
+    );
     if let Some(cid) = payload.body.commitment_id(&payload.id) {
         let c = cid.as_str().as_bytes();
         batch.put(keys::parts(b'C', &[c, &idx]), Vec::new());
@@ -959,14 +1013,20 @@ fn stage_writes(
                 for country in countries {
                     batch.put(keys::parts(b'Q', &[country.as_bytes(), c]), Vec::new());
                 }
-                batch.put(keys::parts(b'K', &[n.terms.measure.kind().as_bytes(), c]), Vec::new());
+                batch.put(
+                    keys::parts(b'K', &[n.terms.measure.kind().as_bytes(), c]),
+                    Vec::new(),
+                );
                 Some(&n.terms)
             }
             Body::Amend(a) => Some(&a.terms),
             _ => None,
         };
         if let Some(t) = terms {
-            batch.put(keys::parts(b'O', &[t.commodity.as_str().as_bytes(), c, &idx]), Vec::new());
+            batch.put(
+                keys::parts(b'O', &[t.commodity.as_str().as_bytes(), c, &idx]),
+                Vec::new(),
+            );
         }
     }
 }
@@ -979,7 +1039,11 @@ impl Store for ArcStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get(key)
     }
-    fn scan<'a>(&'a self, prefix: &[u8], start: Option<&[u8]>) -> Box<dyn Iterator<Item = Result<crate::store::Kv, StoreError>> + 'a> {
+    fn scan<'a>(
+        &'a self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = Result<crate::store::Kv, StoreError>> + 'a> {
         self.0.scan(prefix, start)
     }
     fn last(&self, prefix: &[u8]) -> Result<Option<crate::store::Kv>, StoreError> {

@@ -55,7 +55,8 @@ impl Filter {
             let ok = if let Some(prefix) = c.strip_suffix('/') {
                 v.terms.commodity.as_str().starts_with(prefix)
             } else {
-                v.terms.commodity.as_str() == c || v.terms.commodity.as_str().starts_with(&format!("{c}/"))
+                v.terms.commodity.as_str() == c
+                    || v.terms.commodity.as_str().starts_with(&format!("{c}/"))
             };
             if !ok {
                 return false;
@@ -72,7 +73,12 @@ impl Filter {
             }
         }
         if let Some(from) = self.from {
-            if v.terms.effective.until.as_ref().is_some_and(|u| u.date() < from) {
+            if v.terms
+                .effective
+                .until
+                .as_ref()
+                .is_some_and(|u| u.date() < from)
+            {
                 return false;
             }
         }
@@ -159,8 +165,12 @@ impl Ledger {
     pub fn commitment(&self, id: &EntryId) -> Result<CommitmentView, LedgerError> {
         let history = self.history(id)?;
         let first = &history[0];
-        let mut view = CommitmentView::new(first.index, &first.payload)
-            .ok_or_else(|| LedgerError::NotFound(format!("commitment {id} (entry {} is not a commitment)", first.index)))?;
+        let mut view = CommitmentView::new(first.index, &first.payload).ok_or_else(|| {
+            LedgerError::NotFound(format!(
+                "commitment {id} (entry {} is not a commitment)",
+                first.index
+            ))
+        })?;
         for e in &history[1..] {
             view.apply(e.index, &e.payload);
         }
@@ -171,7 +181,8 @@ impl Ledger {
         let mut out = BTreeSet::new();
         for item in self.store().scan(prefix, None) {
             let (k, _) = item?;
-            let seg = keys::segment(&k, prefix).ok_or_else(|| corrupt(what.to_owned(), "bad key"))?;
+            let seg =
+                keys::segment(&k, prefix).ok_or_else(|| corrupt(what.to_owned(), "bad key"))?;
             out.insert(id_from(seg, what)?);
         }
         Ok(out)
@@ -185,13 +196,19 @@ impl Ledger {
             sets.push(BTreeSet::from([id]));
         }
         if let Some(m) = &f.member {
-            sets.push(self.ids_with_prefix(&keys::parts(b'P', &[m.as_bytes(), b""]), "party index")?);
+            sets.push(
+                self.ids_with_prefix(&keys::parts(b'P', &[m.as_bytes(), b""]), "party index")?,
+            );
         }
         if let Some(c) = &f.country {
-            sets.push(self.ids_with_prefix(&keys::parts(b'Q', &[c.as_bytes(), b""]), "country index")?);
+            sets.push(
+                self.ids_with_prefix(&keys::parts(b'Q', &[c.as_bytes(), b""]), "country index")?,
+            );
         }
         if let Some(k) = &f.kind {
-            sets.push(self.ids_with_prefix(&keys::parts(b'K', &[k.as_bytes(), b""]), "kind index")?);
+            sets.push(
+                self.ids_with_prefix(&keys::parts(b'K', &[k.as_bytes(), b""]), "kind index")?,
+            );
         }
         if let Some(c) = &f.commodity {
             let prefix = match c.strip_suffix('/') {
@@ -300,7 +317,8 @@ impl Ledger {
                             .or_insert(Decimal::ZERO);
                         *slot = slot.checked_add(m.amount.value()).unwrap_or(*slot);
                     }
-                    if let accord_core::model::Measure::PriceFloor { price, .. } = &v.terms.measure {
+                    if let accord_core::model::Measure::PriceFloor { price, .. } = &v.terms.measure
+                    {
                         line.price_floors.push(format!(
                             "{}: {} {}/{}",
                             v.id, price.amount, price.currency, price.unit

@@ -258,10 +258,7 @@ impl Store for SledStore {
                 Ok((k, _)) => k.starts_with(&prefix),
                 Err(_) => true,
             })
-            .map(|r| {
-                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(backend)
-            }),
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend)),
         )
     }
 

@@ -7,7 +7,9 @@ use accord_core::keys::KeyPair;
 use serde_json::{json, Value};
 
 /// The members' countries, cycled.
-const COUNTRIES: &[&str] = &["JP", "US", "GB", "FR", "DE", "IT", "CA", "AU", "MX", "KR", "IN", "EU"];
+const COUNTRIES: &[&str] = &[
+    "JP", "US", "GB", "FR", "DE", "IT", "CA", "AU", "MX", "KR", "IN", "EU",
+];
 
 /// A synthetic group with deterministic keys.
 pub struct Synth {
@@ -24,24 +26,49 @@ pub struct Synth {
 fn kind_measure(kind: &str, i: u64) -> Value {
     let amount = format!("{}.00", 1_000_000 + (i * 7919) % 900_000_000);
     match kind {
-        "price_floor" => json!({"kind": "price_floor", "price": {"amount": format!("{}.50", 80 + i % 60), "currency": "USD", "unit": "kg"},
-            "basis": "Benchmark NdPr oxide price, FOB China, monthly average", "mechanism": "contract_for_difference"}),
-        "financing_pledge" => json!({"kind": "financing_pledge", "institution": "Export credit agency", "amount": {"amount": amount, "currency": "EUR"},
-            "instrument": "loan", "target": "Separation and refining capacity outside single-supplier jurisdictions"}),
-        "offtake" => json!({"kind": "offtake", "buyer": "Strategic reserve agency", "seller": "Producer consortium",
-            "quantity": {"amount": format!("{}", 100 + i % 10_000), "unit": "t-per-year"}}),
-        "stockpile" => json!({"kind": "stockpile", "days_of_supply": format!("{}", 30 + i % 90), "baseline_days": "30"}),
-        "tariff_measure" => json!({"kind": "tariff_measure", "tool": "tariff", "rate_percent": format!("{}", i % 25), "scope": "HS 2805.30 rare-earth metals"}),
-        "tax_incentive" => json!({"kind": "tax_incentive", "tool": "credit", "rate_percent": "30", "eligibility": "Exploration expenditure on listed critical minerals"}),
-        "recycling_target" => json!({"kind": "recycling_target", "target_percent": "25", "basis": "annual consumption of strategic raw materials", "by": "2030-12-31"}),
-        "standards_market" => json!({"kind": "standards_market", "standards": ["ILO core labour standards", "OECD due diligence guidance"], "scope": "Public procurement of permanent magnets"}),
-        _ => json!({"kind": "framework", "partners": ["US", "AU"], "pledges": [{"amount": amount, "currency": "USD"}], "tools": ["stockpiling", "price-support"]}),
+        "price_floor" => {
+            json!({"kind": "price_floor", "price": {"amount": format!("{}.50", 80 + i % 60), "currency": "USD", "unit": "kg"},
+            "basis": "Benchmark NdPr oxide price, FOB China, monthly average", "mechanism": "contract_for_difference"})
+        }
+        "financing_pledge" => {
+            json!({"kind": "financing_pledge", "institution": "Export credit agency", "amount": {"amount": amount, "currency": "EUR"},
+            "instrument": "loan", "target": "Separation and refining capacity outside single-supplier jurisdictions"})
+        }
+        "offtake" => {
+            json!({"kind": "offtake", "buyer": "Strategic reserve agency", "seller": "Producer consortium",
+            "quantity": {"amount": format!("{}", 100 + i % 10_000), "unit": "t-per-year"}})
+        }
+        "stockpile" => {
+            json!({"kind": "stockpile", "days_of_supply": format!("{}", 30 + i % 90), "baseline_days": "30"})
+        }
+        "tariff_measure" => {
+            json!({"kind": "tariff_measure", "tool": "tariff", "rate_percent": format!("{}", i % 25), "scope": "HS 2805.30 rare-earth metals"})
+        }
+        "tax_incentive" => {
+            json!({"kind": "tax_incentive", "tool": "credit", "rate_percent": "30", "eligibility": "Exploration expenditure on listed critical minerals"})
+        }
+        "recycling_target" => {
+            json!({"kind": "recycling_target", "target_percent": "25", "basis": "annual consumption of strategic raw materials", "by": "2030-12-31"})
+        }
+        "standards_market" => {
+            json!({"kind": "standards_market", "standards": ["ILO core labour standards", "OECD due diligence guidance"], "scope": "Public procurement of permanent magnets"})
+        }
+        _ => {
+            json!({"kind": "framework", "partners": ["US", "AU"], "pledges": [{"amount": amount, "currency": "USD"}], "tools": ["stockpiling", "price-support"]})
+        }
     }
 }
 
 const KINDS: &[&str] = &[
-    "price_floor", "financing_pledge", "offtake", "stockpile", "tariff_measure", "tax_incentive",
-    "recycling_target", "standards_market", "framework",
+    "price_floor",
+    "financing_pledge",
+    "offtake",
+    "stockpile",
+    "tariff_measure",
+    "tax_incentive",
+    "recycling_target",
+    "standards_market",
+    "framework",
 ];
 
 impl Synth {
@@ -57,8 +84,15 @@ impl Synth {
             .collect::<Result<Vec<_>, _>>()
             .unwrap_or_default();
         let origin = "bench.accord.example/ledger".to_owned();
-        let log = KeyPair::from_seed(&origin, &[seed ^ 0x5A; 32]).unwrap_or_else(|_| KeyPair::generate("log").unwrap_or_else(|_| std::process::abort()));
-        Self { origin, members, log, next: 0, commitments: Vec::new() }
+        let log = KeyPair::from_seed(&origin, &[seed ^ 0x5A; 32])
+            .unwrap_or_else(|_| KeyPair::generate("log").unwrap_or_else(|_| std::process::abort()));
+        Self {
+            origin,
+            members,
+            log,
+            next: 0,
+            commitments: Vec::new(),
+        }
     }
 
     fn sign(&self, payload: &Value, signers: &[usize]) -> Envelope {
@@ -93,15 +127,32 @@ impl Synth {
         let i = self.next;
         self.next += 1;
         let n = self.members.len();
-        let signed_at = format!("2026-{:02}-{:02}T{:02}:{:02}:00Z", 1 + (i / 28 / 24) % 12, 1 + (i / 24) % 28, i % 24, i % 60);
+        let signed_at = format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+            1 + (i / 28 / 24) % 12,
+            1 + (i / 24) % 28,
+            i % 24,
+            i % 60
+        );
         let pick = i % 10;
         if self.commitments.is_empty() || pick < 5 {
             let kind = KINDS[(i as usize) % KINDS.len()];
             let a = (i as usize * 7) % n;
-            let parties: Vec<usize> = if i % 10 == 3 && n > 1 { vec![a, (a + 1) % n] } else { vec![a] };
+            let parties: Vec<usize> = if i % 10 == 3 && n > 1 {
+                vec![a, (a + 1) % n]
+            } else {
+                vec![a]
+            };
             let id = format!("c-{i:09}");
-            let commodity = ["rare-earths/ndpr-oxide", "gallium", "graphite", "lithium", "cobalt"][(i % 5) as usize];
-            let stage = ["mining", "separation", "refining", "magnets", "recycling"][(i % 5) as usize];
+            let commodity = [
+                "rare-earths/ndpr-oxide",
+                "gallium",
+                "graphite",
+                "lithium",
+                "cobalt",
+            ][(i % 5) as usize];
+            let stage =
+                ["mining", "separation", "refining", "magnets", "recycling"][(i % 5) as usize];
             let p = json!({"ledger": self.origin, "type": "commitment", "id": id, "signed_at": signed_at,
                 "parties": parties.iter().map(|&p| self.members[p].name()).collect::<Vec<_>>(),
                 "terms": {"title": format!("Commitment {i}: support for critical minerals supply outside concentrated sources"),
@@ -115,7 +166,8 @@ impl Synth {
             self.commitments.push((id, parties, kind));
             env
         } else {
-            let (id, parties, kind) = self.commitments[(i as usize * 31) % self.commitments.len()].clone();
+            let (id, parties, kind) =
+                self.commitments[(i as usize * 31) % self.commitments.len()].clone();
             if pick < 7 {
                 let p = json!({"ledger": self.origin, "type": "amend", "id": format!("a-{i:09}"), "signed_at": signed_at,
                     "target": id, "reason": "Revised figures after budget approval",

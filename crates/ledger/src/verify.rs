@@ -137,12 +137,16 @@ pub fn verify(
         }
         let (index, leaf) = item?;
         if index != expected {
-            return Err(failed(expected, format!("entry is missing (next stored entry is {index})")));
+            return Err(failed(
+                expected,
+                format!("entry is missing (next stored entry is {index})"),
+            ));
         }
         let new_hashes = frontier.push(log::leaf_hash(&leaf));
         let first = log::stored_index_of_leaf(index).0;
-        let wanted_nodes: Vec<StoredIndex> =
-            (0..new_hashes.len() as u64).map(|i| StoredIndex(first + i)).collect();
+        let wanted_nodes: Vec<StoredIndex> = (0..new_hashes.len() as u64)
+            .map(|i| StoredIndex(first + i))
+            .collect();
         let stored = ledger
             .read_nodes(&wanted_nodes)
             .map_err(|e| failed(index, e.to_string()))?;
@@ -153,14 +157,20 @@ pub fn verify(
                     if i == 0 {
                         "the entry's bytes do not match its stored leaf hash".to_owned()
                     } else {
-                        format!("stored Merkle node {} does not match the recomputed one", first + i as u64)
+                        format!(
+                            "stored Merkle node {} does not match the recomputed one",
+                            first + i as u64
+                        )
                     },
                 ));
             }
         }
         let entry = LoggedEntry::from_leaf(&leaf).map_err(|e| failed(index, e.to_string()))?;
         if entry.index != index {
-            return Err(failed(index, format!("the leaf says it is entry {}", entry.index)));
+            return Err(failed(
+                index,
+                format!("the leaf says it is entry {}", entry.index),
+            ));
         }
         if let Some(prev) = &last_logged_at {
             if entry.logged_at.instant() < *prev {
@@ -196,7 +206,8 @@ pub fn verify(
                     }
                 }
                 report.charter_hash = hex::encode(charter_hash(&entry.envelope));
-                let a = State::check_charter(&entry.envelope).map_err(|e| failed(0, e.to_string()))?;
+                let a =
+                    State::check_charter(&entry.envelope).map_err(|e| failed(0, e.to_string()))?;
                 a.verify().map_err(|e| failed(0, e.to_string()))?;
                 state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
                 payload_id = a.payload.id.clone();
@@ -208,7 +219,10 @@ pub fn verify(
                     s.commit(&a);
                     payload_id = a.payload.id.clone();
                     is_gov = a.payload.body.is_governance();
-                    *report.by_type.entry(a.payload.body.type_name().into()).or_default() += 1;
+                    *report
+                        .by_type
+                        .entry(a.payload.body.type_name().into())
+                        .or_default() += 1;
                     pending.push(a);
                     if pending.len() >= VERIFY_CHUNK {
                         flush(&mut pending)?;
@@ -222,7 +236,10 @@ pub fn verify(
             },
         }
         if ledger.index_of(&payload_id)? != Some(index) {
-            return Err(failed(index, format!("the id index does not point {payload_id} at this entry")));
+            return Err(failed(
+                index,
+                format!("the id index does not point {payload_id} at this entry"),
+            ));
         }
         if is_gov {
             last_governance = index;
@@ -241,7 +258,10 @@ pub fn verify(
     }
     let root = frontier.root();
     if size == ledger.size() && root != ledger.root() {
-        return Err(failed_at("Merkle root", "the stored nodes give another root"));
+        return Err(failed_at(
+            "Merkle root",
+            "the stored nodes give another root",
+        ));
     }
     report.root = root.to_base64();
 
@@ -255,20 +275,28 @@ pub fn verify(
         }
         let at = format!("checkpoint {}", cp.seq);
         if c.origin() != ledger.origin() {
-            return Err(failed_at(at, format!("origin {:?} is not this ledger's", c.origin())));
+            return Err(failed_at(
+                at,
+                format!("origin {:?} is not this ledger's", c.origin()),
+            ));
         }
         cp.note
             .verify_log(state.log_key().name(), state.log_key().verifying_key())
             .map_err(|e| failed_at(at.clone(), e.to_string()))?;
         if roots.get(&c.size()) != Some(c.root()) {
-            return Err(failed_at(at, format!("its root is not the root of the first {} entries", c.size())));
+            return Err(failed_at(
+                at,
+                format!("its root is not the root of the first {} entries", c.size()),
+            ));
         }
         let mut cosigners = Vec::new();
         for cos in cp.note.cosignatures() {
-            let member: MemberId = cos
-                .name
-                .parse()
-                .map_err(|_| failed_at(at.clone(), format!("cosignature by {:?}, not a member id", cos.name)))?;
+            let member: MemberId = cos.name.parse().map_err(|_| {
+                failed_at(
+                    at.clone(),
+                    format!("cosignature by {:?}, not a member id", cos.name),
+                )
+            })?;
             let ok = state.member_keys(&member).iter().any(|(k, status)| {
                 !matches!(status, KeyStatus::Revoked(_))
                     && cp.note.verify_cosignature(&cos, member.as_str(), k).is_ok()

@@ -46,8 +46,14 @@ fn proofs_verify_with_the_core_crate_alone() {
             log::verify_consistency(old, size, &p.old_root, &p.new_root, &p.proof).unwrap();
         }
     }
-    assert!(matches!(l.inclusion_proof(34, None), Err(LedgerError::OutOfRange(_))));
-    assert!(matches!(l.consistency_proof(0, None), Err(LedgerError::OutOfRange(_))));
+    assert!(matches!(
+        l.inclusion_proof(34, None),
+        Err(LedgerError::OutOfRange(_))
+    ));
+    assert!(matches!(
+        l.consistency_proof(0, None),
+        Err(LedgerError::OutOfRange(_))
+    ));
 }
 
 #[test]
@@ -63,13 +69,18 @@ fn import_equals_appending_one_by_one() {
     }
     let mut bulk = Ledger::create(b.path(), &charter).unwrap();
     let mut seen = 0;
-    let report = bulk.import(entries.iter().cloned().map(Ok), &mut |n| seen = n).unwrap();
+    let report = bulk
+        .import(entries.iter().cloned().map(Ok), &mut |n| seen = n)
+        .unwrap();
     assert_eq!(report.accepted, 5000);
     assert_eq!(seen, 5000);
     assert!(report.rejected.is_none());
     // Same leaves (but for the ledger's timestamps) in the same order, same governance.
     for i in 1..=300 {
-        assert_eq!(one.entry(i).unwrap().entry.envelope, bulk.entry(i).unwrap().entry.envelope);
+        assert_eq!(
+            one.entry(i).unwrap().entry.envelope,
+            bulk.entry(i).unwrap().entry.envelope
+        );
     }
     verify(&bulk, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
 }
@@ -85,7 +96,9 @@ fn import_stops_at_the_first_bad_entry_and_keeps_what_came_before() {
     let mut bytes = sig.to_bytes();
     bytes[5] ^= 1;
     *sig = ed25519_dalek::Signature::from_bytes(&bytes);
-    let report = l.import(entries.iter().cloned().map(Ok), &mut |_| {}).unwrap();
+    let report = l
+        .import(entries.iter().cloned().map(Ok), &mut |_| {})
+        .unwrap();
     assert_eq!(report.accepted, 2500);
     let (pos, why) = report.rejected.unwrap();
     assert_eq!(pos, 2500);
@@ -113,7 +126,10 @@ fn a_rejected_entry_changes_nothing() {
     env.payload[3] ^= 0x20;
     assert!(l.append(&env).is_err());
     let dup = l.entry(5).unwrap().entry.envelope;
-    assert!(matches!(l.append(&dup), Err(LedgerError::Rejected(Rejection::DuplicateId(_)))));
+    assert!(matches!(
+        l.append(&dup),
+        Err(LedgerError::Rejected(Rejection::DuplicateId(_)))
+    ));
     assert_eq!((l.size(), l.root()), before);
     drop(l);
     let l = Ledger::open(dir.path()).unwrap();
@@ -125,26 +141,62 @@ fn checkpoints_cosignatures_verify_and_bundles() {
     let dir = tempfile::tempdir().unwrap();
     let (mut l, s) = build(dir.path(), 60);
     let cp = l.issue_checkpoint(&s.log).unwrap();
-    assert!(l.issue_checkpoint(&s.members[0]).is_err(), "only the log key signs checkpoints");
-    l.add_cosignature(cp.seq, &s.members[0], 1_800_000_000).unwrap();
-    l.add_cosignature(cp.seq, &s.members[2], 1_800_000_001).unwrap();
-    assert!(l.add_cosignature(cp.seq, &s.members[2], 1_800_000_002).is_err(), "once per member");
-    assert!(l.add_cosignature(cp.seq, &s.log, 1).is_err(), "the log is not a member");
+    assert!(
+        l.issue_checkpoint(&s.members[0]).is_err(),
+        "only the log key signs checkpoints"
+    );
+    l.add_cosignature(cp.seq, &s.members[0], 1_800_000_000)
+        .unwrap();
+    l.add_cosignature(cp.seq, &s.members[2], 1_800_000_001)
+        .unwrap();
+    assert!(
+        l.add_cosignature(cp.seq, &s.members[2], 1_800_000_002)
+            .is_err(),
+        "once per member"
+    );
+    assert!(
+        l.add_cosignature(cp.seq, &s.log, 1).is_err(),
+        "the log is not a member"
+    );
     let cp = l.latest_checkpoint().unwrap().unwrap();
     assert_eq!(cp.cosigners.len(), 2);
 
-    let r = verify(&l, &VerifyOptions { charter_hash: Some(l.charter_hash()), up_to: None }, &mut |_, _| {}).unwrap();
+    let r = verify(
+        &l,
+        &VerifyOptions {
+            charter_hash: Some(l.charter_hash()),
+            up_to: None,
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
     assert_eq!(r.size, 61);
     assert_eq!(r.latest_cosigners.len(), 2);
-    let wrong = VerifyOptions { charter_hash: Some([7; 32]), up_to: None };
-    assert!(matches!(verify(&l, &wrong, &mut |_, _| {}), Err(VerifyError::Failed { index: Some(0), .. })));
+    let wrong = VerifyOptions {
+        charter_hash: Some([7; 32]),
+        up_to: None,
+    };
+    assert!(matches!(
+        verify(&l, &wrong, &mut |_, _| {}),
+        Err(VerifyError::Failed { index: Some(0), .. })
+    ));
 
     // A bundle of one commitment's history, with the governance it depends on.
     let views = l.commitments(&Filter::default()).unwrap();
     let target = views.iter().max_by_key(|v| v.history.len()).unwrap();
-    let selected = l.select(&Filter { commitment: Some(target.id.to_string()), ..Filter::default() }, false).unwrap();
+    let selected = l
+        .select(
+            &Filter {
+                commitment: Some(target.id.to_string()),
+                ..Filter::default()
+            },
+            false,
+        )
+        .unwrap();
     let bundle = l.export_bundle(&selected).unwrap();
-    let report = bundle.verify(Some(l.log_key()), Some(l.charter_hash())).unwrap();
+    let report = bundle
+        .verify(Some(l.log_key()), Some(l.charter_hash()))
+        .unwrap();
     assert_eq!(report.cosigners.len(), 2);
     assert!(report.indexes.contains(&0));
     // Every changed byte that matters is caught: drop, reorder, swap the proof.
@@ -171,11 +223,21 @@ fn queries_use_the_history() {
     let all = l.commitments(&Filter::default()).unwrap();
     assert!(all.len() > 50);
     let by_member = l
-        .commitments(&Filter { member: Some(s.members[1].name().to_owned()), ..Filter::default() })
+        .commitments(&Filter {
+            member: Some(s.members[1].name().to_owned()),
+            ..Filter::default()
+        })
         .unwrap();
     assert!(!by_member.is_empty());
-    assert!(by_member.iter().all(|v| v.parties.iter().any(|p| p.as_str() == s.members[1].name())));
-    let floors = l.commitments(&Filter { kind: Some("price_floor".into()), ..Filter::default() }).unwrap();
+    assert!(by_member
+        .iter()
+        .all(|v| v.parties.iter().any(|p| p.as_str() == s.members[1].name())));
+    let floors = l
+        .commitments(&Filter {
+            kind: Some("price_floor".into()),
+            ..Filter::default()
+        })
+        .unwrap();
     assert!(floors.iter().all(|v| v.kind == "price_floor"));
     let amended: Vec<_> = all.iter().filter(|v| v.version > 1).collect();
     assert!(!amended.is_empty());

@@ -73,7 +73,8 @@ impl Unit {
         }
         if !s.is_empty()
             && s.len() <= 32
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             return Ok(Self(s.to_owned()));
         }
@@ -381,7 +382,10 @@ fn check_percent(field: &str, p: &Amount) -> Result<(), PayloadError> {
 
 fn check_list<T>(field: &str, list: &[T], min: usize) -> Result<(), PayloadError> {
     if list.len() < min || list.len() > MAX_LIST {
-        return Err(invalid(field, format!("must have {min} to {MAX_LIST} items")));
+        return Err(invalid(
+            field,
+            format!("must have {min} to {MAX_LIST} items"),
+        ));
     }
     Ok(())
 }
@@ -405,13 +409,11 @@ impl Terms {
         let m = format!("{at}.measure");
         match &self.measure {
             Measure::Stockpile {
-                days_of_supply,
-                quantity,
+                days_of_supply: None,
+                quantity: None,
                 ..
             } => {
-                if days_of_supply.is_none() && quantity.is_none() {
-                    return Err(invalid(m, "a stockpile needs days_of_supply or quantity"));
-                }
+                return Err(invalid(m, "a stockpile needs days_of_supply or quantity"));
             }
             Measure::TariffMeasure {
                 rate_percent: Some(p),
@@ -445,6 +447,10 @@ impl Terms {
     /// Whether the terms are in force on `day`.
     pub fn in_force_on(&self, day: time::Date) -> bool {
         self.effective.from.date() <= day
-            && self.effective.until.as_ref().is_none_or(|u| day <= u.date())
+            && self
+                .effective
+                .until
+                .as_ref()
+                .is_none_or(|u| day <= u.date())
     }
 }

@@ -84,7 +84,10 @@ pub fn check_origin(s: &str) -> Result<(), String> {
     if s.bytes().all(|b| b.is_ascii_graphic() && b != b'+') {
         Ok(())
     } else {
-        Err("must be printable ASCII without spaces or '+', e.g. g7-critical-minerals.example/2026".into())
+        Err(
+            "must be printable ASCII without spaces or '+', e.g. g7-critical-minerals.example/2026"
+                .into(),
+        )
     }
 }
 
@@ -334,7 +337,10 @@ impl Charter {
         for (i, m) in self.members.iter().enumerate() {
             m.validate(&format!("members[{i}]"))?;
             if !ids.insert(m.id.clone()) {
-                return Err(invalid(format!("members[{i}].id"), format!("{} is listed twice", m.id)));
+                return Err(invalid(
+                    format!("members[{i}].id"),
+                    format!("{} is listed twice", m.id),
+                ));
             }
             if !keys.insert(*m.key.key_bytes()) || m.key.key_bytes() == self.log_key.key_bytes() {
                 return Err(invalid(
@@ -352,7 +358,10 @@ impl Charter {
             ));
         }
         if let JointRule::Threshold { threshold: 0 } = self.policy.joint_commitments {
-            return Err(invalid("policy.joint_commitments.threshold", "must be at least 1"));
+            return Err(invalid(
+                "policy.joint_commitments.threshold",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -516,23 +525,26 @@ impl Payload {
             member: "ledger",
             why,
         })?;
-        let id = EntryId::parse(&header_str(&mut map, "id")?).map_err(|e| PayloadError::Header {
-            member: "id",
-            why: e.to_string(),
-        })?;
-        let signed_at =
-            Timestamp::parse(&header_str(&mut map, "signed_at")?).map_err(|e| {
-                PayloadError::Header {
-                    member: "signed_at",
-                    why: e.to_string(),
-                }
+        let id =
+            EntryId::parse(&header_str(&mut map, "id")?).map_err(|e| PayloadError::Header {
+                member: "id",
+                why: e.to_string(),
             })?;
+        let signed_at = Timestamp::parse(&header_str(&mut map, "signed_at")?).map_err(|e| {
+            PayloadError::Header {
+                member: "signed_at",
+                why: e.to_string(),
+            }
+        })?;
         let ty = match map.get("type") {
             Some(Value::String(t)) if PAYLOAD_TYPES.contains(&t.as_str()) => t.clone(),
             Some(Value::String(t)) => {
                 return Err(PayloadError::Header {
                     member: "type",
-                    why: format!("unknown type {t:?}; expected one of {}", PAYLOAD_TYPES.join(", ")),
+                    why: format!(
+                        "unknown type {t:?}; expected one of {}",
+                        PAYLOAD_TYPES.join(", ")
+                    ),
                 })
             }
             Some(_) => {
@@ -548,8 +560,11 @@ impl Payload {
                 })
             }
         };
-        let body: Body = serde_json::from_value(Value::Object(map))
-            .map_err(|e| PayloadError::Schema { ty, why: e.to_string() })?;
+        let body: Body =
+            serde_json::from_value(Value::Object(map)).map_err(|e| PayloadError::Schema {
+                ty,
+                why: e.to_string(),
+            })?;
         body.validate()?;
         Ok(Self {
             ledger,
@@ -566,7 +581,10 @@ impl Payload {
         out.insert("ledger".into(), Value::String(self.ledger.clone()));
         out.insert("type".into(), Value::String(self.body.type_name().into()));
         out.insert("id".into(), Value::String(self.id.to_string()));
-        out.insert("signed_at".into(), Value::String(self.signed_at.to_string()));
+        out.insert(
+            "signed_at".into(),
+            Value::String(self.signed_at.to_string()),
+        );
         if let Ok(Value::Object(body)) = serde_json::to_value(&self.body) {
             for (k, v) in body {
                 if k != "type" {

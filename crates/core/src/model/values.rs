@@ -94,7 +94,10 @@ fn check_member_id(s: &str) -> Result<(), String> {
     {
         Ok(())
     } else {
-        Err("must be upper-case letters, digits, '-' or '_', starting with a letter (e.g. JP-MOF)".into())
+        Err(
+            "must be upper-case letters, digits, '-' or '_', starting with a letter (e.g. JP-MOF)"
+                .into(),
+        )
     }
 }
 
@@ -152,7 +155,10 @@ fn check_decimal(s: &str) -> Result<(), String> {
     };
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     if !digits(int) || frac.is_some_and(|f| !digits(f)) {
-        return Err("must be a non-negative decimal string such as \"110.00\" (no sign, exponent or float)".into());
+        return Err(
+            "must be a non-negative decimal string such as \"110.00\" (no sign, exponent or float)"
+                .into(),
+        );
     }
     if int.len() > 1 && int.starts_with('0') {
         return Err("must not have leading zeros".into());
@@ -282,9 +288,8 @@ impl Timestamp {
     /// Formats an instant as an RFC 3339 UTC timestamp with whole seconds.
     pub fn from_unix(seconds: i64) -> Option<Self> {
         let t = time::OffsetDateTime::from_unix_timestamp(seconds).ok()?;
-        let fmt = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-        );
+        let fmt =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         let s = t.format(&fmt).ok()?;
         Self::parse(&s).ok()
     }
@@ -389,7 +394,9 @@ mod tests {
         for ok in ["0", "110.00", "1000000000", "0.5"] {
             Amount::parse(ok).unwrap();
         }
-        for bad in ["", "-1", "+1", "1e9", "01", ".5", "5.", "1,000", "NaN", " 1"] {
+        for bad in [
+            "", "-1", "+1", "1e9", "01", ".5", "5.", "1,000", "NaN", " 1",
+        ] {
             assert!(Amount::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

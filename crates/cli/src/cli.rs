@@ -1,0 +1,732 @@
+//! The command line, as clap derive structs. Nothing here does work: `main` turns these into
+//! validated values and calls one function per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// accord: a ledger of signed critical-minerals policy commitments that auditors verify
+/// offline.
+///
+/// Exit codes: 0 success; 1 verification failed or entry rejected; 2 usage or input error.
+#[derive(Parser, Debug)]
+#[command(name = "accord", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The ledger directory.
+    #[arg(long, global = true, env = "ACCORD_LEDGER", value_name = "DIR")]
+    pub ledger: Option<PathBuf>,
+    /// Print one JSON document (or JSON Lines for lists) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// If the ledger is in use by another process, wait up to this many seconds.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the G7+ demo: keys, charter, commitments, co-signing, amendments, progress, a
+    /// withdrawal, a key rotation, a cosigned checkpoint; then verify and export.
+    Demo(DemoArgs),
+    /// Generate a member's Ed25519 key pair.
+    Keygen(KeygenArgs),
+    /// Draft or inspect a charter.
+    #[command(subcommand)]
+    Charter(CharterCommand),
+    /// Create a ledger from a signed charter.
+    Init(InitArgs),
+    /// Write an unsigned draft of an entry (see `accord draft --help` for kinds).
+    #[command(subcommand)]
+    Draft(Box<DraftCommand>),
+    /// Add this member's signature to a draft or signed envelope (co-signing is the same).
+    Sign(SignArgs),
+    /// Show what a draft or envelope says and who has signed it.
+    Inspect(InspectArgs),
+    /// Append a signed envelope to the ledger.
+    Submit(SubmitArgs),
+    /// Append many signed envelopes from a JSON Lines file.
+    Import(ImportArgs),
+    /// Verify the ledger up to the latest checkpoint, then cosign it.
+    Cosign(CosignArgs),
+    /// List entries.
+    List(ListArgs),
+    /// Show one entry by index or id.
+    Show(ShowArgs),
+    /// Show a commitment's full history.
+    History(HistoryArgs),
+    /// Current state of commitments, filtered.
+    Status(StatusArgs),
+    /// Totals per country and per commodity.
+    Summary(SummaryArgs),
+    /// List the members and their keys.
+    Members,
+    /// Issue a checkpoint (with the log key) or print the latest one.
+    Checkpoint(CheckpointArgs),
+    /// Print the log's verifier key.
+    LogKey,
+    /// Inclusion proof of an entry.
+    Prove(ProveArgs),
+    /// Consistency proof between two tree sizes.
+    Consistency(ConsistencyArgs),
+    /// Audit the whole ledger.
+    Verify(VerifyArgs),
+    /// Export entries as JSON Lines, CSV or an audit bundle.
+    Export(ExportArgs),
+    /// Verify an audit bundle offline, without a ledger.
+    VerifyBundle(VerifyBundleArgs),
+}
+
+/// `accord demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where to put the demo (ledger, keys, exports); default ./accord-demo. Overrides
+    /// --ledger.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Replace an existing demo directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Roles.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RoleArg {
+    /// A ministry.
+    Ministry,
+    /// An agency or public finance institution.
+    Agency,
+    /// An audit office.
+    Auditor,
+    /// The secretariat.
+    Secretariat,
+}
+
+/// How to get a passphrase.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PassArgs {
+    /// Read the key's passphrase from this file (else ACCORD_PASSPHRASE, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// `accord keygen`.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Member id, e.g. JP-MOF (for the log key: the ledger origin).
+    #[arg(long)]
+    pub id: String,
+    /// ISO 3166-1 alpha-2 country code, or EU.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Institution name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Role.
+    #[arg(long, value_enum, default_value = "ministry")]
+    pub role: RoleArg,
+    /// Private key file to write (mode 0600); the public member record goes to
+    /// FILE.member.json.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Make a log key (named by the ledger origin) instead of a member key.
+    #[arg(long)]
+    pub log: bool,
+    /// Store the private key unencrypted.
+    #[arg(long)]
+    pub unencrypted: bool,
+    /// Passphrase source.
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// `accord charter ...`.
+#[derive(Subcommand, Debug)]
+pub enum CharterCommand {
+    /// Draft a charter for the founders to sign.
+    New(CharterNewArgs),
+    /// Print the charter hash (SHA-256 of its payload): the auditors' trust anchor.
+    Hash(CharterHashArgs),
+}
+
+/// `accord charter new`.
+#[derive(Args, Debug)]
+pub struct CharterNewArgs {
+    /// Ledger origin, e.g. g7-critical-minerals.example/2026.
+    #[arg(long)]
+    pub origin: String,
+    /// The group's name.
+    #[arg(long)]
+    pub name: String,
+    /// The log's verifier key, or its key file's .member.json.
+    #[arg(long, value_name = "VKEY|FILE")]
+    pub log_key: String,
+    /// A founding member's .member.json (repeat).
+    #[arg(long = "member", value_name = "FILE", required = true)]
+    pub members: Vec<PathBuf>,
+    /// Distinct members that must sign membership and key changes.
+    #[arg(long)]
+    pub threshold: u32,
+    /// Signatures a joint commitment needs: "all" parties, or a number.
+    #[arg(long, default_value = "all")]
+    pub joint: String,
+    /// Entry id.
+    #[arg(long, default_value = "charter")]
+    pub id: String,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `accord charter hash`.
+#[derive(Args, Debug)]
+pub struct CharterHashArgs {
+    /// The charter draft or signed envelope.
+    pub file: PathBuf,
+}
+
+/// `accord init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The charter, signed by every founder.
+    #[arg(long, value_name = "FILE")]
+    pub charter: PathBuf,
+    /// The log's private key file.
+    #[arg(long, value_name = "FILE")]
+    pub log_key: PathBuf,
+    /// Passphrase source.
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// Fields every draft has.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Entry id (unique in the ledger).
+    #[arg(long)]
+    pub id: String,
+    /// When the signers sign (RFC 3339 UTC); default now.
+    #[arg(long)]
+    pub signed_at: Option<String>,
+    /// Ledger origin; default: the --ledger's.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Fields every commitment has.
+#[derive(Args, Debug, Clone)]
+pub struct TermsArgs {
+    /// A party (member id); repeat for a joint commitment.
+    #[arg(long = "party", required = true)]
+    pub parties: Vec<String>,
+    /// One-line title.
+    #[arg(long)]
+    pub title: String,
+    /// Commodity, e.g. rare-earths/ndpr-oxide.
+    #[arg(long)]
+    pub commodity: String,
+    /// Supply-chain stage.
+    #[arg(long, default_value = "all_stages")]
+    pub stage: String,
+    /// First day in force (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: String,
+    /// Last day in force.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Legal instrument or reference.
+    #[arg(long)]
+    pub instrument: String,
+    /// Public source URL, optionally URL#sha256=HEX (repeat).
+    #[arg(long = "source", required = true)]
+    pub sources: Vec<String>,
+}
+
+/// `accord draft ...`.
+#[derive(Subcommand, Debug)]
+pub enum DraftCommand {
+    /// A price floor.
+    PriceFloor {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// Floor price (decimal).
+        #[arg(long)]
+        price: String,
+        /// ISO 4217 currency.
+        #[arg(long)]
+        currency: String,
+        /// Per unit (kg, t).
+        #[arg(long)]
+        unit: String,
+        /// Benchmark or index.
+        #[arg(long)]
+        basis: String,
+        /// contract_for_difference, government_offtake, reserve_price, minimum_import_price,
+        /// other.
+        #[arg(long)]
+        mechanism: String,
+    },
+    /// A financing pledge.
+    FinancingPledge {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// Lending or investing institution.
+        #[arg(long)]
+        institution: String,
+        /// Amount (decimal).
+        #[arg(long)]
+        amount: String,
+        /// ISO 4217 currency.
+        #[arg(long)]
+        currency: String,
+        /// loan, equity, guarantee, grant, insurance, fund.
+        #[arg(long)]
+        instrument_kind: String,
+        /// For what or whom.
+        #[arg(long)]
+        target: String,
+    },
+    /// An offtake agreement.
+    Offtake {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// Buyer.
+        #[arg(long)]
+        buyer: String,
+        /// Seller.
+        #[arg(long)]
+        seller: String,
+        /// Quantity (decimal).
+        #[arg(long)]
+        quantity: String,
+        /// Unit, e.g. t-per-year.
+        #[arg(long)]
+        unit: String,
+    },
+    /// A stockpile target.
+    Stockpile {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// Target days of supply.
+        #[arg(long)]
+        days: Option<String>,
+        /// Baseline days of supply.
+        #[arg(long)]
+        baseline_days: Option<String>,
+        /// Target quantity (with --unit).
+        #[arg(long)]
+        quantity: Option<String>,
+        /// Unit of --quantity.
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    /// A tariff or trade measure.
+    TariffMeasure {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// tariff, quota, export_control, anti_dumping, quarantine, other.
+        #[arg(long)]
+        tool: String,
+        /// Rate in percent.
+        #[arg(long)]
+        rate: Option<String>,
+        /// Goods covered.
+        #[arg(long)]
+        scope: String,
+    },
+    /// A tax or financial incentive.
+    TaxIncentive {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// credit, deduction, exemption, accelerated_depreciation, production_incentive,
+        /// other.
+        #[arg(long)]
+        tool: String,
+        /// Rate in percent.
+        #[arg(long)]
+        rate: Option<String>,
+        /// Budgeted value (decimal, with --currency).
+        #[arg(long)]
+        value: Option<String>,
+        /// Currency of --value.
+        #[arg(long)]
+        currency: Option<String>,
+        /// Who qualifies.
+        #[arg(long)]
+        eligibility: String,
+    },
+    /// A recycling target.
+    RecyclingTarget {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// Share in percent.
+        #[arg(long)]
+        percent: String,
+        /// What the share is of.
+        #[arg(long)]
+        basis: String,
+        /// By when (YYYY-MM-DD).
+        #[arg(long)]
+        by: String,
+    },
+    /// A standards-based market.
+    StandardsMarket {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// A standard required (repeat).
+        #[arg(long = "standard", required = true)]
+        standards: Vec<String>,
+        /// Market or procurement covered.
+        #[arg(long)]
+        scope: String,
+    },
+    /// A multilateral or bilateral framework.
+    Framework {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        terms: TermsArgs,
+        /// Partner country (repeat).
+        #[arg(long = "partner", required = true)]
+        partners: Vec<String>,
+        /// A pledge as AMOUNT:CURRENCY (repeat).
+        #[arg(long = "pledge")]
+        pledges: Vec<String>,
+        /// A tool slug (repeat).
+        #[arg(long = "tool", required = true)]
+        tools: Vec<String>,
+        /// Pipeline as AMOUNT:CURRENCY.
+        #[arg(long)]
+        pipeline: Option<String>,
+    },
+    /// An amendment: the commitment's current terms (from --ledger) with changes.
+    Amend {
+        #[command(flatten)]
+        common: Common,
+        /// The commitment.
+        #[arg(long)]
+        target: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// A change as PATH=VALUE inside the terms, e.g. measure.amount.amount=1800000000
+        /// (VALUE is a JSON list, object, string or null if it parses as one, else a
+        /// string). Repeat.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Take the full new terms from this JSON file instead of the ledger.
+        #[arg(long, value_name = "FILE")]
+        terms_file: Option<PathBuf>,
+    },
+    /// A progress report.
+    Progress {
+        #[command(flatten)]
+        common: Common,
+        /// The commitment.
+        #[arg(long)]
+        target: String,
+        /// The date the figure refers to.
+        #[arg(long)]
+        as_of: String,
+        /// disbursed, committed, delivered, stockpiled, capacity, other.
+        #[arg(long)]
+        metric: String,
+        /// The figure (decimal).
+        #[arg(long)]
+        amount: String,
+        /// ISO currency or unit.
+        #[arg(long)]
+        unit: String,
+        /// Context.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// A withdrawal.
+    Withdraw {
+        #[command(flatten)]
+        common: Common,
+        /// The commitment.
+        #[arg(long)]
+        target: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Admission of a member.
+    AdmitMember {
+        #[command(flatten)]
+        common: Common,
+        /// The new member's .member.json (from `accord keygen`).
+        #[arg(long, value_name = "FILE")]
+        member: PathBuf,
+    },
+    /// Removal of a member.
+    RemoveMember {
+        #[command(flatten)]
+        common: Common,
+        /// Member id.
+        #[arg(long)]
+        member: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Rotation of a member's key.
+    RotateKey {
+        #[command(flatten)]
+        common: Common,
+        /// Member id.
+        #[arg(long)]
+        member: String,
+        /// The new verifier key, or the new key's .member.json.
+        #[arg(long, value_name = "VKEY|FILE")]
+        new_key: String,
+    },
+    /// Revocation of a member's current key.
+    RevokeKey {
+        #[command(flatten)]
+        common: Common,
+        /// Member id.
+        #[arg(long)]
+        member: String,
+        /// The key revoked (verifier key or .member.json); default: the member's current.
+        #[arg(long, value_name = "VKEY|FILE")]
+        key: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `accord sign`.
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// The draft (payload JSON) or envelope to sign.
+    pub file: PathBuf,
+    /// This member's private key file.
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: PathBuf,
+    /// Write here instead of replacing FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Passphrase source.
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// `accord inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The draft or envelope.
+    pub file: PathBuf,
+}
+
+/// `accord submit`.
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// The signed envelope.
+    pub file: PathBuf,
+}
+
+/// `accord import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// JSON Lines: one envelope per line, or lines of `accord export --format jsonl`.
+    pub file: PathBuf,
+}
+
+/// `accord cosign`.
+#[derive(Args, Debug)]
+pub struct CosignArgs {
+    /// This member's private key file.
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: PathBuf,
+    /// Passphrase source.
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// `accord list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// First index.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// At most this many entries.
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+/// `accord show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// An index or an entry id.
+    pub entry: String,
+}
+
+/// `accord history`.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The commitment id.
+    pub commitment: String,
+}
+
+/// Filters on commitments.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Party member id.
+    #[arg(long)]
+    pub member: Option<String>,
+    /// A party's country.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Measure kind (price_floor, financing_pledge, ...).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Commodity, or a prefix ending in '/'.
+    #[arg(long)]
+    pub commodity: Option<String>,
+    /// active, amended, expired, pending, withdrawn.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// In force on some day on or after (YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// In force on some day on or before (YYYY-MM-DD).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Decide statuses on this day (default today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+/// `accord status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `accord summary`.
+#[derive(Args, Debug)]
+pub struct SummaryArgs {
+    /// Decide statuses on this day (default today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+/// `accord checkpoint`.
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    /// Issue a new checkpoint signed with this log key file.
+    #[arg(long, value_name = "FILE")]
+    pub log_key: Option<PathBuf>,
+    /// Passphrase source.
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// Proof formats.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ProofFormat {
+    /// A table or, with --json, JSON.
+    Text,
+    /// C2SP tlog-proof text (with the latest checkpoint).
+    TlogProof,
+}
+
+/// `accord prove`.
+#[derive(Args, Debug)]
+pub struct ProveArgs {
+    /// Entry index.
+    pub index: u64,
+    /// Tree size (default: the current size).
+    #[arg(long)]
+    pub size: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ProofFormat,
+}
+
+/// `accord consistency`.
+#[derive(Args, Debug)]
+pub struct ConsistencyArgs {
+    /// Old tree size.
+    #[arg(long)]
+    pub from: u64,
+    /// New tree size (default: the current size).
+    #[arg(long)]
+    pub to: Option<u64>,
+}
+
+/// `accord verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The charter hash you trust (hex SHA-256 of the charter payload).
+    #[arg(long, value_name = "HEX")]
+    pub charter_hash: Option<String>,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// JSON Lines, one object per entry.
+    Jsonl,
+    /// CSV, one row per commitment version.
+    Csv,
+    /// A self-verifying audit bundle.
+    Bundle,
+}
+
+/// `accord export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Only this commitment's history.
+    #[arg(long)]
+    pub commitment: Option<String>,
+    /// Filters (select commitments; their full histories are exported).
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output file ("-" for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `accord verify-bundle`.
+#[derive(Args, Debug)]
+pub struct VerifyBundleArgs {
+    /// The bundle.
+    pub file: PathBuf,
+    /// The log verifier key you trust.
+    #[arg(long, value_name = "VKEY")]
+    pub log_key: Option<String>,
+    /// The charter hash you trust.
+    #[arg(long, value_name = "HEX")]
+    pub charter_hash: Option<String>,
+}

@@ -1,0 +1,164 @@
+//! `accord verify`, `export`, `verify-bundle`.
+
+use std::io::Write;
+
+use accord_core::bundle::Bundle;
+use accord_core::keys::VerifierKey;
+use accord_ledger::{verify as audit, VerifyOptions};
+use anyhow::{anyhow, Context, Result};
+use serde_json::json;
+
+use super::{filter, parse_hash, read_file, write_file, Ctx, MAX_INPUT};
+use crate::cli::{ExportArgs, ExportFormat, VerifyArgs, VerifyBundleArgs};
+use crate::output;
+
+/// `accord verify`.
+pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
+    let ledger = ctx.open()?;
+    let opts = VerifyOptions {
+        charter_hash: a
+            .charter_hash
+            .as_deref()
+            .map(|h| parse_hash("charter-hash", h))
+            .transpose()?,
+        up_to: None,
+    };
+    let pb = output::progress(Some(ledger.size()), "verify");
+    let report = audit(&ledger, &opts, &mut |done, _| pb.set_position(done));
+    pb.finish_and_clear();
+    let report = report?;
+    if ctx.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["ok"] = json!(true);
+        output::json(&v)
+    } else {
+        println!(
+            "ok: {} entries, {} signatures, root {}",
+            report.size, report.signatures, report.root
+        );
+        println!("charter hash {}", report.charter_hash);
+        match report.latest_checkpoint_size {
+            Some(s) => println!(
+                "{} checkpoint(s) verified; the latest (size {s}) is cosigned by {}",
+                report.checkpoints,
+                if report.latest_cosigners.is_empty() {
+                    "nobody yet".into()
+                } else {
+                    report.latest_cosigners.join(", ")
+                }
+            ),
+            None => println!("no checkpoint issued yet"),
+        }
+        Ok(())
+    }
+}
+
+/// `accord export`.
+pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
+    let ledger = ctx.open()?;
+    let f = filter(&a.filter, a.commitment.as_deref())?;
+    let everything = a.commitment.is_none()
+        && a.filter.member.is_none()
+        && a.filter.country.is_none()
+        && a.filter.kind.is_none()
+        && a.filter.commodity.is_none()
+        && a.filter.status.is_none()
+        && a.filter.since.is_none()
+        && a.filter.until.is_none();
+    let (count, what) = match a.format {
+        ExportFormat::Jsonl => {
+            let indexes = if everything {
+                None
+            } else {
+                Some(ledger.select(&f, false)?)
+            };
+            let mut buf: Box<dyn Write> = if a.out.as_os_str() == "-" {
+                Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+            } else {
+                let tmp = a.out.with_extension("jsonl.tmp");
+                Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(&tmp)
+                        .with_context(|| format!("cannot write {}", tmp.display()))?,
+                ))
+            };
+            let pb = output::progress(
+                Some(indexes.as_ref().map_or(ledger.size(), |v| v.len() as u64)),
+                "export",
+            );
+            let n = ledger.export_jsonl(&mut buf, indexes.as_deref(), &mut |done| {
+                pb.set_position(done)
+            })?;
+            buf.flush()?;
+            drop(buf);
+            pb.finish_and_clear();
+            if a.out.as_os_str() != "-" {
+                std::fs::rename(a.out.with_extension("jsonl.tmp"), &a.out)
+                    .with_context(|| format!("cannot write {}", a.out.display()))?;
+            }
+            (n, "entries")
+        }
+        ExportFormat::Csv => {
+            let mut buf = Vec::new();
+            let n = ledger.export_csv(&mut buf, &f)?;
+            write_file(&a.out, &buf)?;
+            (n, "commitment versions")
+        }
+        ExportFormat::Bundle => {
+            let selected = ledger.select(&f, everything)?;
+            let bundle = ledger.export_bundle(&selected)?;
+            write_file(&a.out, &bundle.to_json())?;
+            (bundle.entries.len() as u64, "entries with proofs")
+        }
+    };
+    if ctx.json {
+        output::json(
+            &json!({"file": a.out, "format": format!("{:?}", a.format).to_lowercase(), "count": count}),
+        )
+    } else {
+        if a.out.as_os_str() != "-" {
+            eprintln!("wrote {count} {what} to {}", a.out.display());
+        }
+        Ok(())
+    }
+}
+
+/// `accord verify-bundle`.
+pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
+    let bytes = read_file(&a.file, MAX_INPUT)?;
+    let bundle = Bundle::from_json(&bytes).with_context(|| format!("{}", a.file.display()))?;
+    let log_key = a
+        .log_key
+        .as_deref()
+        .map(|k| VerifierKey::parse(k).map_err(|e| anyhow!("--log-key: {e}")))
+        .transpose()?;
+    let charter = a
+        .charter_hash
+        .as_deref()
+        .map(|h| parse_hash("charter-hash", h))
+        .transpose()?;
+    let report = bundle
+        .verify(log_key.as_ref(), charter)
+        .with_context(|| format!("{} does not verify", a.file.display()))?;
+    if ctx.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["ok"] = json!(true);
+        output::json(&v)
+    } else {
+        println!(
+            "ok: {} entries proven in {} at tree size {} (root {})",
+            report.entries, report.origin, report.tree_size, report.root
+        );
+        println!(
+            "cosigned by {}",
+            if report.cosigners.is_empty() {
+                "nobody".into()
+            } else {
+                report.cosigners.join(", ")
+            }
+        );
+        if log_key.is_none() && charter.is_none() {
+            println!("note: no --log-key or --charter-hash given, so this shows the bundle is consistent, not whose it is");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,386 @@
+//! `accord draft KIND`: writes an unsigned payload, validated before it is written.
+
+use accord_core::model::{Body, EntryId, Payload, Timestamp};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Map, Value};
+
+use super::keys::verifier_arg;
+use super::{read_file, write_file, Ctx};
+use crate::cli::Common;
+use crate::cli::{DraftCommand, TermsArgs};
+use crate::output;
+
+fn money(flag: &str, s: &str) -> Result<Value> {
+    let (amount, currency) = s
+        .split_once(':')
+        .ok_or_else(|| anyhow!("--{flag} {s:?}: expected AMOUNT:CURRENCY, e.g. 1000000000:USD"))?;
+    Ok(json!({"amount": amount, "currency": currency}))
+}
+
+fn terms(t: &TermsArgs, measure: Value) -> Result<Value> {
+    let mut sources = Vec::new();
+    for s in &t.sources {
+        let (url, sha) = match s.split_once("#sha256=") {
+            Some((u, h)) => (u, Some(h)),
+            None => (s.as_str(), None),
+        };
+        sources.push(json!({"url": url, "sha256": sha}));
+    }
+    let mut effective = json!({"from": t.from});
+    if let Some(u) = &t.until {
+        effective["until"] = json!(u);
+    }
+    Ok(json!({
+        "title": t.title, "commodity": t.commodity, "stage": t.stage, "effective": effective,
+        "instrument": t.instrument, "sources": sources, "measure": measure
+    }))
+}
+
+fn strip_nulls(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.retain(|k, x| !(x.is_null() && k != "sha256"));
+        for x in m.values_mut() {
+            strip_nulls(x);
+        }
+    } else if let Value::Array(a) = v {
+        a.iter_mut().for_each(strip_nulls);
+    }
+}
+
+fn set_path(root: &mut Value, path: &str, value: Value) -> Result<()> {
+    let mut cur = root;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        cur = match cur {
+            Value::Object(m) => {
+                if last {
+                    m.insert((*p).to_owned(), value);
+                    return Ok(());
+                }
+                m.entry((*p).to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()))
+            }
+            Value::Array(a) => {
+                let idx: usize = p
+                    .parse()
+                    .map_err(|_| anyhow!("--set {path}: {p:?} is not a list index"))?;
+                let len = a.len();
+                let slot = a.get_mut(idx).ok_or_else(|| {
+                    anyhow!("--set {path}: index {idx} past the list's {len} items")
+                })?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => bail!("--set {path}: {p:?} is inside a value that is not an object or list"),
+        };
+    }
+    Ok(())
+}
+
+/// `accord draft ...`.
+pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
+    let (common, ty, body) = match d {
+        DraftCommand::PriceFloor {
+            common,
+            terms: t,
+            price,
+            currency,
+            unit,
+            basis,
+            mechanism,
+        } => (
+            common,
+            "commitment",
+            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "price_floor",
+                "price": {"amount": price, "currency": currency, "unit": unit}, "basis": basis, "mechanism": mechanism}))?}),
+        ),
+        DraftCommand::FinancingPledge {
+            common,
+            terms: t,
+            institution,
+            amount,
+            currency,
+            instrument_kind,
+            target,
+        } => (
+            common,
+            "commitment",
+            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "financing_pledge", "institution": institution,
+                "amount": {"amount": amount, "currency": currency}, "instrument": instrument_kind, "target": target}))?}),
+        ),
+        DraftCommand::Offtake {
+            common,
+            terms: t,
+            buyer,
+            seller,
+            quantity,
+            unit,
+        } => (
+            common,
+            "commitment",
+            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "offtake", "buyer": buyer, "seller": seller,
+                "quantity": {"amount": quantity, "unit": unit}}))?}),
+        ),
+        DraftCommand::Stockpile {
+            common,
+            terms: t,
+            days,
+            baseline_days,
+            quantity,
+            unit,
+        } => {
+            let q = match (quantity, unit) {
+                (Some(q), Some(u)) => json!({"amount": q, "unit": u}),
+                (None, None) => Value::Null,
+                _ => bail!("--quantity and --unit go together"),
+            };
+            (
+                common,
+                "commitment",
+                json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "stockpile", "days_of_supply": days,
+                    "baseline_days": baseline_days, "quantity": q}))?}),
+            )
+        }
+        DraftCommand::TariffMeasure {
+            common,
+            terms: t,
+            tool,
+            rate,
+            scope,
+        } => (
+            common,
+            "commitment",
+            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "tariff_measure", "tool": tool,
+                "rate_percent": rate, "scope": scope}))?}),
+        ),
+        DraftCommand::TaxIncentive {
+            common,
+            terms: t,
+            tool,
+            rate,
+            value,
+            currency,
+            eligibility,
+        } => {
+            let v = match (value, currency) {
+                (Some(v), Some(c)) => json!({"amount": v, "currency": c}),
+                (None, None) => Value::Null,
+                _ => bail!("--value and --currency go together"),
+            };
+            (
+                common,
+                "commitment",
+                json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "tax_incentive", "tool": tool,
+                    "rate_percent": rate, "value": v, "eligibility": eligibility}))?}),
+            )
+        }
+        DraftCommand::RecyclingTarget {
+            common,
+            terms: t,
+            percent,
+            basis,
+            by,
+        } => (
+            common,
+            "commitment",
+            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "recycling_target",
+                "target_percent": percent, "basis": basis, "by": by}))?}),
+        ),
+        DraftCommand::StandardsMarket {
+            common,
+            terms: t,
+            standards,
+            scope,
+        } => (
+            common,
+            "commitment",
+            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "standards_market",
+                "standards": standards, "scope": scope}))?}),
+        ),
+        DraftCommand::Framework {
+            common,
+            terms: t,
+            partners,
+            pledges,
+            tools,
+            pipeline,
+        } => {
+            let pledges = pledges
+                .iter()
+                .map(|p| money("pledge", p))
+                .collect::<Result<Vec<_>>>()?;
+            let pipeline = pipeline
+                .as_deref()
+                .map(|p| money("pipeline", p))
+                .transpose()?;
+            (
+                common,
+                "commitment",
+                json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "framework", "partners": partners,
+                    "pledges": pledges, "tools": tools, "pipeline": pipeline}))?}),
+            )
+        }
+        DraftCommand::Amend {
+            common,
+            target,
+            reason,
+            sets,
+            terms_file,
+        } => {
+            let mut t: Value = match terms_file {
+                Some(f) => serde_json::from_slice(&read_file(&f, 1024 * 1024)?)
+                    .with_context(|| format!("{} is not JSON", f.display()))?,
+                None => {
+                    let ledger = ctx.open().context("amend starts from the commitment's current terms in --ledger (or give --terms-file)")?;
+                    let id = EntryId::parse(&target).map_err(|e| anyhow!("--target: {e}"))?;
+                    let view = ledger.commitment(&id)?;
+                    serde_json::to_value(&view.terms)?
+                }
+            };
+            for s in &sets {
+                let (path, raw) = s
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--set {s:?}: expected PATH=VALUE"))?;
+                // Terms hold no JSON numbers (amounts are decimal strings), so a number stays
+                // the string it was written as; lists, objects and null are JSON.
+                let value = match serde_json::from_str::<Value>(raw) {
+                    Ok(
+                        v @ (Value::Array(_) | Value::Object(_) | Value::Null | Value::String(_)),
+                    ) => v,
+                    _ => Value::String(raw.to_owned()),
+                };
+                set_path(&mut t, path, value)?;
+            }
+            (
+                common,
+                "amend",
+                json!({"target": target, "reason": reason, "terms": t}),
+            )
+        }
+        DraftCommand::Progress {
+            common,
+            target,
+            as_of,
+            metric,
+            amount,
+            unit,
+            note,
+        } => (
+            common,
+            "progress",
+            json!({"target": target, "as_of": as_of, "metric": metric, "amount": amount, "unit": unit, "note": note}),
+        ),
+        DraftCommand::Withdraw {
+            common,
+            target,
+            reason,
+        } => (
+            common,
+            "withdraw",
+            json!({"target": target, "reason": reason}),
+        ),
+        DraftCommand::AdmitMember { common, member } => {
+            let m: Value = serde_json::from_slice(&read_file(&member, 64 * 1024)?)
+                .with_context(|| format!("{} is not JSON", member.display()))?;
+            (common, "admit_member", json!({"member": m}))
+        }
+        DraftCommand::RemoveMember {
+            common,
+            member,
+            reason,
+        } => (
+            common,
+            "remove_member",
+            json!({"member": member, "reason": reason}),
+        ),
+        DraftCommand::RotateKey {
+            common,
+            member,
+            new_key,
+        } => {
+            let k = verifier_arg("new-key", &new_key)?;
+            (
+                common,
+                "rotate_key",
+                json!({"member": member, "new_key": k.to_string()}),
+            )
+        }
+        DraftCommand::RevokeKey {
+            common,
+            member,
+            key,
+            reason,
+        } => {
+            let k = match key {
+                Some(k) => verifier_arg("key", &k)?.to_string(),
+                None => {
+                    let mut ledger = ctx.open().context(
+                        "revoke-key looks up the member's current key in --ledger (or give --key)",
+                    )?;
+                    let id = member.parse().map_err(|e| anyhow!("--member: {e}"))?;
+                    ledger
+                        .governance()?
+                        .current_key(&id)
+                        .ok_or_else(|| anyhow!("{member} has no current key"))?
+                        .to_string()
+                }
+            };
+            (
+                common,
+                "revoke_key",
+                json!({"member": member, "key": k, "reason": reason}),
+            )
+        }
+    };
+    write_draft(ctx, &common, ty, body)
+}
+
+fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> {
+    let origin = match &common.origin {
+        Some(o) => o.clone(),
+        None => ctx
+            .open()
+            .context(
+                "the draft names its ledger: give --origin, or --ledger to take it from there",
+            )?
+            .origin()
+            .to_owned(),
+    };
+    let signed_at = match &common.signed_at {
+        Some(s) => s.clone(),
+        None => Timestamp::now().to_string(),
+    };
+    let mut p = json!({"ledger": origin, "type": ty, "id": common.id, "signed_at": signed_at});
+    let mut body = body;
+    strip_nulls(&mut body);
+    if let (Value::Object(pm), Value::Object(bm)) = (&mut p, body) {
+        for (k, v) in bm {
+            pm.insert(k, v);
+        }
+    }
+    let raw = serde_json::to_vec(&p)?;
+    let payload = Payload::from_bytes(&raw).context("the draft does not validate")?;
+    let bytes = payload.to_bytes();
+    write_file(&common.out, &bytes)?;
+    let kind = match &payload.body {
+        Body::Commitment(c) => c.terms.measure.kind(),
+        other => other.type_name(),
+    };
+    if ctx.json {
+        output::json(
+            &json!({"file": common.out, "id": payload.id, "type": payload.body.type_name(), "kind": kind}),
+        )
+    } else {
+        println!(
+            "wrote draft {} ({kind} {}); sign it with `accord sign {} --key KEYFILE`",
+            common.out.display(),
+            payload.id,
+            common.out.display()
+        );
+        Ok(())
+    }
+}

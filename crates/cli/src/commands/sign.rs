@@ -1,0 +1,224 @@
+//! `accord sign`, `inspect`, `submit`, `import`.
+
+use std::io::BufRead;
+
+use accord_core::envelope::{Envelope, MAX_ENVELOPE_BYTES};
+use accord_core::governance::Rejection;
+use accord_core::model::Payload;
+use accord_ledger::Ledger;
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+
+use super::{write_file, Ctx, Document};
+use crate::cli::{ImportArgs, InspectArgs, SignArgs, SubmitArgs};
+use crate::{keyfile, output, Verdict};
+
+/// What the ledger would say of `env` now, if a ledger is at hand.
+fn readiness(ctx: &Ctx, env: &Envelope) -> Option<Result<(), Rejection>> {
+    ctx.ledger.as_ref()?;
+    let mut ledger = ctx.open().ok()?;
+    let size = ledger.size();
+    let state = ledger.governance().ok()?;
+    Some(state.check(size, env).and_then(|a| a.verify()))
+}
+
+/// `accord sign`.
+pub fn sign(ctx: &Ctx, a: SignArgs) -> Result<()> {
+    let mut env = Document::read(&a.file)?.into_envelope();
+    let payload = Payload::from_bytes(&env.payload).with_context(|| {
+        format!(
+            "refusing to sign {}: it does not validate",
+            a.file.display()
+        )
+    })?;
+    let key = keyfile::load(&a.key, &a.pass)?;
+    let before = env.signatures.len();
+    env.sign(&key);
+    let out = a.out.as_ref().unwrap_or(&a.file);
+    write_file(out, &env.to_json_pretty())?;
+    let ready = readiness(ctx, &env);
+    if ctx.json {
+        return output::json(&json!({
+            "file": out, "id": payload.id, "signed_by": key.keyid(), "signatures": env.signatures.len(),
+            "added": env.signatures.len() > before,
+            "ready": ready.as_ref().map(|r| r.is_ok()),
+            "waiting_for": ready.and_then(|r| r.err()).map(|e| e.to_string()),
+        }));
+    }
+    if env.signatures.len() == before {
+        println!("{} had already signed {}", key.keyid(), out.display());
+    } else {
+        println!(
+            "signed {} ({}) as {}; {} signature(s)",
+            out.display(),
+            payload.id,
+            key.keyid(),
+            env.signatures.len()
+        );
+    }
+    match ready {
+        Some(Ok(())) => println!("ready to submit"),
+        Some(Err(e)) => println!("not yet accepted by the ledger: {e}"),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `accord inspect`.
+pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
+    let doc = Document::read(&a.file)?;
+    let signed = matches!(doc, Document::Envelope(_));
+    let env = doc.into_envelope();
+    let parsed = Payload::from_bytes(&env.payload);
+    let payload: Value = serde_json::from_slice(&env.payload).unwrap_or(Value::Null);
+    let ready = if signed { readiness(ctx, &env) } else { None };
+    let sigs: Vec<String> = env.signatures.iter().map(|s| s.keyid.clone()).collect();
+    if ctx.json {
+        return output::json(&json!({
+            "payload_type": env.payload_type, "payload": payload,
+            "valid": parsed.is_ok(), "problem": parsed.as_ref().err().map(|e| e.to_string()),
+            "signatures": sigs, "ready": ready.as_ref().map(|r| r.is_ok()),
+            "waiting_for": ready.and_then(|r| r.err()).map(|e| e.to_string()),
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&payload)?);
+    match &parsed {
+        Ok(p) => println!("valid {} {}", p.body.type_name(), p.id),
+        Err(e) => println!("INVALID: {e}"),
+    }
+    println!(
+        "signatures: {}",
+        if sigs.is_empty() {
+            "none".into()
+        } else {
+            sigs.join(", ")
+        }
+    );
+    match ready {
+        Some(Ok(())) => println!("ready to submit"),
+        Some(Err(e)) => println!("not yet accepted by the ledger: {e}"),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `accord submit`.
+pub fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<()> {
+    let env = match Document::read(&a.file)? {
+        Document::Envelope(e) => e,
+        Document::Draft(_) => bail!(
+            "{} is an unsigned draft; sign it first with `accord sign`",
+            a.file.display()
+        ),
+    };
+    let mut ledger = ctx.open()?;
+    let appended = ledger
+        .append(&env)
+        .with_context(|| format!("{} was not appended", a.file.display()))?;
+    if ctx.json {
+        output::json(&json!({
+            "index": appended.index, "id": appended.id, "leaf_hash": appended.leaf_hash.to_base64(),
+            "logged_at": appended.logged_at, "tree_size": ledger.size(), "root": ledger.root().to_base64()
+        }))
+    } else {
+        println!(
+            "appended {} as entry {} (leaf hash {})",
+            appended.id,
+            appended.index,
+            appended.leaf_hash.to_base64()
+        );
+        Ok(())
+    }
+}
+
+fn envelope_of_line(line: &str) -> Result<(Option<u64>, Envelope), Rejection> {
+    let v: Value = serde_json::from_str(line).map_err(|e| Rejection::Envelope(e.to_string()))?;
+    let (index, env) = match v.get("envelope") {
+        Some(e) => (v.get("index").and_then(Value::as_u64), e.clone()),
+        None => (None, v),
+    };
+    Envelope::from_value(env)
+        .map(|e| (index, e))
+        .map_err(|e| Rejection::Envelope(e.to_string()))
+}
+
+/// `accord import`: appends every line; a line is an envelope or a JSON Lines export
+/// object. Into a directory without a ledger, the first line must be the charter, and a
+/// new ledger is created from it (the documented recovery path).
+pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
+    let dir = ctx.ledger_dir()?.to_path_buf();
+    let file = std::fs::File::open(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let reader = std::io::BufReader::new(file);
+    let mut lines = reader
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !matches!(l, Ok(s) if s.trim().is_empty()));
+    let mut created = false;
+    let mut ledger = match Ledger::open_with(&dir, ctx.wait) {
+        Ok(l) => l,
+        Err(accord_ledger::LedgerError::NotALedger(_)) => {
+            let (n, first) = lines
+                .next()
+                .ok_or_else(|| anyhow!("{} is empty", a.file.display()))?;
+            let first = first.with_context(|| format!("{} line {}", a.file.display(), n + 1))?;
+            let (_, charter) = envelope_of_line(&first)
+                .map_err(|e| anyhow!("{} line {}: {e}", a.file.display(), n + 1))?;
+            created = true;
+            Ledger::create(&dir, &charter).with_context(|| {
+                format!(
+                    "{} line {}: cannot create the ledger from it",
+                    a.file.display(),
+                    n + 1
+                )
+            })?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let charter_leaf = ledger.entry(0)?.entry.envelope;
+    let pb = output::progress(None, "import");
+    let mut line_numbers = Vec::new();
+    let input = lines.filter_map(|(n, line)| {
+        let item = match line {
+            Err(e) => Err(Rejection::Envelope(format!("cannot read line: {e}"))),
+            Ok(l) if l.len() > MAX_ENVELOPE_BYTES * 2 => {
+                Err(Rejection::Envelope("line too long".into()))
+            }
+            Ok(l) => match envelope_of_line(&l) {
+                // An export's first line is the charter: skip it when it is this ledger's.
+                Ok((Some(0), env)) if env == charter_leaf => return None,
+                Ok((_, env)) => Ok(env),
+                Err(e) => Err(e),
+            },
+        };
+        line_numbers.push(n + 1);
+        Some(item)
+    });
+    let report = ledger.import(input, &mut |done| pb.set_position(done))?;
+    pb.finish_and_clear();
+    let _ = len;
+    if ctx.json {
+        output::json(&json!({
+            "created": created, "accepted": report.accepted, "first_index": report.first_index,
+            "tree_size": ledger.size(), "root": ledger.root().to_base64(),
+            "rejected": report.rejected.as_ref().map(|(pos, why)| json!({
+                "line": line_numbers.get(*pos as usize), "reason": why.to_string()})),
+        }))?;
+    } else {
+        println!(
+            "imported {} entries; the ledger has {} entries",
+            report.accepted,
+            ledger.size()
+        );
+    }
+    if let Some((pos, why)) = report.rejected {
+        let line = line_numbers.get(pos as usize).copied().unwrap_or(0);
+        return Err(Verdict(format!(
+            "{} line {line}: rejected: {why} (entries before it were appended)",
+            a.file.display()
+        ))
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Helpers for end-to-end tests: run the real `accord` binary in a temporary directory.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// A scratch directory and the binary.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_accord"));
+        c.current_dir(self.dir.path())
+            .env_remove("ACCORD_LEDGER")
+            .env("ACCORD_PASSPHRASE", "test passphrase")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Runs accord with `args`; returns what happened.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd().args(args).output().unwrap().into()
+    }
+
+    /// Runs accord and insists on success.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "accord {args:?} failed:\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    /// Runs accord and insists on exit code `code`, with `needle` in stderr.
+    pub fn fails(&self, code: i32, args: &[&str], needle: &str) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, code,
+            "accord {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+            r.stdout, r.stderr
+        );
+        assert!(
+            r.stderr.contains(needle),
+            "accord {args:?}: stderr lacks {needle:?}:\n{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
+        r
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    /// A small group: JP-MOF and US-TREASURY, a log key, a charter (threshold 2), a ledger at
+    /// `ledger`. Returns the charter hash.
+    pub fn two_member_ledger(&self) -> String {
+        self.ok(&[
+            "keygen",
+            "--id",
+            "JP-MOF",
+            "--country",
+            "JP",
+            "--name",
+            "Ministry of Finance",
+            "--out",
+            "jp.key",
+        ]);
+        self.ok(&[
+            "keygen",
+            "--id",
+            "US-TREASURY",
+            "--country",
+            "US",
+            "--name",
+            "Treasury",
+            "--out",
+            "us.key",
+        ]);
+        self.ok(&[
+            "keygen",
+            "--id",
+            "DE-BMWK",
+            "--country",
+            "DE",
+            "--name",
+            "BMWK",
+            "--out",
+            "de.key",
+        ]);
+        self.ok(&[
+            "keygen",
+            "--log",
+            "--id",
+            "test.example/ledger",
+            "--out",
+            "log.key",
+        ]);
+        let r = self.ok(&[
+            "--json",
+            "charter",
+            "new",
+            "--origin",
+            "test.example/ledger",
+            "--name",
+            "Test group",
+            "--log-key",
+            "log.key.member.json",
+            "--member",
+            "jp.key.member.json",
+            "--member",
+            "us.key.member.json",
+            "--member",
+            "de.key.member.json",
+            "--threshold",
+            "2",
+            "--out",
+            "charter.json",
+        ]);
+        let hash = r.json()["charter_hash"].as_str().unwrap().to_owned();
+        self.ok(&["sign", "charter.json", "--key", "jp.key"]);
+        self.ok(&["sign", "charter.json", "--key", "us.key"]);
+        self.ok(&["sign", "charter.json", "--key", "de.key"]);
+        self.ok(&[
+            "--ledger",
+            "ledger",
+            "init",
+            "--charter",
+            "charter.json",
+            "--log-key",
+            "log.key",
+        ]);
+        hash
+    }
+
+    /// Drafts a joint JP/US framework as `file`.
+    pub fn draft_framework(&self, id: &str, file: &str) {
+        self.ok(&[
+            "--ledger",
+            "ledger",
+            "draft",
+            "framework",
+            "--id",
+            id,
+            "--party",
+            "JP-MOF",
+            "--party",
+            "US-TREASURY",
+            "--title",
+            "Japan-US framework",
+            "--commodity",
+            "rare-earths",
+            "--from",
+            "2026-01-13",
+            "--instrument",
+            "Framework arrangement",
+            "--source",
+            "https://example.org/framework",
+            "--partner",
+            "JP",
+            "--partner",
+            "US",
+            "--pledge",
+            "1000000000:USD",
+            "--tool",
+            "stockpiling",
+            "--out",
+            file,
+        ]);
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
