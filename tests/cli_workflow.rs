@@ -170,6 +170,10 @@ fn a_ministry_drafts_cosigns_submits_and_an_auditor_verifies_offline() {
     let a = e.ok(&["--ledger", "ledger", "--json", "verify"]).json();
     let b = e.ok(&["--ledger", "rebuilt", "--json", "verify"]).json();
     assert_eq!(a["size"], b["size"]);
+    assert_eq!(
+        a["root"], b["root"],
+        "a restore from the export has the same leaves and root"
+    );
 }
 
 #[test]

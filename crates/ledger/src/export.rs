@@ -179,9 +179,20 @@ impl Ledger {
             )));
         }
         wanted.insert(0);
+        // A lifecycle entry is authorised against its commitment: include the creation.
+        for &i in selected {
+            let e = self.entry(i)?;
+            if let Some(target) = e.payload.body.commitment_id(&e.payload.id) {
+                if target != e.payload.id {
+                    if let Some(c) = self.index_of(&target)? {
+                        wanted.insert(c);
+                    }
+                }
+            }
+        }
         // Walk the governance chain back from the last selected entry.
         if let Some(&last) = wanted.iter().next_back() {
-            let mut e = self.entry(last)?;
+            let e = self.entry(last)?;
             let mut g = if e.payload.body.is_governance() {
                 last
             } else {
@@ -189,8 +200,7 @@ impl Ledger {
             };
             while g > 0 {
                 wanted.insert(g);
-                e = self.entry(g)?;
-                g = e.entry.governance;
+                g = self.entry(g)?.entry.governance;
             }
         }
         let mut entries = Vec::with_capacity(wanted.len());

@@ -14,6 +14,7 @@ use accord_core::model::{Body, EntryId, Payload, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::error::LedgerError;
+use crate::heads::{Head, HeadLog};
 use crate::keys;
 use crate::store::{SledStore, Store, StoreError, WriteBatch};
 
@@ -54,6 +55,25 @@ pub struct ImportReport {
     pub first_index: Option<u64>,
     /// Where the import stopped: the position in the input (from 0) and why.
     pub rejected: Option<(u64, Rejection)>,
+}
+
+/// One entry to import: an envelope, and for a restore from a JSON Lines export, the index
+/// and ledger time it had, so that the rebuilt ledger has the same leaves and root.
+#[derive(Clone, Debug)]
+pub struct ImportItem {
+    /// The signed envelope.
+    pub envelope: Envelope,
+    /// The index and `logged_at` it must get (restore), or `None` for a new entry.
+    pub logged: Option<(u64, Timestamp)>,
+}
+
+impl From<Envelope> for ImportItem {
+    fn from(envelope: Envelope) -> Self {
+        Self {
+            envelope,
+            logged: None,
+        }
+    }
 }
 
 /// A Merkle inclusion proof (RFC 9162 2.1.3).
@@ -107,6 +127,9 @@ pub enum Wait {
     Upto(Duration),
 }
 
+/// The most entries a ledger may hold (2^40); larger numbers read from disk are corruption.
+pub const MAX_ENTRIES: u64 = 1 << 40;
+
 /// Entries per group commit in a bulk import.
 pub const IMPORT_GROUP: usize = 2048;
 
@@ -123,6 +146,9 @@ pub struct Ledger {
     last_logged_at: Timestamp,
     last_governance: u64,
     state: Option<State>,
+    heads: Option<HeadLog>,
+    checkpoint_count: u64,
+    cosignature_count: u64,
 }
 
 pub(crate) fn corrupt(at: impl Into<String>, why: impl Into<String>) -> LedgerError {
@@ -157,6 +183,19 @@ impl Ledger {
     /// [`LedgerError::Rejected`] for a bad charter, [`LedgerError::Exists`] if `dir` holds
     /// a ledger.
     pub fn create(dir: &Path, charter: &Envelope) -> Result<Self, LedgerError> {
+        Self::create_at(dir, charter, None)
+    }
+
+    /// [`Ledger::create`] with the charter's `logged_at` given: for restoring a ledger from
+    /// its JSON Lines export with the same leaves.
+    ///
+    /// # Errors
+    /// As [`Ledger::create`].
+    pub fn create_at(
+        dir: &Path,
+        charter: &Envelope,
+        logged_at: Option<Timestamp>,
+    ) -> Result<Self, LedgerError> {
         if dir.join("db").exists() || dir.join("conf").exists() {
             return Err(LedgerError::Exists(dir.to_path_buf()));
         }
@@ -168,9 +207,17 @@ impl Ledger {
             source,
         })?;
         let sled = std::sync::Arc::new(SledStore::open(dir)?);
-        let mut ledger = Self::init(Box::new(ArcStore(sled.clone())), charter, authorised, state)?;
+        let mut ledger = Self::init(
+            Box::new(ArcStore(sled.clone())),
+            charter,
+            authorised,
+            state,
+            logged_at,
+        )?;
         ledger.dir = Some(dir.to_path_buf());
         ledger.disk = Some(sled);
+        ledger.heads = Some(HeadLog::open(dir)?);
+        ledger.record_head()?;
         Ok(ledger)
     }
 
@@ -187,6 +234,7 @@ impl Ledger {
             charter,
             authorised,
             state,
+            None,
         )
     }
 
@@ -195,8 +243,9 @@ impl Ledger {
         charter: &Envelope,
         authorised: Authorised,
         state: State,
+        logged_at: Option<Timestamp>,
     ) -> Result<Self, LedgerError> {
-        let logged_at = now();
+        let logged_at = logged_at.unwrap_or_else(now);
         let entry = LoggedEntry {
             index: 0,
             logged_at: logged_at.clone(),
@@ -222,6 +271,9 @@ impl Ledger {
             last_logged_at: logged_at,
             last_governance: 0,
             state: Some(state),
+            heads: None,
+            checkpoint_count: 0,
+            cosignature_count: 0,
         })
     }
 
@@ -262,7 +314,60 @@ impl Ledger {
         })?;
         ledger.dir = Some(dir.to_path_buf());
         ledger.disk = Some(sled);
+        let heads = HeadLog::open(dir)?;
+        if let Some(h) = heads.last() {
+            ledger.check_head(&h)?;
+        }
+        ledger.heads = Some(heads);
+        ledger.record_head()?;
         Ok(ledger)
+    }
+
+    /// Compares the store with the last acknowledged head.
+    fn check_head(&self, h: &Head) -> Result<(), LedgerError> {
+        let lost = |what: String| {
+            corrupt(
+                "the store",
+                format!(
+                    "{what}; the database lost acknowledged data. Restore it from a JSON Lines export \
+                     (`accord import`) or a mirror, then `accord verify` (docs/GUARANTEES.md)"
+                ),
+            )
+        };
+        if self.size < h.size {
+            return Err(lost(format!(
+                "it holds {} entries but {} were acknowledged",
+                self.size, h.size
+            )));
+        }
+        if self.root_at(h.size)? != h.root {
+            return Err(lost(format!(
+                "the root of the first {} entries is not the acknowledged one",
+                h.size
+            )));
+        }
+        if self.checkpoint_count < h.checkpoints || self.cosignature_count < h.cosignatures {
+            return Err(lost(format!(
+                "it holds {} checkpoints and {} cosignatures but {} and {} were acknowledged",
+                self.checkpoint_count, self.cosignature_count, h.checkpoints, h.cosignatures
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records what is now acknowledged in the head log (on-disk ledgers).
+    fn record_head(&mut self) -> Result<(), LedgerError> {
+        let head = Head {
+            size: self.size,
+            checkpoints: self.checkpoint_count,
+            cosignatures: self.cosignature_count,
+            root: self.frontier.root(),
+        };
+        let sync = std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none();
+        match &mut self.heads {
+            Some(h) => h.record(head, sync),
+            None => Ok(()),
+        }
     }
 
     fn load(store: Box<dyn Store>) -> Result<Self, LedgerError> {
@@ -272,10 +377,15 @@ impl Ledger {
         let (last_key, last_leaf) = store
             .last(b"E")?
             .ok_or_else(|| corrupt("entry 0", "the ledger has no entries"))?;
-        let last = keys::tail_u64(&last_key).ok_or_else(|| corrupt("entries", "bad key"))?;
+        let last = keys::tail_u64(&last_key)
+            .filter(|&n| n < MAX_ENTRIES && last_key.len() == 9)
+            .ok_or_else(|| corrupt("entries", "an entry key is out of range"))?;
         let size = last + 1;
         let nodes = match store.last(b"N")? {
-            Some((k, _)) => keys::tail_u64(&k).map_or(0, |n| n + 1),
+            Some((k, _)) => keys::tail_u64(&k)
+                .filter(|&n| n < 4 * MAX_ENTRIES && k.len() == 9)
+                .map(|n| n + 1)
+                .ok_or_else(|| corrupt("Merkle nodes", "a node key is out of range"))?,
             None => 0,
         };
         if nodes != log::stored_hash_count(size) {
@@ -324,7 +434,18 @@ impl Ledger {
             last_logged_at: last_entry.logged_at,
             last_governance,
             state: None,
+            heads: None,
+            checkpoint_count: 0,
+            cosignature_count: 0,
         };
+        for item in ledger.store.scan(b"X", None) {
+            item?;
+            ledger.checkpoint_count += 1;
+        }
+        for item in ledger.store.scan(b"Y", None) {
+            item?;
+            ledger.cosignature_count += 1;
+        }
         let needs = Frontier::needs(size);
         let hashes = ledger.read_nodes(&needs)?;
         ledger.frontier = Frontier::from_hashes(size, &hashes)
@@ -499,6 +620,7 @@ impl Ledger {
         self.store.commit(batch)?;
         let leaf_hash = staged.hashes[0];
         self.finish(&staged, &logged_at);
+        self.record_head()?;
         Ok(Appended {
             index,
             id: staged.authorised.payload.id.clone(),
@@ -551,13 +673,14 @@ impl Ledger {
     ///
     /// # Errors
     /// Store failures. Rejections are reported in [`ImportReport::rejected`].
-    pub fn import<I>(
+    pub fn import<I, T>(
         &mut self,
         envelopes: I,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportReport, LedgerError>
     where
-        I: IntoIterator<Item = Result<Envelope, Rejection>>,
+        I: IntoIterator<Item = Result<T, Rejection>>,
+        T: Into<ImportItem>,
     {
         self.governance()?;
         let mut report = ImportReport {
@@ -573,6 +696,7 @@ impl Ledger {
             let mut staged: Vec<StagedEntry> = Vec::with_capacity(IMPORT_GROUP);
             let mut stop: Option<(u64, Rejection)> = None;
             let mut last_governance = self.last_governance;
+            let mut last_at = self.last_logged_at.clone();
             let mut exhausted = false;
             {
                 let Some(state) = self.state.as_mut() else {
@@ -585,19 +709,45 @@ impl Ledger {
                         break;
                     };
                     let index = self.size + staged.len() as u64;
-                    let env = match item {
-                        Ok(env) => env,
+                    let item: ImportItem = match item {
+                        Ok(item) => item.into(),
                         Err(rej) => {
                             stop = Some((position + staged.len() as u64, rej));
                             break;
                         }
                     };
+                    let logged_at = match item.logged {
+                        None => at.clone(),
+                        Some((i, t)) => {
+                            if i != index {
+                                stop = Some((
+                                    position + staged.len() as u64,
+                                    Rejection::Envelope(format!(
+                                        "restoring entry {i}, but the ledger's next index is {index}"
+                                    )),
+                                ));
+                                break;
+                            }
+                            if t.instant() < last_at.instant() {
+                                stop = Some((
+                                    position + staged.len() as u64,
+                                    Rejection::Envelope(format!(
+                                        "entry {i}'s logged_at {t} is before the previous entry's {last_at}"
+                                    )),
+                                ));
+                                break;
+                            }
+                            t
+                        }
+                    };
+                    last_at = logged_at.clone();
+                    let env = item.envelope;
                     match state.check(index, &env) {
                         Ok(a) => {
                             state.commit(&a);
                             let leaf = LoggedEntry {
                                 index,
-                                logged_at: at.clone(),
+                                logged_at: logged_at.clone(),
                                 governance: last_governance,
                                 envelope: env,
                             }
@@ -657,7 +807,12 @@ impl Ledger {
                     }
                 }
                 self.size += staged.len() as u64;
-                self.last_logged_at = at.clone();
+                if let Some(last) = staged.last() {
+                    if let Ok(e) = LoggedEntry::from_leaf(&last.leaf) {
+                        self.last_logged_at = e.logged_at;
+                    }
+                }
+                self.record_head()?;
                 progress(report.accepted);
             }
             if state_dirty {
@@ -859,12 +1014,16 @@ impl Ledger {
         let note = SignedCheckpoint::sign(&cp, self.log_key.name(), key.signing_key())
             .map_err(|e| corrupt("checkpoint", e.to_string()))?;
         let seq = match self.store.last(b"X")? {
-            Some((k, _)) => keys::tail_u64(&k).map_or(0, |n| n + 1),
+            Some((k, _)) => keys::tail_u64(&k)
+                .and_then(|n| n.checked_add(1))
+                .ok_or_else(|| corrupt("checkpoints", "a checkpoint key is out of range"))?,
             None => 0,
         };
         let mut batch = WriteBatch::default();
         batch.put(keys::checkpoint(seq), note.to_bytes());
         self.store.commit(batch)?;
+        self.checkpoint_count += 1;
+        self.record_head()?;
         Ok(StoredCheckpoint {
             seq,
             note,
@@ -975,6 +1134,8 @@ impl Ledger {
         let mut batch = WriteBatch::default();
         batch.put(key, line);
         self.store.commit(batch)?;
+        self.cosignature_count += 1;
+        self.record_head()?;
         self.checkpoint(seq)
     }
 }
@@ -993,42 +1154,52 @@ fn stage_writes(
     for (i, h) in hashes.iter().enumerate() {
         batch.put(keys::node(first + i as u64), h.0.to_vec());
     }
+    for (k, v) in index_keys(index, payload, state) {
+        batch.put(k, v);
+    }
+}
+
+/// The index keys (and values) an entry adds: its id, and for commitments and their
+/// lifecycle entries the history, party, country, kind and commodity indexes. The audit
+/// recomputes these and checks the store holds exactly them.
+pub(crate) fn index_keys(index: u64, payload: &Payload, state: &State) -> Vec<(Vec<u8>, Vec<u8>)> {
     let idx = index.to_be_bytes();
-    batch.put(
+    let mut out = vec![(
         keys::parts(b'I', &[payload.id.as_str().as_bytes()]),
         idx.to_vec(),
-    );
+    )];
     if let Some(cid) = payload.body.commitment_id(&payload.id) {
         let c = cid.as_str().as_bytes();
-        batch.put(keys::parts(b'C', &[c, &idx]), Vec::new());
+        out.push((keys::parts(b'C', &[c, &idx]), Vec::new()));
         let terms = match &payload.body {
             Body::Commitment(n) => {
                 let mut countries = std::collections::BTreeSet::new();
                 for p in &n.parties {
-                    batch.put(keys::parts(b'P', &[p.as_str().as_bytes(), c]), Vec::new());
+                    out.push((keys::parts(b'P', &[p.as_str().as_bytes(), c]), Vec::new()));
                     if let Some(m) = state.member(p) {
                         countries.insert(m.member.country.as_str().to_owned());
                     }
                 }
                 for country in countries {
-                    batch.put(keys::parts(b'Q', &[country.as_bytes(), c]), Vec::new());
+                    out.push((keys::parts(b'Q', &[country.as_bytes(), c]), Vec::new()));
                 }
-                batch.put(
+                out.push((
                     keys::parts(b'K', &[n.terms.measure.kind().as_bytes(), c]),
                     Vec::new(),
-                );
+                ));
                 Some(&n.terms)
             }
             Body::Amend(a) => Some(&a.terms),
             _ => None,
         };
         if let Some(t) = terms {
-            batch.put(
+            out.push((
                 keys::parts(b'O', &[t.commodity.as_str().as_bytes(), c, &idx]),
                 Vec::new(),
-            );
+            ));
         }
     }
+    out
 }
 
 /// A shared sled store, so the ledger can both use it as a [`Store`] and ask it for its

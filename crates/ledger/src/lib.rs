@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod export;
+pub mod heads;
 mod keys;
 pub mod ledger;
 pub mod query;
@@ -18,7 +19,7 @@ pub mod verify;
 
 pub use error::LedgerError;
 pub use ledger::{
-    charter_hash, Appended, ConsistencyProof, ImportReport, InclusionProof, Ledger,
+    charter_hash, Appended, ConsistencyProof, ImportItem, ImportReport, InclusionProof, Ledger,
     StoredCheckpoint, StoredEntry, Wait,
 };
 pub use verify::{verify, VerifyError, VerifyOptions, VerifyReport};

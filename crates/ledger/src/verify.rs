@@ -14,7 +14,7 @@ use accord_core::log::{self, Frontier, Hash, StoredIndex};
 use accord_core::model::MemberId;
 
 use crate::error::LedgerError;
-use crate::ledger::{charter_hash, Ledger};
+use crate::ledger::{charter_hash, index_keys, Ledger};
 
 /// Entries whose signatures are checked together.
 pub const VERIFY_CHUNK: usize = 1024;
@@ -128,6 +128,7 @@ pub fn verify(
         latest_cosigners: Vec::new(),
     };
     let mut expected = 0u64;
+    let mut index_counts: BTreeMap<u8, u64> = BTreeMap::new();
     let mut last_logged_at = None;
     let mut last_governance = 0u64;
 
@@ -188,7 +189,7 @@ pub fn verify(
             ));
         }
         report.signatures += entry.envelope.signatures.len() as u64;
-        let payload_id;
+        let payload;
         let is_gov;
         match &mut state {
             None => {
@@ -210,14 +211,14 @@ pub fn verify(
                     State::check_charter(&entry.envelope).map_err(|e| failed(0, e.to_string()))?;
                 a.verify().map_err(|e| failed(0, e.to_string()))?;
                 state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
-                payload_id = a.payload.id.clone();
+                payload = a.payload.clone();
                 is_gov = true;
                 *report.by_type.entry("charter".into()).or_default() += 1;
             }
             Some(s) => match s.check(index, &entry.envelope) {
                 Ok(a) => {
                     s.commit(&a);
-                    payload_id = a.payload.id.clone();
+                    payload = a.payload.clone();
                     is_gov = a.payload.body.is_governance();
                     *report
                         .by_type
@@ -235,11 +236,26 @@ pub fn verify(
                 }
             },
         }
-        if ledger.index_of(&payload_id)? != Some(index) {
-            return Err(failed(
-                index,
-                format!("the id index does not point {payload_id} at this entry"),
-            ));
+        if let Some(s) = &state {
+            for (k, v) in index_keys(index, &payload, s) {
+                if ledger
+                    .store()
+                    .get(&k)
+                    .map_err(LedgerError::from)?
+                    .as_deref()
+                    != Some(v.as_slice())
+                {
+                    return Err(failed(
+                        index,
+                        format!(
+                            "index key {} of {} is missing or altered",
+                            printable(&k),
+                            payload.id
+                        ),
+                    ));
+                }
+                *index_counts.entry(k[0]).or_default() += 1;
+            }
         }
         if is_gov {
             last_governance = index;
@@ -256,6 +272,27 @@ pub fn verify(
     if expected != size {
         return Err(failed(expected, "entry is missing"));
     }
+    if size == ledger.size() {
+        // Nothing beyond the entries: no stray entries, nodes or index keys.
+        for prefix in [b'E', b'N', b'I', b'C', b'P', b'Q', b'K', b'O'] {
+            let want = match prefix {
+                b'E' => size,
+                b'N' => log::stored_hash_count(size),
+                p => index_counts.get(&p).copied().unwrap_or(0),
+            };
+            let mut have = 0u64;
+            for item in ledger.store().scan(&[prefix], None) {
+                item.map_err(LedgerError::from)?;
+                have += 1;
+            }
+            if have != want {
+                return Err(failed_at(
+                    format!("the {} table", table_name(prefix)),
+                    format!("{have} keys where the entries account for {want}"),
+                ));
+            }
+        }
+    }
     let root = frontier.root();
     if size == ledger.size() && root != ledger.root() {
         return Err(failed_at(
@@ -268,12 +305,25 @@ pub fn verify(
     let Some(state) = state else {
         return Err(failed(0, "the ledger has no charter"));
     };
-    for cp in &checkpoints {
+    for (i, cp) in checkpoints.iter().enumerate() {
         let c = cp.note.checkpoint();
+        let at = format!("checkpoint {}", cp.seq);
+        if cp.seq != i as u64 {
+            return Err(failed_at(at, format!("checkpoint {i} is missing")));
+        }
+        if c.size() > ledger.size() {
+            return Err(failed_at(
+                at,
+                format!(
+                    "it covers {} entries but the ledger has {}: entries were lost",
+                    c.size(),
+                    ledger.size()
+                ),
+            ));
+        }
         if c.size() > size {
             continue;
         }
-        let at = format!("checkpoint {}", cp.seq);
         if c.origin() != ledger.origin() {
             return Err(failed_at(
                 at,
@@ -314,4 +364,29 @@ pub fn verify(
         report.latest_cosigners = cosigners;
     }
     Ok(report)
+}
+
+fn table_name(prefix: u8) -> &'static str {
+    match prefix {
+        b'E' => "entries",
+        b'N' => "Merkle nodes",
+        b'I' => "entry id index",
+        b'C' => "commitment history index",
+        b'P' => "party index",
+        b'Q' => "country index",
+        b'K' => "kind index",
+        _ => "commodity index",
+    }
+}
+
+fn printable(key: &[u8]) -> String {
+    key.iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                (b as char).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect()
 }

@@ -4,8 +4,8 @@ use std::io::BufRead;
 
 use accord_core::envelope::{Envelope, MAX_ENVELOPE_BYTES};
 use accord_core::governance::Rejection;
-use accord_core::model::Payload;
-use accord_ledger::Ledger;
+use accord_core::model::{Payload, Timestamp};
+use accord_ledger::{ImportItem, Ledger};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 
@@ -131,15 +131,27 @@ pub fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<()> {
     }
 }
 
-fn envelope_of_line(line: &str) -> Result<(Option<u64>, Envelope), Rejection> {
+/// A line is a bare envelope (a new entry) or a JSON Lines export object, whose `index` and
+/// `logged_at` are kept so that a restored ledger has the same leaves and root.
+fn item_of_line(line: &str) -> Result<ImportItem, Rejection> {
     let v: Value = serde_json::from_str(line).map_err(|e| Rejection::Envelope(e.to_string()))?;
-    let (index, env) = match v.get("envelope") {
-        Some(e) => (v.get("index").and_then(Value::as_u64), e.clone()),
+    let (logged, env) = match v.get("envelope") {
+        Some(e) => {
+            let index = v
+                .get("index")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| Rejection::Envelope("export line without an index".into()))?;
+            let at = v
+                .get("logged_at")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Rejection::Envelope("export line without logged_at".into()))?;
+            let at = Timestamp::parse(at).map_err(|e| Rejection::Envelope(e.to_string()))?;
+            (Some((index, at)), e.clone())
+        }
         None => (None, v),
     };
-    Envelope::from_value(env)
-        .map(|e| (index, e))
-        .map_err(|e| Rejection::Envelope(e.to_string()))
+    let envelope = Envelope::from_value(env).map_err(|e| Rejection::Envelope(e.to_string()))?;
+    Ok(ImportItem { envelope, logged })
 }
 
 /// `accord import`: appends every line; a line is an envelope or a JSON Lines export
@@ -163,16 +175,24 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
                 .next()
                 .ok_or_else(|| anyhow!("{} is empty", a.file.display()))?;
             let first = first.with_context(|| format!("{} line {}", a.file.display(), n + 1))?;
-            let (_, charter) = envelope_of_line(&first)
+            let charter = item_of_line(&first)
                 .map_err(|e| anyhow!("{} line {}: {e}", a.file.display(), n + 1))?;
-            created = true;
-            Ledger::create(&dir, &charter).with_context(|| {
-                format!(
-                    "{} line {}: cannot create the ledger from it",
+            if charter.logged.as_ref().is_some_and(|(i, _)| *i != 0) {
+                bail!(
+                    "{} line {}: a new ledger starts from entry 0, the charter",
                     a.file.display(),
                     n + 1
-                )
-            })?
+                );
+            }
+            created = true;
+            Ledger::create_at(&dir, &charter.envelope, charter.logged.map(|(_, t)| t))
+                .with_context(|| {
+                    format!(
+                        "{} line {}: cannot create the ledger from it",
+                        a.file.display(),
+                        n + 1
+                    )
+                })?
         }
         Err(e) => return Err(e.into()),
     };
@@ -185,11 +205,15 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
             Ok(l) if l.len() > MAX_ENVELOPE_BYTES * 2 => {
                 Err(Rejection::Envelope("line too long".into()))
             }
-            Ok(l) => match envelope_of_line(&l) {
+            Ok(l) => match item_of_line(&l) {
                 // An export's first line is the charter: skip it when it is this ledger's.
-                Ok((Some(0), env)) if env == charter_leaf => return None,
-                Ok((_, env)) => Ok(env),
-                Err(e) => Err(e),
+                Ok(item)
+                    if item.logged.as_ref().is_some_and(|(i, _)| *i == 0)
+                        && item.envelope == charter_leaf =>
+                {
+                    return None
+                }
+                other => other,
             },
         };
         line_numbers.push(n + 1);
