@@ -260,6 +260,34 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_enforced_with_clear_errors() {
+        let mut env = Envelope::new(vec![b'x'; MAX_PAYLOAD_BYTES + 1]);
+        env.sign(&KeyPair::from_seed("A", &[1; 32]).unwrap());
+        assert!(matches!(
+            Envelope::from_json(&env.to_json()),
+            Err(EnvelopeError::PayloadTooLarge(_) | EnvelopeError::TooLarge(_))
+        ));
+        let mut env = Envelope::new(b"{}".to_vec());
+        for i in 0..=MAX_SIGNATURES {
+            env.sign(&KeyPair::from_seed("A", &[i as u8; 32]).unwrap());
+        }
+        assert_eq!(
+            Envelope::from_json(&env.to_json()),
+            Err(EnvelopeError::TooManySignatures(MAX_SIGNATURES + 1))
+        );
+        // Deep nesting is an error, not a stack overflow.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(Envelope::from_json(deep.as_bytes()).is_err());
+        assert!(crate::model::Payload::from_bytes(deep.as_bytes()).is_err());
+        let deep_obj = format!(
+            r#"{{"ledger":"a.example/l","type":"withdraw","id":"w","signed_at":"2026-01-01T00:00:00Z","target":"c","reason":{}1{}}}"#,
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
+        assert!(crate::model::Payload::from_bytes(deep_obj.as_bytes()).is_err());
+    }
+
+    #[test]
     fn unknown_fields_and_bad_signatures_are_refused() {
         let e =
             Envelope::from_json(br#"{"payloadType":"x","payload":"","signatures":[],"extra":1}"#);

@@ -427,3 +427,67 @@ fn unknown_fields_and_kinds_are_named() {
         Rejection::Malformed(_)
     ));
 }
+
+#[test]
+fn a_withdrawal_by_a_non_party_is_refused() {
+    let mut w = world();
+    w.state
+        .apply(&commitment("floor", &[&w.jp], &[&w.jp]))
+        .unwrap();
+    let by_de = signed(
+        &payload(
+            "withdraw",
+            "w",
+            json!({"target": "floor", "reason": "not mine"}),
+        ),
+        &[&w.de],
+    );
+    assert!(matches!(
+        w.state.apply(&by_de).unwrap_err(),
+        Rejection::SignerNotParty { .. }
+    ));
+}
+
+#[test]
+fn a_charter_with_two_ids_sharing_one_key_is_refused() {
+    let w = world();
+    let twin = KeyPair::from_seed("US-TREASURY", &[1; 32]).unwrap(); // JP-MOF's key bytes
+    let p = charter_payload(&w.jp, &twin, &w.de, &w.log, 2);
+    let err = State::from_charter(&signed(&p, &[&w.jp, &twin, &w.de])).unwrap_err();
+    assert!(err.to_string().contains("already used"), "{err}");
+}
+
+#[test]
+fn a_revoked_key_cannot_sign_its_own_rotation_but_a_threshold_can() {
+    let mut w = world();
+    let revoke = signed(
+        &payload(
+            "revoke_key",
+            "rv",
+            json!({"member": "JP-MOF",
+        "key": w.jp.verifier().unwrap().to_string(), "reason": "lost"}),
+        ),
+        &[&w.jp],
+    );
+    w.state.apply(&revoke).unwrap();
+    let new = key("JP-MOF", 12);
+    let rotate = |signers: &[&KeyPair]| {
+        signed(
+            &payload(
+                "rotate_key",
+                "r",
+                json!({"member": "JP-MOF",
+        "new_key": new.verifier().unwrap().to_string()}),
+            ),
+            signers,
+        )
+    };
+    assert!(matches!(
+        w.state.apply(&rotate(&[&w.jp, &new])).unwrap_err(),
+        Rejection::RevokedKey { .. }
+    ));
+    w.state.apply(&rotate(&[&w.us, &w.de, &new])).unwrap();
+    w.state
+        .apply(&commitment("back", &[&w.jp], &[&new]))
+        .unwrap();
+}
