@@ -85,14 +85,42 @@ fn failed_at(at: impl Into<String>, why: impl Into<String>) -> VerifyError {
     }
 }
 
-fn flush(pending: &mut Vec<Authorised>) -> Result<(), VerifyError> {
-    let r = verify_parallel(pending);
-    let out = match r {
-        Ok(()) => Ok(()),
-        Err((pos, rej)) => Err(failed(pending[pos].index, rej.to_string())),
-    };
-    pending.clear();
-    out
+fn check_chunk(chunk: &[Authorised]) -> Result<(), VerifyError> {
+    verify_parallel(chunk).map_err(|(pos, rej)| failed(chunk[pos].index, rej.to_string()))
+}
+
+/// Signature checks run one chunk behind the sequential work (reading, parsing, governance,
+/// hashing), on the rayon pool, so the two overlap. Verdicts stay in log order: a chunk's
+/// failure is reported before anything found later.
+struct Pipeline {
+    inflight: Option<std::thread::JoinHandle<Result<(), VerifyError>>>,
+}
+
+impl Pipeline {
+    fn wait(&mut self) -> Result<(), VerifyError> {
+        match self.inflight.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(failed_at("signature checks", "a verifier thread failed"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Hands `pending` to the verifiers after the previous chunk's verdict is in.
+    fn flush(&mut self, pending: &mut Vec<Authorised>) -> Result<(), VerifyError> {
+        self.wait()?;
+        let chunk = std::mem::take(pending);
+        self.inflight = Some(std::thread::spawn(move || check_chunk(&chunk)));
+        Ok(())
+    }
+
+    /// Waits for every check, the in-flight chunk first.
+    fn finish(&mut self, pending: &mut Vec<Authorised>) -> Result<(), VerifyError> {
+        self.wait()?;
+        let r = check_chunk(pending);
+        pending.clear();
+        r
+    }
 }
 
 /// Audits `ledger`. `progress(done, total)` is called as entries are checked.
@@ -117,6 +145,7 @@ pub fn verify(
     let mut frontier = Frontier::new();
     let mut state: Option<State> = None;
     let mut pending: Vec<Authorised> = Vec::with_capacity(VERIFY_CHUNK);
+    let mut pipeline = Pipeline { inflight: None };
     let mut report = VerifyReport {
         size,
         root: String::new(),
@@ -132,143 +161,151 @@ pub fn verify(
     let mut last_logged_at = None;
     let mut last_governance = 0u64;
 
-    for item in ledger.raw_leaves(0) {
-        if expected >= size {
-            break;
-        }
-        let (index, leaf) = item?;
-        if index != expected {
-            return Err(failed(
-                expected,
-                format!("entry is missing (next stored entry is {index})"),
-            ));
-        }
-        let new_hashes = frontier.push(log::leaf_hash(&leaf));
-        let first = log::stored_index_of_leaf(index).0;
-        let wanted_nodes: Vec<StoredIndex> = (0..new_hashes.len() as u64)
-            .map(|i| StoredIndex(first + i))
-            .collect();
-        let stored = ledger
-            .read_nodes(&wanted_nodes)
-            .map_err(|e| failed(index, e.to_string()))?;
-        for (i, (got, want)) in stored.iter().zip(&new_hashes).enumerate() {
-            if got != want {
+    // Any failure found by the sequential pass waits for the signature checks of the
+    // entries before it: an earlier bad signature is the first bad place.
+    let mut pass = || -> Result<(), VerifyError> {
+        for item in ledger.raw_leaves(0) {
+            if expected >= size {
+                break;
+            }
+            let (index, leaf) = item?;
+            if index != expected {
                 return Err(failed(
-                    index,
-                    if i == 0 {
-                        "the entry's bytes do not match its stored leaf hash".to_owned()
-                    } else {
-                        format!(
-                            "stored Merkle node {} does not match the recomputed one",
-                            first + i as u64
-                        )
-                    },
+                    expected,
+                    format!("entry is missing (next stored entry is {index})"),
                 ));
             }
-        }
-        let entry = LoggedEntry::from_leaf(&leaf).map_err(|e| failed(index, e.to_string()))?;
-        if entry.index != index {
-            return Err(failed(
-                index,
-                format!("the leaf says it is entry {}", entry.index),
-            ));
-        }
-        if let Some(prev) = &last_logged_at {
-            if entry.logged_at.instant() < *prev {
-                return Err(failed(index, "logged_at runs backwards"));
-            }
-        }
-        last_logged_at = Some(entry.logged_at.instant());
-        if entry.governance != last_governance {
-            return Err(failed(
-                index,
-                format!(
-                    "the leaf points at governance entry {}, but the latest before it is {}",
-                    entry.governance, last_governance
-                ),
-            ));
-        }
-        report.signatures += entry.envelope.signatures.len() as u64;
-        let payload;
-        let is_gov;
-        match &mut state {
-            None => {
-                if let Some(want) = opts.charter_hash {
-                    let got = charter_hash(&entry.envelope);
-                    if got != want {
-                        return Err(failed(
-                            0,
+            let new_hashes = frontier.push(log::leaf_hash(&leaf));
+            let first = log::stored_index_of_leaf(index).0;
+            let wanted_nodes: Vec<StoredIndex> = (0..new_hashes.len() as u64)
+                .map(|i| StoredIndex(first + i))
+                .collect();
+            let stored = ledger
+                .read_nodes(&wanted_nodes)
+                .map_err(|e| failed(index, e.to_string()))?;
+            for (i, (got, want)) in stored.iter().zip(&new_hashes).enumerate() {
+                if got != want {
+                    return Err(failed(
+                        index,
+                        if i == 0 {
+                            "the entry's bytes do not match its stored leaf hash".to_owned()
+                        } else {
                             format!(
-                                "the charter's hash is {}, not the trusted {}",
-                                hex::encode(got),
-                                hex::encode(want)
+                                "stored Merkle node {} does not match the recomputed one",
+                                first + i as u64
+                            )
+                        },
+                    ));
+                }
+            }
+            let entry = LoggedEntry::from_leaf(&leaf).map_err(|e| failed(index, e.to_string()))?;
+            if entry.index != index {
+                return Err(failed(
+                    index,
+                    format!("the leaf says it is entry {}", entry.index),
+                ));
+            }
+            if let Some(prev) = &last_logged_at {
+                if entry.logged_at.instant() < *prev {
+                    return Err(failed(index, "logged_at runs backwards"));
+                }
+            }
+            last_logged_at = Some(entry.logged_at.instant());
+            if entry.governance != last_governance {
+                return Err(failed(
+                    index,
+                    format!(
+                        "the leaf points at governance entry {}, but the latest before it is {}",
+                        entry.governance, last_governance
+                    ),
+                ));
+            }
+            report.signatures += entry.envelope.signatures.len() as u64;
+            let payload;
+            let is_gov;
+            match &mut state {
+                None => {
+                    if let Some(want) = opts.charter_hash {
+                        let got = charter_hash(&entry.envelope);
+                        if got != want {
+                            return Err(failed(
+                                0,
+                                format!(
+                                    "the charter's hash is {}, not the trusted {}",
+                                    hex::encode(got),
+                                    hex::encode(want)
+                                ),
+                            ));
+                        }
+                    }
+                    report.charter_hash = hex::encode(charter_hash(&entry.envelope));
+                    let a = State::check_charter(&entry.envelope)
+                        .map_err(|e| failed(0, e.to_string()))?;
+                    a.verify().map_err(|e| failed(0, e.to_string()))?;
+                    state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
+                    payload = a.payload.clone();
+                    is_gov = true;
+                    *report.by_type.entry("charter".into()).or_default() += 1;
+                }
+                Some(s) => match s.check(index, &entry.envelope) {
+                    Ok(a) => {
+                        s.commit(&a);
+                        payload = a.payload.clone();
+                        is_gov = a.payload.body.is_governance();
+                        *report
+                            .by_type
+                            .entry(a.payload.body.type_name().into())
+                            .or_default() += 1;
+                        pending.push(a);
+                        if pending.len() >= VERIFY_CHUNK {
+                            pipeline.flush(&mut pending)?;
+                        }
+                    }
+                    Err(rej) => {
+                        return Err(failed(index, rej.to_string()));
+                    }
+                },
+            }
+            if let Some(s) = &state {
+                for (k, v) in index_keys(index, &payload, s) {
+                    if ledger
+                        .store()
+                        .get(&k)
+                        .map_err(LedgerError::from)?
+                        .as_deref()
+                        != Some(v.as_slice())
+                    {
+                        return Err(failed(
+                            index,
+                            format!(
+                                "index key {} of {} is missing or altered",
+                                printable(&k),
+                                payload.id
                             ),
                         ));
                     }
+                    *index_counts.entry(k[0]).or_default() += 1;
                 }
-                report.charter_hash = hex::encode(charter_hash(&entry.envelope));
-                let a =
-                    State::check_charter(&entry.envelope).map_err(|e| failed(0, e.to_string()))?;
-                a.verify().map_err(|e| failed(0, e.to_string()))?;
-                state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
-                payload = a.payload.clone();
-                is_gov = true;
-                *report.by_type.entry("charter".into()).or_default() += 1;
             }
-            Some(s) => match s.check(index, &entry.envelope) {
-                Ok(a) => {
-                    s.commit(&a);
-                    payload = a.payload.clone();
-                    is_gov = a.payload.body.is_governance();
-                    *report
-                        .by_type
-                        .entry(a.payload.body.type_name().into())
-                        .or_default() += 1;
-                    pending.push(a);
-                    if pending.len() >= VERIFY_CHUNK {
-                        flush(&mut pending)?;
-                    }
-                }
-                Err(rej) => {
-                    // An earlier entry's bad signature comes first.
-                    flush(&mut pending)?;
-                    return Err(failed(index, rej.to_string()));
-                }
-            },
-        }
-        if let Some(s) = &state {
-            for (k, v) in index_keys(index, &payload, s) {
-                if ledger
-                    .store()
-                    .get(&k)
-                    .map_err(LedgerError::from)?
-                    .as_deref()
-                    != Some(v.as_slice())
-                {
-                    return Err(failed(
-                        index,
-                        format!(
-                            "index key {} of {} is missing or altered",
-                            printable(&k),
-                            payload.id
-                        ),
-                    ));
-                }
-                *index_counts.entry(k[0]).or_default() += 1;
+            if is_gov {
+                last_governance = index;
+            }
+            if wanted.remove(&frontier.size()) {
+                roots.insert(frontier.size(), frontier.root());
+            }
+            expected += 1;
+            if expected % 4096 == 0 || expected == size {
+                progress(expected, size);
             }
         }
-        if is_gov {
-            last_governance = index;
-        }
-        if wanted.remove(&frontier.size()) {
-            roots.insert(frontier.size(), frontier.root());
-        }
-        expected += 1;
-        if expected % 4096 == 0 || expected == size {
-            progress(expected, size);
-        }
+        Ok(())
+    };
+    let outcome = pass();
+    if let Err(e) = outcome {
+        pipeline.finish(&mut pending)?;
+        return Err(e);
     }
-    flush(&mut pending)?;
+    pipeline.finish(&mut pending)?;
     if expected != size {
         return Err(failed(expected, "entry is missing"));
     }
