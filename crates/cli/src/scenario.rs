@@ -1,40 +1,56 @@
-//! The G7+ demo scenario as data: the founding members and the entries they sign, drawn
-//! from public announcements (figures and sources in `../shared/context/public-commitments.md`;
-//! each commitment records its sources). Key material is filled in by the demo driver:
-//! `$NEWKEY:ID` stands for a member's new key in a rotation, and as a signer for that key.
+//! The G7+ demo scenario as data: the founding members of the ledger and every entry they
+//! sign after the charter, in order, from January to November 2026.
+//!
+//! The commitments are drawn from public announcements (figures and sources in
+//! `shared/context/public-commitments.md`); each cites the pages it rests on in
+//! `terms.sources`. What happens after the Washington meeting of 2026-01-12 (the joint
+//! minimum import price, the withdrawal it causes, the key rotation) is scenario, and
+//! progress figures marked "illustrative" are invented for the demo.
+//!
+//! Key material is left to the demo driver: in a `rotate_key` payload, `new_key` holds
+//! `$NEWKEY:<MEMBER-ID>`, and the same string in [`Step::signers`] stands for a signature
+//! by that new key (proof of possession); `$KEY:<MEMBER-ID>` would stand for a member's
+//! current key (none of the steps needs it).
 
 use serde_json::{json, Value};
 
-/// The demo ledger's origin.
+/// The demo ledger's origin: the checkpoint origin line and the log key's name.
 pub const ORIGIN: &str = "g7-critical-minerals.example/2026";
-/// Distinct members that must sign membership and key changes (a majority of 16).
-pub const MEMBERSHIP_THRESHOLD: u32 = 9;
-/// The joint minimum-price mechanism every ministry co-signs.
+
+/// Distinct members that must sign admissions, removals, key rotations and revocations by
+/// others (the charter's `policy.membership_threshold`): 8 of the 16 founders.
+pub const MEMBERSHIP_THRESHOLD: u32 = 8;
+
+/// The id of the joint minimum-price mechanism that every ministry and agency co-signs.
 pub const JOINT_COMMITMENT: &str = "g7-joint-minimum-price-mechanism-2026";
 
-/// A founding member.
+/// A founding member, as the demo registers it in the charter.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberSpec {
-    /// Member id.
+    /// Member id (upper-case letters, digits and hyphens), also the name of its key.
     pub id: &'static str,
-    /// ISO 3166-1 alpha-2, or EU.
+    /// ISO 3166-1 alpha-2 country code, or `EU`.
     pub country: &'static str,
-    /// Institution.
+    /// The institution's name.
     pub institution: &'static str,
-    /// ministry, agency, auditor or secretariat.
+    /// `ministry`, `agency`, `auditor` or `secretariat`.
     pub role: &'static str,
 }
 
-/// One entry after the charter.
+/// One ledger entry after the charter.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Step {
-    /// The complete payload (key placeholders aside).
+    /// The complete payload (`ledger`, `type`, `id`, `signed_at` and the type's members),
+    /// with `$NEWKEY:<ID>` / `$KEY:<ID>` where the driver must put a verifier key.
     pub payload: Value,
-    /// Who signs: member ids, or `$NEWKEY:ID`.
+    /// Member ids whose current keys sign, or `$NEWKEY:<ID>` for a rotation's new key.
     pub signers: Vec<&'static str>,
-    /// One line for the demo to print.
+    /// One short line for the demo to print.
     pub note: &'static str,
 }
 
-/// The founding members.
+/// The founding members: the G7 finance ministries and the partners at the Washington
+/// meeting of 2026-01-12, two agencies, the EU, a secretariat and an audit office.
 pub fn members() -> Vec<MemberSpec> {
     let m = |id, country, institution, role| MemberSpec {
         id,
@@ -52,11 +68,16 @@ pub fn members() -> Vec<MemberSpec> {
         ),
         m("US-DOD", "US", "U.S. Department of Defense", "agency"),
         m("GB-HMT", "GB", "HM Treasury", "ministry"),
-        m("FR-DGT", "FR", "Direction générale du Trésor", "ministry"),
+        m(
+            "FR-DGT",
+            "FR",
+            "Direction générale du Trésor, Ministère de l'Économie et des Finances",
+            "ministry",
+        ),
         m(
             "DE-BMWK",
             "DE",
-            "Federal Ministry for Economic Affairs and Climate Action",
+            "Federal Ministry for Economic Affairs and Energy (formerly BMWK)",
             "ministry",
         ),
         m(
@@ -80,20 +101,26 @@ pub fn members() -> Vec<MemberSpec> {
             "Ministry of Trade, Industry and Energy",
             "ministry",
         ),
-        m("IN-MOM", "IN", "Ministry of Mines", "ministry"),
-        m("EU-COM", "EU", "European Commission, DG GROW", "ministry"),
         m(
-            "G7-SEC",
+            "IN-MOM",
+            "IN",
+            "Ministry of Mines, Government of India",
+            "ministry",
+        ),
+        m("EU-COM", "EU", "European Commission", "ministry"),
+        m(
+            "SEC-G7",
             "FR",
-            "G7 critical minerals ledger secretariat",
+            "G7 Critical Minerals Ledger Secretariat (2026 French G7 Presidency)",
             "secretariat",
         ),
         m("GB-NAO", "GB", "National Audit Office", "auditor"),
     ]
 }
 
-/// Members that are parties to the joint mechanism: every ministry and agency.
-pub fn ministries() -> Vec<&'static str> {
+/// The parties to the joint mechanism: every founding ministry and agency (all founders but
+/// the secretariat and the auditor), in charter order.
+pub fn joint_parties() -> Vec<&'static str> {
     members()
         .into_iter()
         .filter(|m| m.role == "ministry" || m.role == "agency")
@@ -101,48 +128,122 @@ pub fn ministries() -> Vec<&'static str> {
         .collect()
 }
 
-fn src(urls: &[&str]) -> Value {
-    Value::Array(
-        urls.iter()
-            .map(|u| json!({"url": u, "sha256": null}))
-            .collect(),
+// Public sources, cited by url (sha256 left null).
+const FAS_MP: &str = "https://fas.org/publication/unpacking-dod-and-mp-partnership/";
+const CGEP_MP: &str = "https://www.energypolicy.columbia.edu/mp-materials-deal-marks-a-significant-shift-in-us-rare-earths-policy";
+const ADAMAS_MP: &str = "https://www.adamasintel.com/mp-materials-announces-transformational-partnership-with-the-us-department-of-defense";
+const MTN_MP: &str = "https://www.metaltechnews.com/story/2025/07/16/tech-metals/dod-commits-billions-to-us-rare-earths/2370.html";
+const KFW: &str = "https://www.kfw.de/%C3%9Cber-die-KfW/Newsroom/Aktuelles/Pressemitteilungen-Details_824192.html";
+const KFW_EN: &str = "https://rawmaterials.net/german-raw-materials-fund-launches/";
+const EFA_2022: &str =
+    "https://www.innovationaus.com/wa-rare-earth-refinery-scores-1b-commonwealth-loan/";
+const EFA_2024: &str =
+    "https://miningmagazine.com.au/australian-government-delivers-1-65b-for-eneabba-rare-earths/";
+const EFA_2024_B: &str = "https://www.nsenergybusiness.com/news/australia-commits-additional-257m-to-ilukas-eneabba-rare-earths-refinery";
+const WH_US_AU: &str = "https://www.whitehouse.gov/briefings-statements/2025/10/united-states-australia-framework-for-securing-of-supply-in-the-mining-and-processing-of-critical-minerals-and-rare-earths/";
+const US_AU_PLEDGES: &str =
+    "https://www.manmonthly.com.au/critical-minerals-framework-signed-between-australia-and-u-s/";
+const IEA_KR: &str =
+    "https://www.iea.org/policies/17940-the-national-program-for-metal-nonferrous-and-rare-stockpiling";
+const CRMA: &str = "https://eur-lex.europa.eu/eli/reg/2024/1252/oj";
+const NCMM: &str = "https://www.business-standard.com/opinion/editorial/securing-critical-minerals-india-s-new-mission-for-future-growth-125013001646_1.html";
+const NCMM_B: &str = "https://www.ndtv.com/india-news/government-approves-rs-16-300-crore-national-critical-minerals-mission-7586696";
+const CA_BUDGET_2025: &str = "https://budget.canada.ca/2025/report-rapport/tm-mf-en.html";
+const CA_CMETC_2022: &str = "https://dentonsmininglaw.com/its-in-the-budget-new-measures-for-mining-companies-and-a-new-super-flow-through-financing-tax-credit-for-investors";
+const MX_DECREE: &str =
+    "https://www.anews.com.tr/world/2025/12/31/mexico-formalizes-tariffs-on-china-other-asian-countries";
+const MX_RATES: &str = "https://particle.news/story/mexico-passes-tariffs-of-up-to-50-on-imports-from-countries-without-trade-deals";
+const US_301: &str = "https://globaltradeandsanctionslaw.com/ustr-section-301-tariffs-chinese-imports-focus-strategic-sectors";
+const US_301_MAGNETS: &str = "https://www.duramag.com/techtalk/magnet-news/understanding-the-2026-section-301-tariffs-on-permanent-magnets-what-the-market-needs-to-know";
+const G7_CMAP: &str =
+    "https://g7.canada.ca/en/news-and-media/news/g7-critical-minerals-action-plan/";
+const G7_FIN_2026: &str = "https://www.devdiscourse.com/article/headlines/3767596-g7-nations-unite-to-reduce-rare-earth-reliance-on-china";
+const G7_FIN_2026_B: &str =
+    "https://particle.news/story/g7-and-resource-countries-pledge-rapid-cut-to-china-rare-earth-reliance";
+const JARE_2023: &str =
+    "https://www.mining.com/web/lynas-gets-134-million-funding-from-japan-to-boost-output/";
+const JARE_2026: &str =
+    "https://www.finnewsnetwork.com.au/archives/finance_news_network4192821.html";
+
+/// The parts of a commitment's terms other than the measure.
+struct Frame {
+    title: &'static str,
+    commodity: &'static str,
+    stage: &'static str,
+    from: &'static str,
+    until: Option<&'static str>,
+    instrument: &'static str,
+    sources: &'static [&'static str],
+}
+
+impl Frame {
+    /// The full `terms` object with `measure`.
+    fn terms(&self, measure: Value) -> Value {
+        let mut effective = json!({"from": self.from});
+        if let Some(until) = self.until {
+            effective["until"] = json!(until);
+        }
+        let sources: Vec<Value> = self
+            .sources
+            .iter()
+            .map(|url| json!({"url": url, "sha256": null}))
+            .collect();
+        json!({
+            "title": self.title,
+            "commodity": self.commodity,
+            "stage": self.stage,
+            "effective": effective,
+            "instrument": self.instrument,
+            "sources": sources,
+            "measure": measure,
+        })
+    }
+}
+
+/// A payload: the four common members followed by the type's members in `body`.
+fn payload(ty: &str, id: &str, signed_at: &str, body: Value) -> Value {
+    let mut p = json!({"ledger": ORIGIN, "type": ty, "id": id, "signed_at": signed_at});
+    if let (Value::Object(head), Value::Object(rest)) = (&mut p, body) {
+        head.extend(rest);
+    }
+    p
+}
+
+fn commitment(id: &str, signed_at: &str, parties: &[&str], terms: Value) -> Value {
+    payload(
+        "commitment",
+        id,
+        signed_at,
+        json!({"parties": parties, "terms": terms}),
+    )
+}
+
+fn amend(id: &str, signed_at: &str, target: &str, reason: &str, terms: Value) -> Value {
+    payload(
+        "amend",
+        id,
+        signed_at,
+        json!({"target": target, "reason": reason, "terms": terms}),
     )
 }
 
 #[allow(clippy::too_many_arguments)]
-fn terms(
-    title: &str,
-    commodity: &str,
-    stage: &str,
-    from: &str,
-    until: Option<&str>,
-    instrument: &str,
-    sources: &[&str],
-    measure: Value,
+fn progress(
+    id: &str,
+    signed_at: &str,
+    target: &str,
+    as_of: &str,
+    metric: &str,
+    amount: &str,
+    unit: &str,
+    note: &str,
 ) -> Value {
-    let mut effective = json!({"from": from});
-    if let Some(u) = until {
-        effective["until"] = json!(u);
-    }
-    json!({"title": title, "commodity": commodity, "stage": stage, "effective": effective,
-        "instrument": instrument, "sources": src(sources), "measure": measure})
-}
-
-fn head(ty: &str, id: &str, signed_at: &str) -> Value {
-    json!({"ledger": ORIGIN, "type": ty, "id": id, "signed_at": signed_at})
-}
-
-fn with(mut head: Value, body: Value) -> Value {
-    if let (Value::Object(h), Value::Object(b)) = (&mut head, body) {
-        h.extend(b);
-    }
-    head
-}
-
-fn commitment(id: &str, at: &str, parties: &[&str], terms: Value) -> Value {
-    with(
-        head("commitment", id, at),
-        json!({"parties": parties, "terms": terms}),
+    payload(
+        "progress",
+        id,
+        signed_at,
+        json!({"target": target, "as_of": as_of, "metric": metric, "amount": amount,
+               "unit": unit, "note": note}),
     )
 }
 
@@ -154,161 +255,454 @@ fn step(payload: Value, signers: &[&'static str], note: &'static str) -> Step {
     }
 }
 
-const PROJECTBLUE: &str = "https://www.projectblue.com/blue/news-analysis/1257/mp-materials-and-the-us-department-of-defense";
-const FAS: &str = "https://fas.org/publication/unpacking-dod-mp-partnership/";
-const KFW: &str =
-    "https://www.kfw.de/About-KfW/Newsroom/Latest-News/Pressemitteilungen-Details_825856.html";
-const EFA: &str =
-    "https://www.miningmagazine.com.au/news/iluka-secures-additional-funding-for-eneabba-refinery";
-const WH: &str = "https://www.whitehouse.gov/fact-sheets/2025/10/fact-sheet-president-donald-j-trump-and-prime-minister-anthony-albanese-strengthen-critical-minerals-partnership/";
-const MCA: &str = "https://minerals.org.au/news/us-australia-critical-minerals-framework";
-const IEA_KR: &str = "https://www.iea.org/policies/17940";
-const CRMA: &str = "https://eur-lex.europa.eu/eli/reg/2024/1252/oj";
-const NCMM: &str = "https://www.business-standard.com/economy/news/cabinet-approves-national-critical-mineral-mission";
-const G7: &str =
-    "https://www.g7.utoronto.ca/summit/2025kananaskis/250617-critical-minerals-action-plan.html";
-const SEED: &str =
-    "https://clashreport.com/world/articles/g7-allies-seek-to-cut-reliance-on-chinese-rare-earths";
-const CMPA: &str = "https://www.canada.ca/en/department-finance/news/2025/10/critical-minerals-production-alliance.html";
-const MSP: &str = "https://www.iea.org/policies/17980";
+const EFA_LOAN: &str = "au-efa-iluka-eneabba-2022";
+const US_MAGNET_TARIFF: &str = "us-section301-magnets-2026";
+const JARE_OFFTAKE: &str = "jp-jare-lynas-offtake-2026";
 
-/// Every entry after the charter, in order.
+fn efa_measure(amount: &str) -> Value {
+    json!({"kind": "financing_pledge",
+           "institution": "Export Finance Australia, Critical Minerals Facility",
+           "amount": {"amount": amount, "currency": "AUD"},
+           "instrument": "loan",
+           "target": "Iluka Resources, Eneabba rare-earths refinery, Western Australia"})
+}
+
+fn joint_terms(price: &str) -> Value {
+    Frame {
+        title: "Joint minimum import price for rare-earth oxides, metals and magnets from non-market sources",
+        commodity: "rare-earths",
+        stage: "separation",
+        from: "2026-07-01",
+        until: Some("2031-06-30"),
+        instrument: "Joint decision of the G7 finance ministers with Australia, India, Mexico, South Korea and the European Union, following the Washington meeting of 2026-01-12 (scenario)",
+        sources: &[G7_FIN_2026, G7_FIN_2026_B, G7_CMAP],
+    }
+    .terms(json!({"kind": "price_floor",
+                  "price": {"amount": price, "currency": "USD", "unit": "kg"},
+                  "basis": "NdPr oxide equivalent content of imported rare-earth oxides, metals and magnets; imports declared below the minimum price pay the difference as a variable levy",
+                  "mechanism": "minimum_import_price"}))
+}
+
+/// Every entry after the charter, in ledger order (25 in all): 14 commitments already made
+/// or new, the joint mechanism, a withdrawal, two amendments, six progress reports, and a key
+/// rotation followed by entries JP-MOF signs with its new key.
 pub fn steps() -> Vec<Step> {
-    let joint = ministries();
-    let joint_signers: Vec<&'static str> = joint.clone();
-    let ndpr_floor = terms(
-        "NdPr oxide price floor of USD 110/kg for ten years",
-        "rare-earths/ndpr-oxide", "separation", "2025-10-01", Some("2035-09-30"),
-        "Price-support and offtake agreement between the Department of Defense and MP Materials, 2025-07-10",
-        &[PROJECTBLUE, FAS],
-        json!({"kind": "price_floor", "price": {"amount": "110.00", "currency": "USD", "unit": "kg"},
-               "basis": "Market benchmark for NdPr oxide; the Department pays the difference on volumes sold or stockpiled",
-               "mechanism": "contract_for_difference"}),
-    );
-    let efa = |amount: &str, title: &str| {
-        terms(title, "rare-earths", "refining", "2022-04-01", Some("2039-12-31"),
-            "Critical Minerals Facility loan agreement, Export Finance Australia and Iluka Resources", &[EFA],
-            json!({"kind": "financing_pledge", "institution": "Export Finance Australia, Critical Minerals Facility",
-                   "amount": {"amount": amount, "currency": "AUD"}, "instrument": "loan",
-                   "target": "Iluka Resources, Eneabba rare-earths refinery"}))
-    };
-    let mut steps = vec![
-        step(commitment("us-dod-ndpr-floor-2025", "2026-01-20T14:00:00Z", &["US-DOD"], ndpr_floor), &["US-DOD"],
-            "US DoD NdPr oxide price floor, USD 110/kg to 2035"),
-        step(commitment("us-dod-magnet-offtake-2025", "2026-01-20T14:05:00Z", &["US-DOD"], terms(
-            "Offtake of 100% of the 10X magnet plant's output for ten years", "rare-earths/ndfeb-magnets", "magnets",
-            "2028-01-01", Some("2037-12-31"), "Offtake agreement of 2025-07-09", &[PROJECTBLUE],
-            json!({"kind": "offtake", "buyer": "U.S. Department of Defense", "seller": "MP Materials (10X facility)",
-                   "quantity": {"amount": "10000", "unit": "t-per-year"}}))), &["US-DOD"],
-            "US DoD offtake of 10,000 t/yr of magnets"),
-        step(commitment("de-kfw-raw-materials-fund-2024", "2026-01-22T09:00:00Z", &["DE-BMWK"], terms(
-            "KfW raw materials fund (Rohstofffonds) of EUR 1bn", "critical-minerals", "all_stages", "2024-10-02", None,
-            "Rohstofffonds mandate to KfW; EUR 50-150M per project, binding offtake and feasibility study required", &[KFW],
-            json!({"kind": "financing_pledge", "institution": "KfW", "amount": {"amount": "1000000000", "currency": "EUR"},
-                   "instrument": "fund", "target": "Extraction, processing and recycling projects supplying Germany"}))), &["DE-BMWK"],
-            "Germany: KfW raw materials fund, EUR 1bn"),
-        step(commitment("au-efa-iluka-eneabba-2022", "2026-01-23T02:00:00Z", &["AU-EFA"],
-            efa("1250000000", "Critical Minerals Facility loan of AUD 1.25bn to the Eneabba refinery")), &["AU-EFA"],
-            "Export Finance Australia: AUD 1.25bn to Iluka's Eneabba refinery"),
-        step(commitment("us-au-framework-2025", "2026-01-26T22:00:00Z", &["US-TREASURY", "AU-DISR"], terms(
-            "United States-Australia framework for securing critical minerals and rare earths", "critical-minerals", "all_stages",
-            "2025-10-20", None, "Framework signed by the President and the Prime Minister, 2025-10-20", &[WH, MCA],
-            json!({"kind": "framework", "partners": ["US", "AU"],
-                   "pledges": [{"amount": "1000000000", "currency": "USD"}, {"amount": "1000000000", "currency": "USD"}],
-                   "tools": ["stockpiling", "price-support", "permitting", "equity", "loans"],
-                   "pipeline": {"amount": "8500000000", "currency": "USD"}}))), &["US-TREASURY", "AU-DISR"],
-            "US-Australia framework, at least USD 1bn each, co-signed"),
-        step(commitment("kr-rare-metals-stockpile-2026", "2026-02-02T01:00:00Z", &["KR-MOTIE"], terms(
-            "Rare metals stockpile raised from 54 to 100 days of supply", "rare-metals", "all_stages", "2026-01-01", Some("2031-12-31"),
-            "Public Procurement Service and KOMIR stockpiling plan", &[IEA_KR],
-            json!({"kind": "stockpile", "days_of_supply": "100", "baseline_days": "54"}))), &["KR-MOTIE"],
-            "South Korea: rare metals stockpile to 100 days of supply"),
-        step(commitment("eu-crma-recycling-2030", "2026-02-03T10:00:00Z", &["EU-COM"], terms(
-            "25% of EU consumption of strategic raw materials recycled in the EU by 2030", "critical-minerals", "recycling",
-            "2024-05-23", Some("2030-12-31"), "Regulation (EU) 2024/1252, Article 5(1)(a)(iii)", &[CRMA],
-            json!({"kind": "recycling_target", "target_percent": "25", "basis": "annual EU consumption of strategic raw materials",
-                   "by": "2030-12-31"}))), &["EU-COM"],
-            "EU: 25% recycling target by 2030 (CRMA)"),
-        step(commitment("eu-crma-diversification-2030", "2026-02-03T10:05:00Z", &["EU-COM"], terms(
-            "No more than 65% of any strategic raw material from a single third country by 2030", "critical-minerals", "all_stages",
-            "2024-05-23", Some("2030-12-31"), "Regulation (EU) 2024/1252, Article 5(1)(b)", &[CRMA],
-            json!({"kind": "standards_market", "standards": ["Sustainability and circularity criteria of Article 6 and Annex III",
-                   "Supply diversification benchmark: at most 65% from one third country"],
-                   "scope": "Strategic projects and EU supply of strategic raw materials"}))), &["EU-COM"],
-            "EU: 65% single-supplier ceiling (CRMA)"),
-        step(commitment("in-ncmm-2025", "2026-02-05T06:00:00Z", &["IN-MOM"], terms(
-            "National Critical Mineral Mission: INR 16,300 crore of government funding", "critical-minerals", "exploration",
-            "2025-01-29", Some("2031-03-31"), "Union Cabinet approval of the National Critical Mineral Mission, 2025-01-29", &[NCMM],
-            json!({"kind": "financing_pledge", "institution": "Ministry of Mines, Government of India",
-                   "amount": {"amount": "163000000000", "currency": "INR"}, "instrument": "grant",
-                   "target": "1,200 exploration projects by FY2031, plus INR 18,000 crore expected from public-sector companies"}))), &["IN-MOM"],
-            "India: National Critical Mineral Mission, INR 16,300 crore"),
-        step(commitment("ca-exploration-tax-credit-2026", "2026-02-10T15:00:00Z", &["CA-FIN"], terms(
-            "Critical Mineral Exploration Tax Credit at 30%", "critical-minerals", "exploration", "2026-01-01", Some("2027-03-31"),
-            "Income Tax Act, section 127(9), critical mineral exploration tax credit", &[CMPA],
-            json!({"kind": "tax_incentive", "tool": "credit", "rate_percent": "30",
-                   "eligibility": "Flow-through share investors in exploration for listed critical minerals"}))), &["CA-FIN"],
-            "Canada: 30% critical mineral exploration tax credit"),
-        step(commitment("mx-rare-earth-tariff-2026", "2026-02-12T17:00:00Z", &["MX-SE"], terms(
-            "Tariff on rare-earth magnet imports from non-market economies", "rare-earths/ndfeb-magnets", "magnets", "2026-03-01",
-            Some("2027-02-28"), "Decreto por el que se modifica la Tarifa de la LIGIE, fracción 8505.11", &[SEED],
-            json!({"kind": "tariff_measure", "tool": "tariff", "rate_percent": "35", "scope": "HS 8505.11 permanent magnets of metal"}))), &["MX-SE"],
-            "Mexico: 35% tariff on magnet imports (later withdrawn)"),
-        step(commitment("jp-gb-ca-standards-market-2026", "2026-02-16T08:00:00Z", &["JP-MOF", "GB-HMT", "CA-FIN"], terms(
-            "A standards-based market for critical minerals: labour and human-rights conditions in public procurement",
-            "critical-minerals", "all_stages", "2026-04-01", None, "Joint ministerial statement, 2026-02-16", &[G7, SEED],
-            json!({"kind": "standards_market", "standards": ["ILO core labour standards", "UN Guiding Principles on Business and Human Rights",
-                   "OECD Due Diligence Guidance for Responsible Supply Chains of Minerals"],
-                   "scope": "Public procurement and subsidised offtake of critical minerals"}))), &["JP-MOF", "GB-HMT", "CA-FIN"],
-            "Japan, UK, Canada: standards-based market, co-signed"),
-    ];
-    let mut joint_terms = terms(
-        "Joint minimum-price mechanism for rare-earth oxides", "rare-earths", "separation", "2026-06-01", Some("2036-05-31"),
-        "Joint ministerial decision of the G7 finance ministers with Australia, India, Mexico, South Korea and the EU",
-        &[SEED, G7, MSP],
-        json!({"kind": "price_floor", "price": {"amount": "95.00", "currency": "USD", "unit": "kg"},
-               "basis": "Reference price for NdPr oxide outside single-supplier markets, quarterly",
-               "mechanism": "reserve_price"}),
-    );
-    steps.push(Step {
-        payload: commitment(
-            JOINT_COMMITMENT,
-            "2026-03-02T12:00:00Z",
-            &joint,
-            joint_terms.clone(),
-        ),
-        signers: joint_signers.clone(),
-        note: "Joint minimum-price mechanism, co-signed by all 14 ministries and agencies",
-    });
-    // Lifecycle.
-    steps.push(step(with(head("amend", "au-efa-iluka-eneabba-2022/amend-1", "2026-03-10T03:00:00Z"), json!({
-        "target": "au-efa-iluka-eneabba-2022", "reason": "AUD 400M additional loan plus an AUD 150M cost-overrun facility",
-        "terms": efa("1800000000", "Critical Minerals Facility loans of AUD 1.8bn to the Eneabba refinery")})), &["AU-EFA"],
-        "Amendment: Eneabba financing raised to AUD 1.8bn"));
-    steps.push(step(with(head("progress", "us-dod-ndpr-floor-2025/progress-2026q1", "2026-04-15T14:00:00Z"), json!({
-        "target": "us-dod-ndpr-floor-2025", "as_of": "2026-03-31", "metric": "disbursed", "amount": "48500000", "unit": "USD",
-        "note": "Price-difference payments for Q4 2025 and Q1 2026"})), &["US-DOD"],
-        "Progress: USD 48.5M of price support paid"));
-    steps.push(step(with(head("progress", "au-efa-iluka-eneabba-2022/progress-2026h1", "2026-07-05T03:00:00Z"), json!({
-        "target": "au-efa-iluka-eneabba-2022", "as_of": "2026-06-30", "metric": "disbursed", "amount": "610000000", "unit": "AUD"})), &["AU-EFA"],
-        "Progress: AUD 610M disbursed to Eneabba"));
-    steps.push(step(with(head("progress", "kr-rare-metals-stockpile-2026/progress-2026q2", "2026-07-10T01:00:00Z"), json!({
-        "target": "kr-rare-metals-stockpile-2026", "as_of": "2026-06-30", "metric": "stockpiled", "amount": "71", "unit": "days",
-        "note": "Days of supply held at the end of the quarter"})), &["KR-MOTIE"],
-        "Progress: Korea's stockpile at 71 days"));
-    steps.push(step(with(head("withdraw", "mx-rare-earth-tariff-2026/withdraw", "2026-05-20T17:00:00Z"), json!({
-        "target": "mx-rare-earth-tariff-2026", "reason": "Superseded by the joint minimum-price mechanism"})), &["MX-SE"],
-        "Withdrawal: Mexico's tariff, superseded by the joint mechanism"));
-    // Key rotation: a majority of the old state plus the new key.
+    let joint = joint_parties();
+    let mut steps = Vec::new();
+
+    // Commitments already made, recorded in the weeks after the charter.
     steps.push(step(
-        with(
-            head(
-                "rotate_key",
-                "jp-mof/key-rotation-2026",
-                "2026-09-01T00:00:00Z",
-            ),
-            json!({
-        "member": "JP-MOF", "new_key": "$NEWKEY:JP-MOF"}),
+        commitment(
+            "us-dod-ndpr-floor-2025",
+            "2026-01-13T20:00:00Z",
+            &["US-DOD"],
+            Frame {
+                title: "NdPr oxide price floor of USD 110/kg for ten years (MP Materials)",
+                commodity: "rare-earths/ndpr-oxide",
+                stage: "separation",
+                from: "2025-10-01",
+                until: Some("2035-09-30"),
+                instrument: "Price-protection agreement between the Department of Defense and MP Materials, announced 2025-07-10",
+                sources: &[FAS_MP, CGEP_MP],
+            }
+            .terms(json!({"kind": "price_floor",
+                          "price": {"amount": "110.00", "currency": "USD", "unit": "kg"},
+                          "basis": "Market benchmark for NdPr oxide; the Department pays the difference quarterly on volumes sold or stockpiled",
+                          "mechanism": "contract_for_difference"})),
+        ),
+        &["US-DOD"],
+        "US DoD NdPr price floor USD 110/kg, 2025-2035",
+    ));
+    steps.push(step(
+        commitment(
+            "us-dod-10x-magnet-offtake-2025",
+            "2026-01-13T20:05:00Z",
+            &["US-DOD"],
+            Frame {
+                title: "Offtake of 100% of the 10X magnet plant's output for ten years",
+                commodity: "rare-earths/ndfeb-magnets",
+                stage: "magnets",
+                from: "2028-01-01",
+                until: Some("2037-12-31"),
+                instrument: "Offtake agreement between the Department of Defense and MP Materials of 2025-07-09; commissioning in 2028",
+                sources: &[ADAMAS_MP, MTN_MP],
+            }
+            .terms(json!({"kind": "offtake",
+                          "buyer": "U.S. Department of Defense",
+                          "seller": "MP Materials (10X magnet facility)",
+                          "quantity": {"amount": "10000", "unit": "t-per-year"}})),
+        ),
+        &["US-DOD"],
+        "US DoD offtake of 10X magnets, 10,000 t/yr from 2028",
+    ));
+    steps.push(step(
+        commitment(
+            "de-kfw-rohstofffonds-2024",
+            "2026-01-14T09:00:00Z",
+            &["DE-BMWK"],
+            Frame {
+                title: "KfW raw materials fund (Rohstofffonds) of EUR 1bn",
+                commodity: "critical-minerals",
+                stage: "all_stages",
+                from: "2024-10-02",
+                until: Some("2028-12-31"),
+                instrument: "Rohstofffonds run by KfW on behalf of the Federal Government; EUR 50-150M per project, mainly equity; a binding offtake and a feasibility study are required",
+                sources: &[KFW, KFW_EN],
+            }
+            .terms(json!({"kind": "financing_pledge",
+                          "institution": "KfW, on behalf of the Federal Government",
+                          "amount": {"amount": "1000000000", "currency": "EUR"},
+                          "instrument": "fund",
+                          "target": "Extraction, processing and recycling projects supplying critical raw materials to Germany and the EU"})),
+        ),
+        &["DE-BMWK"],
+        "Germany: KfW raw materials fund, EUR 1bn",
+    ));
+    steps.push(step(
+        commitment(
+            EFA_LOAN,
+            "2026-01-15T02:00:00Z",
+            &["AU-EFA"],
+            Frame {
+                title: "Critical Minerals Facility loan of AUD 1.25bn for the Eneabba rare-earths refinery",
+                commodity: "rare-earths",
+                stage: "refining",
+                from: "2022-04-01",
+                until: None,
+                instrument: "Non-recourse loan under the Critical Minerals Facility administered by Export Finance Australia: AUD 1,050M plus an AUD 200M cost-overrun tranche",
+                sources: &[EFA_2022, EFA_2024],
+            }
+            .terms(efa_measure("1250000000")),
+        ),
+        &["AU-EFA"],
+        "Export Finance Australia: AUD 1.25bn for Iluka's Eneabba refinery",
+    ));
+    steps.push(step(
+        commitment(
+            "us-au-framework-2025",
+            "2026-01-16T22:00:00Z",
+            &["US-TREASURY", "AU-DISR"],
+            Frame {
+                title: "United States-Australia Framework for Securing of Supply in the Mining and Processing of Critical Minerals and Rare Earths",
+                commodity: "critical-minerals",
+                stage: "all_stages",
+                from: "2025-10-20",
+                until: None,
+                instrument: "Framework signed at the White House on 2025-10-20; at least USD 1bn from each side within six months; first projects Alcoa-Sojitz gallium (Wagerup) and Arafura Nolans",
+                sources: &[WH_US_AU, US_AU_PLEDGES],
+            }
+            .terms(json!({"kind": "framework",
+                          "partners": ["US", "AU"],
+                          "pledges": [{"amount": "1000000000", "currency": "USD"},
+                                      {"amount": "1000000000", "currency": "USD"}],
+                          "tools": ["stockpiling", "price-support", "permitting", "equity", "loans"],
+                          "pipeline": {"amount": "8500000000", "currency": "USD"}})),
+        ),
+        &["US-TREASURY", "AU-DISR"],
+        "US-Australia framework: USD 1bn each, USD 8.5bn pipeline (co-signed)",
+    ));
+    steps.push(step(
+        commitment(
+            "kr-rare-metals-stockpile-2024",
+            "2026-01-19T01:00:00Z",
+            &["KR-MOTIE"],
+            Frame {
+                title: "National stockpile of rare metals raised from 54 to 100 days of supply",
+                commodity: "rare-metals",
+                stage: "all_stages",
+                from: "2024-01-01",
+                until: None,
+                instrument: "National Program for Metal (Non-ferrous and Rare) Stockpiling: rare metals held by KOMIR, non-ferrous metals (50 to 60 days) by the Public Procurement Service; release time cut from 60 to 30 days",
+                sources: &[IEA_KR],
+            }
+            .terms(json!({"kind": "stockpile", "days_of_supply": "100", "baseline_days": "54"})),
+        ),
+        &["KR-MOTIE"],
+        "South Korea: rare-metals stockpile from 54 to 100 days",
+    ));
+    steps.push(step(
+        commitment(
+            "eu-crma-recycling-2030",
+            "2026-01-21T10:00:00Z",
+            &["EU-COM"],
+            Frame {
+                title: "Recycling capacity for at least 25% of the EU's annual consumption of strategic raw materials by 2030",
+                commodity: "critical-minerals",
+                stage: "recycling",
+                from: "2024-05-23",
+                until: Some("2030-12-31"),
+                instrument: "Regulation (EU) 2024/1252 (Critical Raw Materials Act), Article 5(1)(a)(iii)",
+                sources: &[CRMA],
+            }
+            .terms(json!({"kind": "recycling_target",
+                          "target_percent": "25",
+                          "basis": "EU annual consumption of strategic raw materials",
+                          "by": "2030-12-31"})),
+        ),
+        &["EU-COM"],
+        "EU: recycling for 25% of strategic raw materials by 2030 (CRMA)",
+    ));
+    steps.push(step(
+        commitment(
+            "eu-crma-strategic-project-criteria-2024",
+            "2026-01-21T10:05:00Z",
+            &["EU-COM"],
+            Frame {
+                title: "Sustainability, human-rights and labour criteria for strategic raw materials projects",
+                commodity: "critical-minerals",
+                stage: "all_stages",
+                from: "2024-05-23",
+                until: None,
+                instrument: "Regulation (EU) 2024/1252 (Critical Raw Materials Act), Article 6(1)(c) and Annex III",
+                sources: &[CRMA],
+            }
+            .terms(json!({"kind": "standards_market",
+                          "standards": [
+                              "Monitoring, prevention and minimisation of environmental impacts",
+                              "Socially responsible practices, including respect for human rights, indigenous peoples and labour rights",
+                              "Transparent business practices preventing corruption and bribery"],
+                          "scope": "Recognition of strategic projects and their priority access to EU and national support"})),
+        ),
+        &["EU-COM"],
+        "EU: sustainability and human-rights criteria for strategic projects",
+    ));
+    steps.push(step(
+        commitment(
+            "in-ncmm-2025",
+            "2026-01-22T06:00:00Z",
+            &["IN-MOM"],
+            Frame {
+                title: "National Critical Mineral Mission: INR 16,300 crore of government expenditure",
+                commodity: "critical-minerals",
+                stage: "all_stages",
+                from: "2025-01-29",
+                until: Some("2031-03-31"),
+                instrument: "Union Cabinet approval of 2025-01-29; INR 18,000 crore more expected from public-sector undertakings; 1,200 exploration projects by FY2030-31",
+                sources: &[NCMM, NCMM_B],
+            }
+            .terms(json!({"kind": "financing_pledge",
+                          "institution": "Ministry of Mines, Government of India",
+                          "amount": {"amount": "163000000000", "currency": "INR"},
+                          "instrument": "fund",
+                          "target": "Exploration, mining, processing and recovery of critical minerals in India and abroad"})),
+        ),
+        &["IN-MOM"],
+        "India: National Critical Mineral Mission, INR 16,300 crore",
+    ));
+    steps.push(step(
+        commitment(
+            "ca-cmetc-2022",
+            "2026-01-26T15:00:00Z",
+            &["CA-FIN"],
+            Frame {
+                title: "Critical Mineral Exploration Tax Credit of 30% for flow-through share investors",
+                commodity: "critical-minerals",
+                stage: "exploration",
+                from: "2022-04-08",
+                until: Some("2027-03-31"),
+                instrument: "Income Tax Act (Canada), Critical Mineral Exploration Tax Credit; eligible minerals extended by Budget 2025",
+                sources: &[CA_BUDGET_2025, CA_CMETC_2022],
+            }
+            .terms(json!({"kind": "tax_incentive",
+                          "tool": "credit",
+                          "rate_percent": "30",
+                          "eligibility": "Individuals holding flow-through shares that renounce Canadian exploration expenses targeting specified critical minerals, including rare earth elements"})),
+        ),
+        &["CA-FIN"],
+        "Canada: 30% critical mineral exploration tax credit",
+    ));
+    steps.push(step(
+        commitment(
+            "mx-non-fta-tariffs-2026",
+            "2026-01-27T17:00:00Z",
+            &["MX-SE"],
+            Frame {
+                title: "Import duties of 5% to 50% on goods from countries without a trade agreement with Mexico",
+                commodity: "manufactured-goods",
+                stage: "manufacturing",
+                from: "2026-01-01",
+                until: None,
+                instrument: "Decree amending the Ley de los Impuestos Generales de Importación y de Exportación, Diario Oficial de la Federación, 2025-12-29",
+                sources: &[MX_DECREE, MX_RATES],
+            }
+            .terms(json!({"kind": "tariff_measure",
+                          "tool": "tariff",
+                          "rate_percent": "50",
+                          "scope": "1,463 tariff lines (automotive, steel, aluminium, textiles, plastics and others) from countries without a trade agreement with Mexico; 50% is the highest rate"})),
+        ),
+        &["MX-SE"],
+        "Mexico: duties of up to 50% on 1,463 lines from non-FTA countries",
+    ));
+    steps.push(step(
+        commitment(
+            US_MAGNET_TARIFF,
+            "2026-01-28T16:00:00Z",
+            &["US-TREASURY"],
+            Frame {
+                title: "Section 301 duty of 25% on permanent magnets from China",
+                commodity: "rare-earths/ndfeb-magnets",
+                stage: "magnets",
+                from: "2026-01-01",
+                until: None,
+                instrument: "Section 301 of the Trade Act of 1974: USTR four-year review modifications announced 2024-09-13",
+                sources: &[US_301, US_301_MAGNETS],
+            }
+            .terms(json!({"kind": "tariff_measure",
+                          "tool": "tariff",
+                          "rate_percent": "25",
+                          "scope": "Permanent magnets of Chinese origin, HTS 8505.11 and 8505.19, in addition to ordinary duties"})),
+        ),
+        &["US-TREASURY"],
+        "US: Section 301 duty of 25% on Chinese permanent magnets",
+    ));
+
+    // New commitments after the Washington meeting of 2026-01-12.
+    steps.push(step(
+        commitment(
+            "jp-gb-ca-standards-market-2026",
+            "2026-02-16T08:00:00Z",
+            &["JP-MOF", "GB-HMT", "CA-FIN"],
+            Frame {
+                title: "Standards-based market for critical minerals: labour and human-rights conditions for public support",
+                commodity: "critical-minerals",
+                stage: "all_stages",
+                from: "2026-04-01",
+                until: None,
+                instrument: "Joint statement of the finance ministers of Japan, the United Kingdom and Canada under the G7 Critical Minerals Action Plan (scenario)",
+                sources: &[G7_CMAP, G7_FIN_2026_B],
+            }
+            .terms(json!({"kind": "standards_market",
+                          "standards": [
+                              "ILO Declaration on Fundamental Principles and Rights at Work",
+                              "UN Guiding Principles on Business and Human Rights",
+                              "OECD Due Diligence Guidance for Responsible Supply Chains of Minerals"],
+                          "scope": "Public procurement, export credit and subsidised offtake of critical minerals and rare-earth products"})),
+        ),
+        &["JP-MOF", "GB-HMT", "CA-FIN"],
+        "Japan, UK, Canada: labour and human-rights standards market (co-signed)",
+    ));
+    steps.push(step(
+        commitment(
+            JARE_OFFTAKE,
+            "2026-03-12T03:00:00Z",
+            &["JP-MOF"],
+            Frame {
+                title: "JARE purchase of 5,000 t/yr of NdPr from Lynas, with priority supply of up to 7,200 t/yr to Japan",
+                commodity: "rare-earths/ndpr-oxide",
+                stage: "separation",
+                from: "2026-03-10",
+                until: Some("2038-12-31"),
+                instrument: "Lynas-JARE supply agreement as extended in March 2026 (JARE is owned by JOGMEC and Sojitz); floor price USD 110/kg; up to 75% of heavy rare-earth oxides offered to Japan",
+                sources: &[JARE_2026, JARE_2023],
+            }
+            .terms(json!({"kind": "offtake",
+                          "buyer": "Japan Australia Rare Earths B.V. (JOGMEC and Sojitz)",
+                          "seller": "Lynas Rare Earths",
+                          "quantity": {"amount": "5000", "unit": "t-per-year"}})),
+        ),
+        &["JP-MOF"],
+        "Japan: JARE offtake of 5,000 t/yr NdPr from Lynas to 2038",
+    ));
+    steps.push(Step {
+        payload: commitment(JOINT_COMMITMENT, "2026-04-16T15:00:00Z", &joint, joint_terms("100.00")),
+        signers: joint.clone(),
+        note: "Joint minimum import price USD 100/kg NdPr, co-signed by all 14 ministries and agencies",
+    });
+    steps.push(step(
+        payload(
+            "withdraw",
+            "us-section301-magnets-2026/withdraw",
+            "2026-04-20T16:00:00Z",
+            json!({"target": US_MAGNET_TARIFF,
+                   "reason": "Superseded from 2026-07-01 by the joint minimum import price (g7-joint-minimum-price-mechanism-2026), which covers permanent magnets (scenario)"}),
+        ),
+        &["US-TREASURY"],
+        "Withdrawal: US magnet duty, superseded by the joint minimum import price",
+    ));
+    steps.push(step(
+        progress(
+            "us-dod-ndpr-floor-2025/progress-2026q1",
+            "2026-04-30T14:00:00Z",
+            "us-dod-ndpr-floor-2025",
+            "2026-03-31",
+            "disbursed",
+            "46800000",
+            "USD",
+            "Illustrative: price-difference payments for Q4 2025 and Q1 2026",
+        ),
+        &["US-DOD"],
+        "Progress: US DoD paid USD 46.8M of NdPr price support (illustrative)",
+    ));
+    steps.push(step(
+        amend(
+            "au-efa-iluka-eneabba-2022/amend-1",
+            "2026-05-08T02:00:00Z",
+            EFA_LOAN,
+            "Records the December 2024 top-up: a further AUD 400M loan on the original terms, and the Government's half (AUD 75M) of an AUD 150M cost-overrun facility shared with Iluka",
+            Frame {
+                title: "Critical Minerals Facility loans of AUD 1.65bn plus half of an AUD 150M cost-overrun facility for the Eneabba refinery",
+                commodity: "rare-earths",
+                stage: "refining",
+                from: "2022-04-01",
+                until: None,
+                instrument: "Non-recourse loans under the Critical Minerals Facility administered by Export Finance Australia, varied in December 2024; the additional AUD 400M depends on satisfactory offtake agreements and the Community Benefits Principles",
+                sources: &[EFA_2022, EFA_2024, EFA_2024_B],
+            }
+            .terms(efa_measure("1725000000")),
+        ),
+        &["AU-EFA"],
+        "Amendment: Eneabba support raised to AUD 1.725bn",
+    ));
+    steps.push(step(
+        progress(
+            "de-kfw-rohstofffonds-2024/progress-2026h1",
+            "2026-07-06T09:00:00Z",
+            "de-kfw-rohstofffonds-2024",
+            "2026-06-30",
+            "committed",
+            "400000000",
+            "EUR",
+            "Up to EUR 150M for Upper Rhine lithium, up to EUR 150M for a Canadian copper-gold mine and up to EUR 100M for Australian rare earths, as announced by the Ministry",
+        ),
+        &["DE-BMWK"],
+        "Progress: KfW fund has committed up to EUR 400M",
+    ));
+    steps.push(step(
+        progress(
+            "kr-rare-metals-stockpile-2024/progress-2026q2",
+            "2026-07-10T01:00:00Z",
+            "kr-rare-metals-stockpile-2024",
+            "2026-06-30",
+            "stockpiled",
+            "71",
+            "days",
+            "Illustrative: rare metals held at the end of June, in days of supply",
+        ),
+        &["KR-MOTIE"],
+        "Progress: Korea's rare-metals stockpile at 71 days (illustrative)",
+    ));
+    steps.push(step(
+        progress(
+            "au-efa-iluka-eneabba-2022/progress-2026h1",
+            "2026-07-15T02:00:00Z",
+            EFA_LOAN,
+            "2026-06-30",
+            "disbursed",
+            "1180000000",
+            "AUD",
+            "Illustrative: loan drawn by Iluka to the end of June",
+        ),
+        &["AU-EFA"],
+        "Progress: AUD 1.18bn drawn for Eneabba (illustrative)",
+    ));
+
+    // JP-MOF replaces its key; 8 founders approve, and the new key proves possession.
+    steps.push(step(
+        payload(
+            "rotate_key",
+            "jp-mof/key-rotation-2026-09",
+            "2026-09-01T00:00:00Z",
+            json!({"member": "JP-MOF", "new_key": "$NEWKEY:JP-MOF"}),
         ),
         &[
             "US-TREASURY",
@@ -318,80 +712,275 @@ pub fn steps() -> Vec<Step> {
             "IT-MEF",
             "CA-FIN",
             "EU-COM",
-            "KR-MOTIE",
-            "AU-DISR",
+            "SEC-G7",
             "$NEWKEY:JP-MOF",
         ],
-        "Key rotation: JP-MOF's new key, approved by 9 members",
+        "Key rotation: JP-MOF's new key, approved by 8 members",
     ));
-    // The joint mechanism amended by every party, JP-MOF with its new key.
-    joint_terms["measure"]["price"]["amount"] = json!("100.00");
+    steps.push(step(
+        progress(
+            "jp-jare-lynas-offtake-2026/progress-2026q3",
+            "2026-10-05T03:00:00Z",
+            JARE_OFFTAKE,
+            "2026-09-30",
+            "delivered",
+            "2900",
+            "t",
+            "Illustrative: NdPr delivered to JARE since 2026-03-10",
+        ),
+        &["JP-MOF"],
+        "Progress: 2,900 t NdPr delivered to JARE (signed with JP-MOF's new key)",
+    ));
     steps.push(Step {
-        payload: with(head("amend", "g7-joint-minimum-price-mechanism-2026/amend-1", "2026-10-15T12:00:00Z"), json!({
-            "target": JOINT_COMMITMENT, "reason": "Reference price raised after the first annual review", "terms": joint_terms})),
-        signers: joint_signers,
-        note: "Amendment: joint minimum price to USD 100/kg, co-signed by all (JP with its new key)",
+        payload: amend(
+            "g7-joint-minimum-price-mechanism-2026/amend-1",
+            "2026-10-16T15:00:00Z",
+            JOINT_COMMITMENT,
+            "First review: the minimum import price is aligned with the USD 110/kg floors of the DoD-MP Materials and JARE-Lynas agreements (scenario)",
+            joint_terms("110.00"),
+        ),
+        signers: joint,
+        note: "Amendment: joint minimum price to USD 110/kg, co-signed by all 14 (JP-MOF's new key)",
     });
-    steps.push(step(with(head("progress", "us-au-framework-2025/progress-2026", "2026-11-20T22:00:00Z"), json!({
-        "target": "us-au-framework-2025", "as_of": "2026-11-15", "metric": "committed", "amount": "2200000000", "unit": "USD",
-        "note": "Seven EXIM letters of interest for Australian projects"})), &["US-TREASURY"],
-        "Progress: USD 2.2bn committed under the US-Australia framework"));
+    steps.push(step(
+        progress(
+            "us-au-framework-2025/progress-2026",
+            "2026-11-20T22:00:00Z",
+            "us-au-framework-2025",
+            "2026-10-20",
+            "committed",
+            "2200000000",
+            "USD",
+            "Illustrative: US finance committed in the framework's first year, of the order of the seven EXIM letters of interest (over USD 2.2bn) announced with it",
+        ),
+        &["US-TREASURY"],
+        "Progress: USD 2.2bn committed under the US-Australia framework (illustrative)",
+    ));
     steps
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::*;
-    use accord_core::keys::KeyPair;
-    use accord_core::model::{Body, Payload};
+    use std::collections::{BTreeMap, BTreeSet};
 
-    fn fill(v: &mut Value) {
+    use accord_core::envelope::Envelope;
+    use accord_core::governance::State;
+    use accord_core::keys::KeyPair;
+    use accord_core::model::commitment::MEASURE_KINDS;
+    use accord_core::model::{Body, Payload, Timestamp};
+
+    use super::*;
+
+    /// Founding keys, one distinct seed per member, by charter order.
+    fn founding_keys() -> BTreeMap<&'static str, KeyPair> {
+        members()
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id, KeyPair::from_seed(m.id, &[i as u8 + 1; 32]).unwrap()))
+            .collect()
+    }
+
+    /// The key a `$NEWKEY:ID` marker stands for.
+    fn new_key(id: &str) -> KeyPair {
+        KeyPair::from_seed(id, &[200; 32]).unwrap()
+    }
+
+    /// Replaces `$NEWKEY:ID` and `$KEY:ID` strings by verifier keys, as the demo driver does.
+    fn fill(v: &mut Value, current: &BTreeMap<&'static str, KeyPair>) {
         match v {
-            Value::String(s) if s.starts_with("$NEWKEY:") || s.starts_with("$KEY:") => {
-                let id = s.split(':').nth(1).unwrap().to_owned();
-                *s = KeyPair::from_seed(&id, &[3; 32])
-                    .unwrap()
-                    .verifier()
-                    .unwrap()
-                    .to_string();
+            Value::String(s) => {
+                if let Some(id) = s.strip_prefix("$NEWKEY:") {
+                    *s = new_key(id).verifier().unwrap().to_string();
+                } else if let Some(id) = s.strip_prefix("$KEY:") {
+                    *s = current[id].verifier().unwrap().to_string();
+                }
             }
-            Value::Array(a) => a.iter_mut().for_each(fill),
-            Value::Object(m) => m.values_mut().for_each(fill),
+            Value::Array(a) => a.iter_mut().for_each(|x| fill(x, current)),
+            Value::Object(m) => m.values_mut().for_each(|x| fill(x, current)),
             _ => {}
         }
     }
 
+    fn parse(s: &Step, current: &BTreeMap<&'static str, KeyPair>) -> Payload {
+        let mut p = s.payload.clone();
+        fill(&mut p, current);
+        Payload::from_bytes(&serde_json::to_vec(&p).unwrap())
+            .unwrap_or_else(|e| panic!("step {:?}: {e}", s.note))
+    }
+
     #[test]
-    fn every_step_is_a_valid_payload_signed_by_members_with_sources() {
-        let ids: Vec<&str> = members().iter().map(|m| m.id).collect();
-        let mut seen = std::collections::BTreeSet::new();
-        let mut kinds = std::collections::BTreeSet::new();
-        for s in steps() {
-            let mut p = s.payload.clone();
-            fill(&mut p);
-            let parsed = Payload::from_bytes(&serde_json::to_vec(&p).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", s.note));
+    fn members_are_valid_and_distinct() {
+        let ms = members();
+        assert_eq!(ms.len(), 16);
+        let ids: BTreeSet<&str> = ms.iter().map(|m| m.id).collect();
+        assert_eq!(ids.len(), ms.len(), "member ids are unique");
+        for m in &ms {
+            accord_core::model::MemberId::parse(m.id).unwrap();
+            accord_core::model::Country::parse(m.country).unwrap();
+            accord_core::model::Text::parse(m.institution).unwrap();
             assert!(
-                seen.insert(parsed.id.to_string()),
-                "duplicate id {}",
-                parsed.id
+                ["ministry", "agency", "auditor", "secretariat"].contains(&m.role),
+                "{}: role {}",
+                m.id,
+                m.role
             );
+        }
+        assert!(ms.iter().any(|m| m.role == "secretariat"));
+        assert!(ms.iter().any(|m| m.role == "auditor"));
+        assert_eq!(joint_parties().len(), 14);
+        assert!(MEMBERSHIP_THRESHOLD as usize <= ms.len());
+    }
+
+    #[test]
+    fn every_step_parses_with_keys_filled_in() {
+        let keys = founding_keys();
+        for s in steps() {
+            let p = parse(&s, &keys);
+            assert_eq!(p.ledger, ORIGIN);
+            assert!(
+                !s.note.is_empty() && s.note.len() <= 100,
+                "note: {}",
+                s.note
+            );
+        }
+    }
+
+    #[test]
+    fn signers_are_founders_or_the_rotated_key() {
+        let ids: BTreeSet<&str> = members().iter().map(|m| m.id).collect();
+        for s in steps() {
+            assert!(!s.signers.is_empty(), "{}: no signer", s.note);
+            let distinct: BTreeSet<&&str> = s.signers.iter().collect();
+            assert_eq!(distinct.len(), s.signers.len(), "{}: signer twice", s.note);
             for signer in &s.signers {
-                assert!(
-                    ids.contains(signer) || signer.starts_with("$NEWKEY:"),
-                    "{signer}"
-                );
+                match signer.strip_prefix("$NEWKEY:") {
+                    Some(id) => {
+                        assert_eq!(s.payload["type"], "rotate_key", "{}", s.note);
+                        assert_eq!(s.payload["member"], *id, "{}", s.note);
+                    }
+                    None => assert!(ids.contains(signer), "{}: {signer}", s.note),
+                }
             }
-            if let Body::Commitment(c) = &parsed.body {
-                assert!(!c.terms.sources.is_empty());
-                kinds.insert(c.terms.measure.kind());
+            if s.payload["type"] == "rotate_key" {
+                let founders = s.signers.iter().filter(|x| ids.contains(**x)).count();
+                assert!(founders >= MEMBERSHIP_THRESHOLD as usize, "{}", s.note);
             }
         }
-        assert_eq!(
-            kinds.len(),
-            accord_core::model::commitment::MEASURE_KINDS.len(),
-            "every kind appears: {kinds:?}"
-        );
+    }
+
+    #[test]
+    fn commitments_cite_sources_and_ids_are_unique() {
+        let keys = founding_keys();
+        let mut seen = BTreeSet::new();
+        let mut kinds = BTreeSet::new();
+        for s in steps() {
+            let p = parse(&s, &keys);
+            assert!(seen.insert(p.id.to_string()), "duplicate id {}", p.id);
+            let terms = match &p.body {
+                Body::Commitment(c) => {
+                    kinds.insert(c.terms.measure.kind());
+                    Some(&c.terms)
+                }
+                Body::Amend(a) => Some(&a.terms),
+                _ => None,
+            };
+            if let Some(t) = terms {
+                assert!(!t.sources.is_empty(), "{}: no source", p.id);
+                for src in &t.sources {
+                    assert!(src.url.as_str().starts_with("https://"), "{}", src.url);
+                }
+            }
+        }
+        assert!(!seen.contains("charter"), "the charter's id is taken");
+        let all: BTreeSet<&str> = MEASURE_KINDS.iter().copied().collect();
+        assert_eq!(kinds, all, "every kind of measure appears");
+    }
+
+    #[test]
+    fn entries_are_dated_in_order_within_2026() {
+        let first = Timestamp::parse("2026-01-13T00:00:00Z").unwrap().instant();
+        let last = Timestamp::parse("2026-11-20T23:59:59Z").unwrap().instant();
+        let mut prev = first;
+        for s in steps() {
+            let at = Timestamp::parse(s.payload["signed_at"].as_str().unwrap())
+                .unwrap()
+                .instant();
+            assert!(at >= prev && at <= last, "{}: {at}", s.note);
+            prev = at;
+        }
+    }
+
+    #[test]
+    fn joint_mechanism_is_signed_by_every_ministry_and_agency() {
+        let keys = founding_keys();
+        let joint: BTreeSet<&str> = joint_parties().into_iter().collect();
+        let s = steps()
+            .into_iter()
+            .find(|s| s.payload["id"] == JOINT_COMMITMENT)
+            .unwrap();
+        let Body::Commitment(c) = parse(&s, &keys).body else {
+            panic!("the joint mechanism is not a commitment");
+        };
+        let parties: BTreeSet<&str> = c.parties.iter().map(|p| p.as_str()).collect();
+        assert_eq!(parties, joint);
+        assert_eq!(s.signers.iter().copied().collect::<BTreeSet<_>>(), joint);
+        assert_eq!(c.terms.measure.kind(), "price_floor");
+    }
+
+    /// Runs the charter and every step through the governance state machine, signing as the
+    /// demo driver does (JP-MOF with its new key after the rotation).
+    #[test]
+    fn the_whole_scenario_is_accepted_by_governance() {
+        let mut keys = founding_keys();
+        let log = KeyPair::from_seed(ORIGIN, &[250; 32]).unwrap();
+        let records: Vec<Value> = members()
+            .iter()
+            .map(|m| {
+                json!({"id": m.id, "country": m.country, "institution": m.institution,
+                       "role": m.role, "key": keys[m.id].verifier().unwrap().to_string()})
+            })
+            .collect();
+        let charter = json!({
+            "ledger": ORIGIN, "type": "charter", "id": "charter", "signed_at": "2026-01-13T18:00:00Z",
+            "name": "G7+ Critical Minerals Commitments Ledger",
+            "log_key": log.verifier().unwrap().to_string(),
+            "members": records,
+            "policy": {"membership_threshold": MEMBERSHIP_THRESHOLD,
+                       "joint_commitments": {"rule": "all_parties"}}
+        });
+        let sign = |p: &Value, signers: &[&KeyPair]| {
+            let mut bytes = serde_json::to_vec_pretty(p).unwrap();
+            bytes.push(b'\n');
+            let mut env = Envelope::new(bytes);
+            for k in signers {
+                env.sign(k);
+            }
+            env
+        };
+        let founders: Vec<&KeyPair> = keys.values().collect();
+        let mut state = State::from_charter(&sign(&charter, &founders)).unwrap();
+        for (i, s) in steps().iter().enumerate() {
+            let mut p = s.payload.clone();
+            fill(&mut p, &keys);
+            let signers: Vec<KeyPair> = s
+                .signers
+                .iter()
+                .map(|id| match id.strip_prefix("$NEWKEY:") {
+                    Some(m) => new_key(m),
+                    None => keys[id].clone(),
+                })
+                .collect();
+            let refs: Vec<&KeyPair> = signers.iter().collect();
+            state
+                .apply(&sign(&p, &refs))
+                .unwrap_or_else(|e| panic!("step {} ({}) rejected: {e}", i + 1, s.note));
+            if p["type"] == "rotate_key" {
+                let id = p["member"].as_str().unwrap();
+                let (&id, _) = keys.iter().find(|(k, _)| **k == id).unwrap();
+                keys.insert(id, new_key(id));
+            }
+        }
+        assert_eq!(state.size(), steps().len() as u64 + 1);
     }
 }
