@@ -285,6 +285,15 @@ impl Bundle {
             }
             cosigners.push(member.to_string());
         }
+        // Every line is the log's signature or a cosignature that verified: an unknown line
+        // would let a bundle carry bytes no one vouches for.
+        if note.signature_count() != 1 + cosigners.len() {
+            return Err(BundleError::Checkpoint(format!(
+                "{} signature lines, but only the log's and {} cosignatures verify",
+                note.signature_count(),
+                cosigners.len()
+            )));
+        }
         Ok(BundleReport {
             origin: self.origin.clone(),
             tree_size: size,

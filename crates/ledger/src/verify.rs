@@ -396,6 +396,16 @@ pub fn verify(
             }
             cosigners.push(member.to_string());
         }
+        if cp.note.signature_count() != 1 + cosigners.len() {
+            return Err(failed_at(
+                at,
+                format!(
+                    "{} signature lines, but only the log's and {} cosignatures verify",
+                    cp.note.signature_count(),
+                    cosigners.len()
+                ),
+            ));
+        }
         report.checkpoints += 1;
         report.latest_checkpoint_size = Some(c.size());
         report.latest_cosigners = cosigners;
