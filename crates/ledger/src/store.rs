@@ -107,7 +107,8 @@ impl MemoryStore {
     }
 }
 
-fn printable(key: &[u8]) -> String {
+/// A key for error messages: printable ASCII as is, other bytes as `\xNN`.
+pub(crate) fn printable(key: &[u8]) -> String {
     key.iter()
         .map(|&b| {
             if b.is_ascii_graphic() {

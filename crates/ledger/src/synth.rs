@@ -59,17 +59,7 @@ fn kind_measure(kind: &str, i: u64) -> Value {
     }
 }
 
-const KINDS: &[&str] = &[
-    "price_floor",
-    "financing_pledge",
-    "offtake",
-    "stockpile",
-    "tariff_measure",
-    "tax_incentive",
-    "recycling_target",
-    "standards_market",
-    "framework",
-];
+use accord_core::model::commitment::MEASURE_KINDS as KINDS;
 
 impl Synth {
     /// A group of `n` members (1 to 100) with keys derived from `seed`.

@@ -15,6 +15,7 @@ use accord_core::model::MemberId;
 
 use crate::error::LedgerError;
 use crate::ledger::{charter_hash, index_keys, Ledger};
+use crate::store::printable;
 
 /// Entries whose signatures are checked together.
 pub const VERIFY_CHUNK: usize = 1024;
@@ -424,16 +425,4 @@ fn table_name(prefix: u8) -> &'static str {
         b'K' => "kind index",
         _ => "commodity index",
     }
-}
-
-fn printable(key: &[u8]) -> String {
-    key.iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() {
-                (b as char).to_string()
-            } else {
-                format!("\\x{b:02x}")
-            }
-        })
-        .collect()
 }
