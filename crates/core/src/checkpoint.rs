@@ -312,46 +312,26 @@ pub fn vkey_string(name: &str, key: &VerifyingKey) -> String {
 /// [`CheckpointError::UnsupportedAlgorithm`], [`CheckpointError::KeyIdMismatch`] or
 /// [`CheckpointError::WeakKey`].
 pub fn parse_vkey(vkey: &str) -> Result<(String, VerifyingKey), CheckpointError> {
+    use crate::keys::{KeyError, VerifierKey};
     use CheckpointError::MalformedVkey;
     if vkey.len() > MAX_VKEY_LEN {
         return Err(MalformedVkey("too long"));
     }
-    let mut parts = vkey.splitn(3, '+');
-    let (Some(name), Some(id16), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(MalformedVkey("not name+id+key"));
-    };
-    if !is_key_name_valid(name) {
-        return Err(CheckpointError::InvalidKeyName(name.to_owned()));
+    // One parser for verifier keys: the keys module's, which members' keys use too.
+    match VerifierKey::parse(vkey) {
+        Ok(k) => Ok((k.name().to_owned(), *k.verifying_key())),
+        Err(KeyError::BadName(name)) => Err(CheckpointError::InvalidKeyName(name)),
+        Err(KeyError::Algorithm(alg)) => Err(CheckpointError::UnsupportedAlgorithm(alg)),
+        Err(KeyError::HashMismatch { found, expected }) => Err(CheckpointError::KeyIdMismatch {
+            name: vkey.split('+').next().unwrap_or_default().to_owned(),
+            stated: u32::from_str_radix(&found, 16).unwrap_or_default(),
+            computed: u32::from_str_radix(&expected, 16).unwrap_or_default(),
+        }),
+        Err(KeyError::WeakKey) => Err(CheckpointError::WeakKey),
+        Err(_) => Err(MalformedVkey(
+            "not name+id+base64(0x01 || 32-byte Ed25519 key)",
+        )),
     }
-    if id16.len() != 8 || !id16.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(MalformedVkey("the key ID is not 8 lower-case hex digits"));
-    }
-    let stated = u32::from_str_radix(id16, 16).map_err(|_| MalformedVkey("bad key ID"))?;
-    let data = BASE64_STANDARD
-        .decode(key64)
-        .map_err(|_| MalformedVkey("the key data is not standard base64"))?;
-    let Some((&alg, key)) = data.split_first() else {
-        return Err(MalformedVkey("empty key data"));
-    };
-    if alg != ALG_ED25519 {
-        return Err(CheckpointError::UnsupportedAlgorithm(alg));
-    }
-    let key: [u8; 32] = key
-        .try_into()
-        .map_err(|_| MalformedVkey("an Ed25519 key is 32 bytes"))?;
-    let computed = signed_note::key_id(name, &data);
-    if stated != computed {
-        return Err(CheckpointError::KeyIdMismatch {
-            name: name.to_owned(),
-            stated,
-            computed,
-        });
-    }
-    let key = VerifyingKey::from_bytes(&key).map_err(|_| MalformedVkey("not an Ed25519 point"))?;
-    if key.is_weak() {
-        return Err(CheckpointError::WeakKey);
-    }
-    Ok((name.to_owned(), key))
 }
 
 /// The message a `cosignature/v1` signs (c2sp.org/tlog-cosignature, "Ed25519 signed
