@@ -279,3 +279,66 @@ fn errors_name_what_is_wrong_and_exit_non_zero() {
     let v = e.ok(&["--ledger", "ledger", "--json", "verify"]).json();
     assert_eq!(v["size"], 1);
 }
+
+/// `--out` naming a FIFO (like `/dev/null` or `/dev/stdout`) is written in place, never renamed
+/// over: an export once replaced `/dev/null` with a regular file that way.
+#[cfg(unix)]
+#[test]
+fn exports_to_special_files_write_in_place_and_leave_no_temporary_files() {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let e = Env::new();
+    e.two_member_ledger();
+    e.ok(&["--ledger", "ledger", "checkpoint", "--log-key", "log.key"]);
+    let fifo = e.path("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    for format in ["jsonl", "csv", "bundle"] {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                std::fs::File::open(&fifo)
+                    .unwrap()
+                    .read_to_string(&mut s)
+                    .unwrap();
+                s
+            })
+        };
+        e.ok(&[
+            "--ledger", "ledger", "export", "--format", format, "--out", "pipe",
+        ]);
+        // Checked before joining: a reader of a FIFO that was renamed over waits forever.
+        let file_type = std::fs::metadata(&fifo).unwrap().file_type();
+        assert!(file_type.is_fifo(), "{format}: the FIFO was replaced");
+        let got = reader.join().unwrap();
+        assert!(!got.is_empty(), "{format}: nothing came through the FIFO");
+        e.ok(&[
+            "--ledger", "ledger", "export", "--format", format, "--out", "file",
+        ]);
+        assert_eq!(e.read("file"), got, "{format}: file and FIFO differ");
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(e.dir.path())
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    // A directory that does not exist: a clear error, and nothing half-written.
+    e.fails(
+        2,
+        &[
+            "--ledger",
+            "ledger",
+            "export",
+            "--format",
+            "jsonl",
+            "--out",
+            "no/such/dir/x.jsonl",
+        ],
+        "cannot write no/such/dir/x.jsonl",
+    );
+}

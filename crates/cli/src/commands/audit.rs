@@ -1,14 +1,12 @@
 //! `accord verify`, `export`, `verify-bundle`.
 
-use std::io::Write;
-
 use accord_core::bundle::Bundle;
 use accord_core::keys::VerifierKey;
 use accord_ledger::{verify as audit, VerifyOptions};
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 
-use super::{filter, parse_hash, read_file, write_file, Ctx, MAX_INPUT};
+use super::{filter, parse_hash, read_file, write_file, Ctx, Output, MAX_INPUT};
 use crate::cli::{ExportArgs, ExportFormat, VerifyArgs, VerifyBundleArgs};
 use crate::output;
 
@@ -72,29 +70,16 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             } else {
                 Some(ledger.select(&f, false)?)
             };
-            let mut buf: Box<dyn Write> = if a.out.as_os_str() == "-" {
-                Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
-            } else {
-                let tmp = a.out.with_extension("jsonl.tmp");
-                Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(&tmp)
-                        .with_context(|| format!("cannot write {}", tmp.display()))?,
-                ))
-            };
+            let mut out = Output::create(&a.out)?;
             let pb = output::progress(
                 Some(indexes.as_ref().map_or(ledger.size(), |v| v.len() as u64)),
                 "export",
             );
-            let n = ledger.export_jsonl(&mut buf, indexes.as_deref(), &mut |done| {
+            let n = ledger.export_jsonl(&mut out, indexes.as_deref(), &mut |done| {
                 pb.set_position(done)
             })?;
-            buf.flush()?;
-            drop(buf);
+            out.finish()?;
             pb.finish_and_clear();
-            if a.out.as_os_str() != "-" {
-                std::fs::rename(a.out.with_extension("jsonl.tmp"), &a.out)
-                    .with_context(|| format!("cannot write {}", a.out.display()))?;
-            }
             (n, "entries")
         }
         ExportFormat::Csv => {

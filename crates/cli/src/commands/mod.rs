@@ -74,21 +74,116 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Writes a file atomically (temporary file, then rename), or to stdout for "-".
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    if path == Path::new("-") {
-        std::io::stdout().lock().write_all(bytes)?;
-        return Ok(());
+/// Where a command writes its output: stdout for "-"; an existing device, FIFO or socket
+/// (`/dev/null`, `/dev/stdout`, a pipe) written in place; otherwise a temporary file beside
+/// the target, synced and renamed over it only once complete, so that a failed export never
+/// leaves a half-written file under the name asked for. Renaming over `/dev/null` would
+/// replace the device with a regular file, which is why special files are never renamed over.
+pub struct Output {
+    sink: Sink,
+    /// (temporary file, target) while the output is a temporary file.
+    pending: Option<(PathBuf, PathBuf)>,
+}
+
+enum Sink {
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    File(std::io::BufWriter<std::fs::File>),
+    Done,
+}
+
+impl Output {
+    /// Opens `path` for writing.
+    pub fn create(path: &Path) -> Result<Self> {
+        if path == Path::new("-") {
+            return Ok(Output {
+                sink: Sink::Stdout(std::io::BufWriter::new(std::io::stdout())),
+                pending: None,
+            });
+        }
+        let special = std::fs::metadata(path)
+            .map(|m| !m.is_file() && !m.is_dir())
+            .unwrap_or(false);
+        if special {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            return Ok(Output {
+                sink: Sink::File(std::io::BufWriter::new(f)),
+                pending: None,
+            });
+        }
+        let mut name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .ok_or_else(|| anyhow!("{} is not a file name", path.display()))?;
+        name.push(format!(".{}.tmp", std::process::id()));
+        let tmp = path.with_file_name(name);
+        let f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        Ok(Output {
+            sink: Sink::File(std::io::BufWriter::new(f)),
+            pending: Some((tmp, path.to_path_buf())),
+        })
     }
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".tmp");
-    let tmp = path.with_file_name(name);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+
+    /// Flushes, syncs a temporary file and moves it into place.
+    pub fn finish(mut self) -> Result<()> {
+        match std::mem::replace(&mut self.sink, Sink::Done) {
+            Sink::Stdout(mut w) => w.flush()?,
+            Sink::File(w) => {
+                let f = w
+                    .into_inner()
+                    .map_err(|e| anyhow!("cannot write output: {}", e.error()))?;
+                if let Some((tmp, path)) = self.pending.take() {
+                    f.sync_all()
+                        .with_context(|| format!("cannot write {}", tmp.display()))?;
+                    drop(f);
+                    if let Err(e) = std::fs::rename(&tmp, &path) {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+                    }
+                }
+            }
+            Sink::Done => {}
+        }
+        Ok(())
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.sink {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::File(w) => w.write(buf),
+            Sink::Done => Err(std::io::Error::other("output already finished")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.sink {
+            Sink::Stdout(w) => w.flush(),
+            Sink::File(w) => w.flush(),
+            Sink::Done => Ok(()),
+        }
+    }
+}
+
+impl Drop for Output {
+    /// An output never finished (an error on the way) leaves no temporary file behind.
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = self.pending.take() {
+            self.sink = Sink::Done;
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Writes a whole file through an [`Output`].
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut out = Output::create(path)?;
+    out.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    out.finish()
 }
 
 /// A file that is either a draft (payload JSON) or a DSSE envelope.
