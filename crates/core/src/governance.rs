@@ -315,6 +315,16 @@ pub struct State {
     size: u64,
 }
 
+/// The checks of an envelope that do not depend on the state: its payload type, and its
+/// payload decoded and validated. [`State::check`] is `check_decoded(index, env, decode(env))`.
+///
+/// # Errors
+/// [`Rejection::WrongPayloadType`], or the payload's own error.
+pub fn decode(env: &Envelope) -> Result<Payload, Rejection> {
+    envelope_checks(env)?;
+    Ok(Payload::from_bytes(&env.payload)?)
+}
+
 fn envelope_checks(env: &Envelope) -> Result<(), Rejection> {
     if env.payload_type != PAYLOAD_TYPE {
         return Err(Rejection::WrongPayloadType {
@@ -554,8 +564,21 @@ impl State {
     /// # Errors
     /// A [`Rejection`] saying why not.
     pub fn check(&self, index: u64, env: &Envelope) -> Result<Authorised, Rejection> {
-        envelope_checks(env)?;
-        let payload = Payload::from_bytes(&env.payload)?;
+        self.check_decoded(index, env, decode(env))
+    }
+
+    /// [`State::check`] with the envelope already decoded by [`decode`], which needs no
+    /// state and so can run ahead, in parallel, over many entries.
+    ///
+    /// # Errors
+    /// A [`Rejection`] saying why not: `decoded`'s own, or the state's.
+    pub fn check_decoded(
+        &self,
+        index: u64,
+        env: &Envelope,
+        decoded: Result<Payload, Rejection>,
+    ) -> Result<Authorised, Rejection> {
+        let payload = decoded?;
         if payload.ledger != self.origin {
             return Err(Rejection::WrongLedger {
                 expected: self.origin.clone(),

@@ -169,13 +169,24 @@ impl Store for MemoryStore {
 ///
 /// sled 0.34's `flush` ends in `sync_file_range`, which does not survive a power cut or a
 /// volatile disk cache (sled issues #1452, #1351); so after each flush this also calls
-/// `fsync` on sled's files and the directory.
+/// `fdatasync` on sled's log file, `fsync` on any other file of sled's that changed since
+/// the last sync (its config, snapshots), and `fsync` on the directory when the set of files
+/// in it changed. A commit therefore costs one device flush for the log in the common case.
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     dir: PathBuf,
     sync_files: bool,
+    /// What the directory held at the last sync: name, length, modification time.
+    synced: Mutex<Option<Vec<FileStamp>>>,
 }
+
+/// A file of sled's as last synced: its name, length and modification time.
+type FileStamp = (std::ffi::OsString, u64, Option<std::time::SystemTime>);
+
+/// sled's page cache. sled's default is 1 GiB, which an audit streaming a large ledger fills
+/// with pages it never reads again; this bounds the resident memory of a reader.
+pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -191,6 +202,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()
             .map_err(|e| match &e {
                 sled::Error::Io(io)
@@ -207,29 +219,86 @@ impl SledStore {
             tree,
             dir: dir.to_path_buf(),
             sync_files: std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none(),
+            synced: Mutex::new(None),
         })
     }
 
-    /// Makes everything written so far durable: sled's flush, then `fsync` of its files.
+    /// Makes everything written so far durable: sled's flush, then `fdatasync` of its log,
+    /// `fsync` of its other files that changed, and of the directory if its entries changed.
     ///
     /// # Errors
     /// [`StoreError`].
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend)?;
-        if self.sync_files {
-            for name in ["db", "conf"] {
-                let path = self.dir.join(name);
-                if path.exists() {
-                    File::open(&path)
-                        .and_then(|f| f.sync_all())
-                        .map_err(|source| StoreError::Io { path, source })?;
+        if !self.sync_files {
+            return Ok(());
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        let log = self.dir.join("db");
+        File::open(&log)
+            .and_then(|f| f.sync_data())
+            .map_err(io(&log))?;
+        // sled's other files: its config, snapshots (written and synced by sled, then renamed
+        // into place), and large values in blobs/ (never synced by sled).
+        let blobs = self.dir.join("blobs");
+        let mut now = Vec::new();
+        for dir in [&self.dir, &blobs] {
+            let listing = match std::fs::read_dir(dir) {
+                Ok(l) => l,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && *dir == blobs => continue,
+                Err(e) => return Err(io(dir)(e)),
+            };
+            for d in listing {
+                let d = d.map_err(io(dir))?;
+                let name = d.file_name();
+                let owned =
+                    *dir == blobs || name == "conf" || name.to_string_lossy().starts_with("snap.");
+                if !owned {
+                    continue;
+                }
+                let meta = d.metadata().map_err(io(&d.path()))?;
+                if meta.is_file() {
+                    let rel = Path::new(dir.file_name().unwrap_or_default()).join(&name);
+                    let key = if *dir == blobs {
+                        rel.into_os_string()
+                    } else {
+                        name
+                    };
+                    now.push((key, meta.len(), meta.modified().ok()));
                 }
             }
-            let path = self.dir.clone();
-            File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(|source| StoreError::Io { path, source })?;
         }
+        now.sort();
+        let mut synced = self
+            .synced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = synced.as_deref().unwrap_or(&[]);
+        for entry in &now {
+            if !before.contains(entry) {
+                let path = self.dir.join(&entry.0);
+                match File::open(&path).and_then(|f| f.sync_all()) {
+                    Ok(()) => {}
+                    // sled removes old snapshots as it writes new ones.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(StoreError::Io { path, source }),
+                }
+            }
+        }
+        let names = |v: &[FileStamp]| v.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
+        if synced.is_none() || names(before) != names(&now) {
+            for dir in [&self.dir, &blobs] {
+                match File::open(dir).and_then(|f| f.sync_all()) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && *dir == blobs => {}
+                    Err(e) => return Err(io(dir)(e)),
+                }
+            }
+        }
+        *synced = Some(now);
         Ok(())
     }
 

@@ -9,9 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use accord_core::entry::LoggedEntry;
-use accord_core::governance::{verify_parallel, Authorised, KeyStatus, State};
+use accord_core::governance::{self, verify_parallel, Authorised, KeyStatus, Rejection, State};
 use accord_core::log::{self, Frontier, Hash, StoredIndex};
 use accord_core::model::MemberId;
+use accord_core::model::Payload;
+use rayon::prelude::*;
 
 use crate::error::LedgerError;
 use crate::ledger::{charter_hash, index_keys, Ledger};
@@ -90,6 +92,32 @@ fn check_chunk(chunk: &[Authorised]) -> Result<(), VerifyError> {
     verify_parallel(chunk).map_err(|(pos, rej)| failed(chunk[pos].index, rej.to_string()))
 }
 
+/// What a leaf decodes to without any state; computed for a block of leaves in parallel.
+struct Decoded {
+    index: u64,
+    hash: Hash,
+    entry: Result<LoggedEntry, accord_core::entry::LeafError>,
+    /// The payload, when the leaf parsed.
+    payload: Result<Payload, Rejection>,
+}
+
+impl Decoded {
+    fn new(index: u64, leaf: &[u8]) -> Self {
+        let entry = LoggedEntry::from_leaf(leaf);
+        let payload = match &entry {
+            Ok(e) => governance::decode(&e.envelope),
+            // Never looked at: the entry's own error is reported first.
+            Err(_) => Err(Rejection::CharterNotFirst),
+        };
+        Decoded {
+            index,
+            hash: log::leaf_hash(leaf),
+            entry,
+            payload,
+        }
+    }
+}
+
 /// Signature checks run one chunk behind the sequential work (reading, parsing, governance,
 /// hashing), on the rayon pool, so the two overlap. Verdicts stay in log order: a chunk's
 /// failure is reported before anything found later.
@@ -165,138 +193,167 @@ pub fn verify(
     // Any failure found by the sequential pass waits for the signature checks of the
     // entries before it: an earlier bad signature is the first bad place.
     let mut pass = || -> Result<(), VerifyError> {
-        for item in ledger.raw_leaves(0) {
-            if expected >= size {
+        let mut leaves = ledger.raw_leaves(0);
+        let mut read = 0u64;
+        loop {
+            // Read a block in order, then decode it on all cores: what needs no state
+            // (leaf hash, leaf and payload parsing) runs ahead of the sequential checks.
+            let mut block = Vec::with_capacity(VERIFY_CHUNK);
+            while block.len() < VERIFY_CHUNK && read < size {
+                match leaves.next() {
+                    Some(item) => {
+                        let stop = item.is_err();
+                        block.push(item);
+                        read += 1;
+                        if stop {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            if block.is_empty() {
                 break;
             }
-            let (index, leaf) = item?;
-            if index != expected {
-                return Err(failed(
-                    expected,
-                    format!("entry is missing (next stored entry is {index})"),
-                ));
-            }
-            let new_hashes = frontier.push(log::leaf_hash(&leaf));
-            let first = log::stored_index_of_leaf(index).0;
-            let wanted_nodes: Vec<StoredIndex> = (0..new_hashes.len() as u64)
-                .map(|i| StoredIndex(first + i))
+            let decoded: Vec<Result<Decoded, LedgerError>> = block
+                .into_par_iter()
+                .map(|item| item.map(|(index, leaf)| Decoded::new(index, &leaf)))
                 .collect();
-            let stored = ledger
-                .read_nodes(&wanted_nodes)
-                .map_err(|e| failed(index, e.to_string()))?;
-            for (i, (got, want)) in stored.iter().zip(&new_hashes).enumerate() {
-                if got != want {
+            for item in decoded {
+                let Decoded {
+                    index,
+                    hash,
+                    entry,
+                    payload: decoded_payload,
+                } = item?;
+                if index != expected {
                     return Err(failed(
-                        index,
-                        if i == 0 {
-                            "the entry's bytes do not match its stored leaf hash".to_owned()
-                        } else {
-                            format!(
-                                "stored Merkle node {} does not match the recomputed one",
-                                first + i as u64
-                            )
-                        },
+                        expected,
+                        format!("entry is missing (next stored entry is {index})"),
                     ));
                 }
-            }
-            let entry = LoggedEntry::from_leaf(&leaf).map_err(|e| failed(index, e.to_string()))?;
-            if entry.index != index {
-                return Err(failed(
-                    index,
-                    format!("the leaf says it is entry {}", entry.index),
-                ));
-            }
-            if let Some(prev) = &last_logged_at {
-                if entry.logged_at.instant() < *prev {
-                    return Err(failed(index, "logged_at runs backwards"));
+                let new_hashes = frontier.push(hash);
+                let first = log::stored_index_of_leaf(index).0;
+                let wanted_nodes: Vec<StoredIndex> = (0..new_hashes.len() as u64)
+                    .map(|i| StoredIndex(first + i))
+                    .collect();
+                let stored = ledger
+                    .read_nodes(&wanted_nodes)
+                    .map_err(|e| failed(index, e.to_string()))?;
+                for (i, (got, want)) in stored.iter().zip(&new_hashes).enumerate() {
+                    if got != want {
+                        return Err(failed(
+                            index,
+                            if i == 0 {
+                                "the entry's bytes do not match its stored leaf hash".to_owned()
+                            } else {
+                                format!(
+                                    "stored Merkle node {} does not match the recomputed one",
+                                    first + i as u64
+                                )
+                            },
+                        ));
+                    }
                 }
-            }
-            last_logged_at = Some(entry.logged_at.instant());
-            if entry.governance != last_governance {
-                return Err(failed(
-                    index,
-                    format!(
+                let entry = entry.map_err(|e| failed(index, e.to_string()))?;
+                if entry.index != index {
+                    return Err(failed(
+                        index,
+                        format!("the leaf says it is entry {}", entry.index),
+                    ));
+                }
+                if let Some(prev) = &last_logged_at {
+                    if entry.logged_at.instant() < *prev {
+                        return Err(failed(index, "logged_at runs backwards"));
+                    }
+                }
+                last_logged_at = Some(entry.logged_at.instant());
+                if entry.governance != last_governance {
+                    return Err(failed(
+                        index,
+                        format!(
                         "the leaf points at governance entry {}, but the latest before it is {}",
                         entry.governance, last_governance
                     ),
-                ));
-            }
-            report.signatures += entry.envelope.signatures.len() as u64;
-            let payload;
-            let is_gov;
-            match &mut state {
-                None => {
-                    if let Some(want) = opts.charter_hash {
-                        let got = charter_hash(&entry.envelope);
-                        if got != want {
+                    ));
+                }
+                report.signatures += entry.envelope.signatures.len() as u64;
+                let payload;
+                let is_gov;
+                match &mut state {
+                    None => {
+                        if let Some(want) = opts.charter_hash {
+                            let got = charter_hash(&entry.envelope);
+                            if got != want {
+                                return Err(failed(
+                                    0,
+                                    format!(
+                                        "the charter's hash is {}, not the trusted {}",
+                                        hex::encode(got),
+                                        hex::encode(want)
+                                    ),
+                                ));
+                            }
+                        }
+                        report.charter_hash = hex::encode(charter_hash(&entry.envelope));
+                        let a = State::check_charter(&entry.envelope)
+                            .map_err(|e| failed(0, e.to_string()))?;
+                        a.verify().map_err(|e| failed(0, e.to_string()))?;
+                        state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
+                        payload = a.payload.clone();
+                        is_gov = true;
+                        *report.by_type.entry("charter".into()).or_default() += 1;
+                    }
+                    Some(s) => match s.check_decoded(index, &entry.envelope, decoded_payload) {
+                        Ok(a) => {
+                            s.commit(&a);
+                            payload = a.payload.clone();
+                            is_gov = a.payload.body.is_governance();
+                            *report
+                                .by_type
+                                .entry(a.payload.body.type_name().into())
+                                .or_default() += 1;
+                            pending.push(a);
+                            if pending.len() >= VERIFY_CHUNK {
+                                pipeline.flush(&mut pending)?;
+                            }
+                        }
+                        Err(rej) => {
+                            return Err(failed(index, rej.to_string()));
+                        }
+                    },
+                }
+                if let Some(s) = &state {
+                    for (k, v) in index_keys(index, &payload, s) {
+                        if ledger
+                            .store()
+                            .get(&k)
+                            .map_err(LedgerError::from)?
+                            .as_deref()
+                            != Some(v.as_slice())
+                        {
                             return Err(failed(
-                                0,
+                                index,
                                 format!(
-                                    "the charter's hash is {}, not the trusted {}",
-                                    hex::encode(got),
-                                    hex::encode(want)
+                                    "index key {} of {} is missing or altered",
+                                    printable(&k),
+                                    payload.id
                                 ),
                             ));
                         }
+                        *index_counts.entry(k[0]).or_default() += 1;
                     }
-                    report.charter_hash = hex::encode(charter_hash(&entry.envelope));
-                    let a = State::check_charter(&entry.envelope)
-                        .map_err(|e| failed(0, e.to_string()))?;
-                    a.verify().map_err(|e| failed(0, e.to_string()))?;
-                    state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
-                    payload = a.payload.clone();
-                    is_gov = true;
-                    *report.by_type.entry("charter".into()).or_default() += 1;
                 }
-                Some(s) => match s.check(index, &entry.envelope) {
-                    Ok(a) => {
-                        s.commit(&a);
-                        payload = a.payload.clone();
-                        is_gov = a.payload.body.is_governance();
-                        *report
-                            .by_type
-                            .entry(a.payload.body.type_name().into())
-                            .or_default() += 1;
-                        pending.push(a);
-                        if pending.len() >= VERIFY_CHUNK {
-                            pipeline.flush(&mut pending)?;
-                        }
-                    }
-                    Err(rej) => {
-                        return Err(failed(index, rej.to_string()));
-                    }
-                },
-            }
-            if let Some(s) = &state {
-                for (k, v) in index_keys(index, &payload, s) {
-                    if ledger
-                        .store()
-                        .get(&k)
-                        .map_err(LedgerError::from)?
-                        .as_deref()
-                        != Some(v.as_slice())
-                    {
-                        return Err(failed(
-                            index,
-                            format!(
-                                "index key {} of {} is missing or altered",
-                                printable(&k),
-                                payload.id
-                            ),
-                        ));
-                    }
-                    *index_counts.entry(k[0]).or_default() += 1;
+                if is_gov {
+                    last_governance = index;
                 }
-            }
-            if is_gov {
-                last_governance = index;
-            }
-            if wanted.remove(&frontier.size()) {
-                roots.insert(frontier.size(), frontier.root());
-            }
-            expected += 1;
-            if expected % 4096 == 0 || expected == size {
-                progress(expected, size);
+                if wanted.remove(&frontier.size()) {
+                    roots.insert(frontier.size(), frontier.root());
+                }
+                expected += 1;
+                if expected % 4096 == 0 || expected == size {
+                    progress(expected, size);
+                }
             }
         }
         Ok(())
