@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use accord_core::checkpoint::{Checkpoint, SignedCheckpoint};
 use accord_core::entry::LoggedEntry;
 use accord_core::envelope::Envelope;
-use accord_core::governance::{verify_parallel, Authorised, Rejection, State};
+use accord_core::governance::{self, verify_parallel, Authorised, Rejection, State};
 use accord_core::keys::{KeyPair, VerifierKey};
 use accord_core::log::{self, Frontier, Hash, StoredIndex};
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
@@ -171,7 +171,6 @@ struct StagedEntry {
     index: u64,
     leaf: Vec<u8>,
     hashes: Vec<Hash>,
-    authorised: Authorised,
 }
 
 impl Ledger {
@@ -601,29 +600,23 @@ impl Ledger {
         let authorised = self.governance()?.check(index, env)?;
         authorised.verify()?;
         let logged_at = self.next_logged_at(at);
-        let staged = self.stage(
-            index,
-            env,
-            &logged_at,
-            authorised,
-            &mut self.frontier.clone(),
-        );
+        let staged = self.stage(index, env, &logged_at, &mut self.frontier.clone());
         let mut batch = WriteBatch::default();
         stage_writes(
             &mut batch,
             index,
             &staged.leaf,
             &staged.hashes,
-            &staged.authorised.payload,
+            &authorised.payload,
             self.governance()?,
         );
         self.store.commit(batch)?;
         let leaf_hash = staged.hashes[0];
-        self.finish(&staged, &logged_at);
+        self.finish(&staged, &authorised, &logged_at);
         self.record_head()?;
         Ok(Appended {
             index,
-            id: staged.authorised.payload.id.clone(),
+            id: authorised.payload.id.clone(),
             leaf_hash,
             logged_at,
         })
@@ -634,7 +627,6 @@ impl Ledger {
         index: u64,
         env: &Envelope,
         logged_at: &Timestamp,
-        authorised: Authorised,
         frontier: &mut Frontier,
     ) -> StagedEntry {
         let leaf = LoggedEntry {
@@ -649,16 +641,15 @@ impl Ledger {
             index,
             leaf,
             hashes,
-            authorised,
         }
     }
 
-    fn finish(&mut self, staged: &StagedEntry, logged_at: &Timestamp) {
+    fn finish(&mut self, staged: &StagedEntry, authorised: &Authorised, logged_at: &Timestamp) {
         self.frontier.push(staged.hashes[0]);
         if let Some(state) = &mut self.state {
-            state.commit(&staged.authorised);
+            state.commit(authorised);
         }
-        if staged.authorised.payload.body.is_governance() {
+        if authorised.payload.body.is_governance() {
             self.last_governance = staged.index;
         }
         self.size = staged.index + 1;
@@ -694,7 +685,27 @@ impl Ledger {
             let at = self.next_logged_at(now());
             let mut frontier = self.frontier.clone();
             let mut staged: Vec<StagedEntry> = Vec::with_capacity(IMPORT_GROUP);
+            let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
             let mut stop: Option<(u64, Rejection)> = None;
+            // Read a group ahead and decode it on all cores: what needs no state (payload
+            // parsing and validation) runs before the sequential governance checks.
+            let block: Vec<Result<ImportItem, Rejection>> = input
+                .by_ref()
+                .take(IMPORT_GROUP)
+                .map(|item| item.map(Into::into))
+                .collect();
+            let exhausted_input = block.len() < IMPORT_GROUP;
+            let mut block = {
+                use rayon::prelude::*;
+                block
+                    .into_par_iter()
+                    .map(|item| {
+                        let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
+                        (item, decoded)
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+            };
             let mut last_governance = self.last_governance;
             let mut last_at = self.last_logged_at.clone();
             let mut exhausted = false;
@@ -703,14 +714,14 @@ impl Ledger {
                     return Err(corrupt("governance", "state unavailable"));
                 };
                 // Optimistically commit to the state; on a bad signature the state is rebuilt.
-                while staged.len() < IMPORT_GROUP {
-                    let Some(item) = input.next() else {
-                        exhausted = true;
+                loop {
+                    let Some((item, decoded)) = block.next() else {
+                        exhausted = exhausted_input;
                         break;
                     };
                     let index = self.size + staged.len() as u64;
                     let item: ImportItem = match item {
-                        Ok(item) => item.into(),
+                        Ok(item) => item,
                         Err(rej) => {
                             stop = Some((position + staged.len() as u64, rej));
                             break;
@@ -742,7 +753,8 @@ impl Ledger {
                     };
                     last_at = logged_at.clone();
                     let env = item.envelope;
-                    match state.check(index, &env) {
+                    let decoded = decoded.unwrap_or_else(|| governance::decode(&env));
+                    match state.check_decoded(index, &env, decoded) {
                         Ok(a) => {
                             state.commit(&a);
                             let leaf = LoggedEntry {
@@ -760,8 +772,8 @@ impl Ledger {
                                 index,
                                 leaf,
                                 hashes,
-                                authorised: a,
                             });
+                            authorised.push(a);
                         }
                         Err(rej) => {
                             stop = Some((position + staged.len() as u64, rej));
@@ -770,10 +782,10 @@ impl Ledger {
                     }
                 }
             }
-            let authorised: Vec<Authorised> = staged.iter().map(|s| s.authorised.clone()).collect();
             let mut state_dirty = false;
             if let Err((bad, rej)) = verify_parallel(&authorised) {
                 staged.truncate(bad);
+                authorised.truncate(bad);
                 stop = Some((position + bad as u64, rej));
                 state_dirty = true;
             } else if stop.is_some() {
@@ -782,15 +794,8 @@ impl Ledger {
             if !staged.is_empty() {
                 let mut batch = WriteBatch::default();
                 if let Some(state) = &self.state {
-                    for s in &staged {
-                        stage_writes(
-                            &mut batch,
-                            s.index,
-                            &s.leaf,
-                            &s.hashes,
-                            &s.authorised.payload,
-                            state,
-                        );
+                    for (s, a) in staged.iter().zip(&authorised) {
+                        stage_writes(&mut batch, s.index, &s.leaf, &s.hashes, &a.payload, state);
                     }
                 }
                 if let Err(e) = self.store.commit(batch) {
@@ -800,9 +805,9 @@ impl Ledger {
                 report.first_index.get_or_insert(staged[0].index);
                 report.accepted += staged.len() as u64;
                 position += staged.len() as u64;
-                for s in &staged {
+                for (s, a) in staged.iter().zip(&authorised) {
                     self.frontier.push(s.hashes[0]);
-                    if s.authorised.payload.body.is_governance() {
+                    if a.payload.body.is_governance() {
                         self.last_governance = s.index;
                     }
                 }
