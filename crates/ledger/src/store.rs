@@ -22,6 +22,10 @@ pub enum StoreError {
     /// sled reported an error (corruption, I/O).
     #[error("storage error: {0}")]
     Backend(String),
+    /// sled found its files corrupt on open (turned into [`StoreError::Backend`] if setting
+    /// its snapshots aside does not help).
+    #[error("storage error: {0}")]
+    Corrupt(String),
     /// An I/O error while syncing files.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -179,6 +183,34 @@ pub struct SledStore {
     sync_files: bool,
     /// What the directory held at the last sync: name, length, modification time.
     synced: Mutex<Option<Vec<FileStamp>>>,
+    /// Where snapshot files were quarantined on open (see [`SledStore::open`]).
+    quarantined: Option<PathBuf>,
+}
+
+/// Moves sled's snapshot files (`snap.*`, including a half-written `.generating` one) to
+/// `quarantine/<seconds since the epoch>/` in `dir`; returns (from, to) for each.
+fn quarantine_snapshots(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>, StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let target = dir.join("quarantine").join(secs.to_string());
+    let mut moved = Vec::new();
+    for d in std::fs::read_dir(dir).map_err(io(dir))? {
+        let d = d.map_err(io(dir))?;
+        if !d.file_name().to_string_lossy().starts_with("snap.") {
+            continue;
+        }
+        std::fs::create_dir_all(&target).map_err(io(&target))?;
+        let to = target.join(d.file_name());
+        std::fs::rename(d.path(), &to).map_err(io(&d.path()))?;
+        moved.push((d.path(), to));
+    }
+    Ok(moved)
 }
 
 /// A file of sled's as last synced: its name, length and modification time.
@@ -195,10 +227,47 @@ fn backend(e: sled::Error) -> StoreError {
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
     ///
+    /// sled 0.34 can leave a snapshot it cannot read after a process is killed while it
+    /// writes one (sled issues #1527, #1533), and then refuses to open with a corruption
+    /// error although its log is intact. A snapshot is only a shortcut for replaying the log,
+    /// so on such an error the snapshot files are moved to `quarantine/<seconds>/` and the
+    /// open is tried once more, from the log alone; if that also fails they are put back and
+    /// the first error is returned. Nothing is trusted on the strength of this: the ledger
+    /// then compares the store with its `heads` record and checks its Merkle nodes, and an
+    /// audit re-verifies everything.
+    ///
     /// # Errors
     /// [`StoreError::InUse`] if another process holds it; [`StoreError::Backend`] if sled
     /// cannot read it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let first = match Self::open_once(dir) {
+            Err(StoreError::Corrupt(e)) => e,
+            other => return other,
+        };
+        let moved = quarantine_snapshots(dir)?;
+        if moved.is_empty() {
+            return Err(StoreError::Backend(first));
+        }
+        match Self::open_once(dir) {
+            Ok(mut store) => {
+                store.quarantined = moved
+                    .first()
+                    .and_then(|(_, q)| q.parent().map(Path::to_path_buf));
+                Ok(store)
+            }
+            Err(_) => {
+                for (from, to) in &moved {
+                    std::fs::rename(to, from).map_err(|source| StoreError::Io {
+                        path: to.clone(),
+                        source,
+                    })?;
+                }
+                Err(StoreError::Backend(first))
+            }
+        }
+    }
+
+    fn open_once(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
@@ -211,6 +280,7 @@ impl SledStore {
                 {
                     StoreError::InUse(dir.to_path_buf())
                 }
+                sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
                 _ => backend(e),
             })?;
         let tree = db.open_tree("accord").map_err(backend)?;
@@ -220,7 +290,13 @@ impl SledStore {
             dir: dir.to_path_buf(),
             sync_files: std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none(),
             synced: Mutex::new(None),
+            quarantined: None,
         })
+    }
+
+    /// Where unreadable snapshot files were moved when this store was opened, if they were.
+    pub fn quarantined(&self) -> Option<&Path> {
+        self.quarantined.as_deref()
     }
 
     /// Makes everything written so far durable: sled's flush, then `fdatasync` of its log,
@@ -418,6 +494,33 @@ pub(crate) mod conformance {
     fn sled_store_conforms() {
         let dir = tempfile::tempdir().unwrap();
         run(&SledStore::open(dir.path()).unwrap());
+    }
+
+    /// sled issues #1527/#1533: a snapshot left unreadable by a kill makes sled refuse to
+    /// open. The store sets snapshots aside, replays the log and keeps every committed key.
+    #[test]
+    fn an_unreadable_snapshot_is_quarantined_and_the_log_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            for i in 0u32..200 {
+                let mut b = WriteBatch::default();
+                b.put(format!("k{i:05}").into_bytes(), vec![7; 300]);
+                store.commit(b).unwrap();
+            }
+        }
+        // The newest snapshot name sled would pick, with bytes that are not a snapshot.
+        std::fs::write(dir.path().join("snap.7FFFFFFFFFFFFFFF"), b"not a snapshot").unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let q = store.quarantined().expect("the snapshot was set aside");
+        assert!(q.join("snap.7FFFFFFFFFFFFFFF").exists());
+        for i in 0u32..200 {
+            assert_eq!(
+                store.get(format!("k{i:05}").as_bytes()).unwrap(),
+                Some(vec![7; 300]),
+                "key {i} lost"
+            );
+        }
     }
 
     #[test]

@@ -148,7 +148,25 @@ fn trials(mode: &str) {
             {
                 continue
             }
-            Err(e) => panic!("trial {trial}: reopen failed: {e}"),
+            Err(e) => {
+                // Keep the evidence: the temporary directory goes away with the panic.
+                let keep = std::env::temp_dir().join(format!("accord-crash-failed-{seed}"));
+                let copied = Command::new("cp")
+                    .arg("-a")
+                    .arg(dir.path())
+                    .arg(&keep)
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                panic!(
+                    "trial {trial}: reopen failed: {e} (ledger {})",
+                    if copied {
+                        keep.display().to_string()
+                    } else {
+                        "not kept".into()
+                    }
+                )
+            }
         };
         for (i, hash) in &acked {
             let e = ledger
