@@ -525,6 +525,12 @@ impl Ledger {
         self.store.as_ref()
     }
 
+    /// Where unreadable sled snapshots were set aside when this ledger was opened (see
+    /// [`SledStore::open`]); the ledger's checks on open passed after the log was replayed.
+    pub fn quarantined_snapshots(&self) -> Option<&Path> {
+        self.disk.as_ref().and_then(|d| d.quarantined())
+    }
+
     /// Bytes the database takes on disk (0 in memory).
     pub fn size_on_disk(&self) -> u64 {
         self.disk.as_ref().map_or(0, |d| d.size_on_disk())

@@ -53,7 +53,21 @@ impl Ctx {
     /// Opens the ledger.
     pub fn open(&self) -> Result<Ledger> {
         let dir = self.ledger_dir()?;
-        Ledger::open_with(dir, self.wait).map_err(Into::into)
+        let ledger = Ledger::open_with(dir, self.wait)?;
+        note_quarantine(&ledger);
+        Ok(ledger)
+    }
+}
+
+/// Tells the operator when opening set unreadable sled snapshots aside.
+pub fn note_quarantine(ledger: &Ledger) {
+    if let Some(q) = ledger.quarantined_snapshots() {
+        eprintln!(
+            "note: sled's snapshot could not be read and was moved to {}; the database was \
+             recovered from its log and matches the acknowledged head. Run `accord verify` to \
+             re-check everything.",
+            q.display()
+        );
     }
 }
 

@@ -169,7 +169,10 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
         .filter(|(_, l)| !matches!(l, Ok(s) if s.trim().is_empty()));
     let mut created = false;
     let mut ledger = match Ledger::open_with(&dir, ctx.wait) {
-        Ok(l) => l,
+        Ok(l) => {
+            super::note_quarantine(&l);
+            l
+        }
         Err(accord_ledger::LedgerError::NotALedger(_)) => {
             let (n, first) = lines
                 .next()
