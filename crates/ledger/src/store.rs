@@ -187,13 +187,15 @@ pub struct SledStore {
     quarantined: Option<PathBuf>,
 }
 
+/// An I/O error on `path`, for `map_err`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { path, source }
+}
+
 /// Moves sled's snapshot files (`snap.*`, including a half-written `.generating` one) to
 /// `quarantine/<seconds since the epoch>/` in `dir`; returns (from, to) for each.
 fn quarantine_snapshots(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>, StoreError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
-    };
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -309,10 +311,6 @@ impl SledStore {
         if !self.sync_files {
             return Ok(());
         }
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io { path, source }
-        };
         let log = self.dir.join("db");
         File::open(&log)
             .and_then(|f| f.sync_data())
