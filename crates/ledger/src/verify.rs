@@ -97,18 +97,14 @@ struct Decoded {
     index: u64,
     hash: Hash,
     entry: Result<LoggedEntry, accord_core::entry::LeafError>,
-    /// The payload, when the leaf parsed.
-    payload: Result<Payload, Rejection>,
+    /// The decoded payload, when the leaf parsed.
+    payload: Option<Result<Payload, Rejection>>,
 }
 
 impl Decoded {
     fn new(index: u64, leaf: &[u8]) -> Self {
         let entry = LoggedEntry::from_leaf(leaf);
-        let payload = match &entry {
-            Ok(e) => governance::decode(&e.envelope),
-            // Never looked at: the entry's own error is reported first.
-            Err(_) => Err(Rejection::CharterNotFirst),
-        };
+        let payload = entry.as_ref().ok().map(|e| governance::decode(&e.envelope));
         Decoded {
             index,
             hash: log::leaf_hash(leaf),
@@ -304,7 +300,11 @@ pub fn verify(
                         is_gov = true;
                         *report.by_type.entry("charter".into()).or_default() += 1;
                     }
-                    Some(s) => match s.check_decoded(index, &entry.envelope, decoded_payload) {
+                    Some(s) => match s.check_decoded(
+                        index,
+                        &entry.envelope,
+                        decoded_payload.unwrap_or_else(|| governance::decode(&entry.envelope)),
+                    ) {
                         Ok(a) => {
                             s.commit(&a);
                             payload = a.payload.clone();
