@@ -4,6 +4,7 @@
 //!
 //! - [`model`]: the signed payloads (charter, commitments, lifecycle and governance entries)
 //!   and their validated values;
+//! - [`json`]: the one strict JSON reading (no duplicate members) every parser uses;
 //! - [`envelope`]: DSSE envelopes and PAE;
 //! - [`keys`]: Ed25519 keys in C2SP signed-note form;
 //! - [`governance`]: the state machine deciding who may sign what;
@@ -23,6 +24,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod envelope;
 pub mod governance;
+pub mod json;
 pub mod keys;
 pub mod lifecycle;
 pub mod log;
