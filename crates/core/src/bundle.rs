@@ -10,10 +10,13 @@
 //!  "entries": [{"index": 0, "leaf": "<base64 leaf bytes>", "proof": ["<base64 hash>", ...]}]}
 //! ```
 //!
-//! Entries are in strictly increasing index order; entry 0 (the charter) and every
-//! governance entry before the last selected entry are included, which the leaves'
-//! `governance` pointers let the verifier check. Each leaf carries an RFC 9162 inclusion
-//! proof against the checkpoint's tree.
+//! Entries are in strictly increasing index order. Entry 0 (the charter), the tree's last
+//! entry (index `size - 1`) and every governance entry before it are included, which the
+//! leaves' `governance` pointers let the verifier check: the governance state is then known as
+//! of the checkpoint's size, and every cosignature is judged against the keys members held at
+//! that size (a key rotated after the selected entries still counts; a key revoked before the
+//! checkpoint does not). Each leaf carries an RFC 9162 inclusion proof against the
+//! checkpoint's tree.
 
 use base64::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -123,7 +126,7 @@ impl Bundle {
     /// [`BundleError::Malformed`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
         let b: Bundle =
-            serde_json::from_slice(bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
+            crate::json::from_slice(bytes).map_err(|e| BundleError::Malformed(e.to_string()))?;
         if b.format != BUNDLE_FORMAT {
             return Err(BundleError::Malformed(format!(
                 "format {:?} is not {BUNDLE_FORMAT:?}",
@@ -135,7 +138,10 @@ impl Bundle {
 
     /// The bundle as pretty JSON.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        #[allow(clippy::expect_used)]
+        let mut v = serde_json::to_vec_pretty(self)
+            // Strings, integers and lists of strings: serde_json cannot fail on them.
+            .expect("a bundle is plain strings and integers");
         v.push(b'\n');
         v
     }
@@ -170,6 +176,7 @@ impl Bundle {
         let mut state: Option<State> = None;
         let mut last_index: Option<u64> = None;
         let mut last_governance = 0u64;
+        let mut last_logged_at: Option<crate::model::Timestamp> = None;
         let mut indexes = Vec::with_capacity(self.entries.len());
         for e in &self.entries {
             if last_index.is_some_and(|l| e.index <= l) {
@@ -198,6 +205,27 @@ impl Bundle {
                     format!("the leaf says it is entry {}", entry.index),
                 ));
             }
+            if e.index == 0 && entry.governance != 0 {
+                return Err(entry_err(
+                    0,
+                    format!(
+                        "the charter's governance pointer is {}, not 0",
+                        entry.governance
+                    ),
+                ));
+            }
+            if let Some(prev) = &last_logged_at {
+                if entry.logged_at.instant() < prev.instant() {
+                    return Err(entry_err(
+                        e.index,
+                        format!(
+                            "logged_at {} is earlier than {} of the entry before it",
+                            entry.logged_at, prev
+                        ),
+                    ));
+                }
+            }
+            last_logged_at = Some(entry.logged_at.clone());
             if e.index > 0 && entry.governance != last_governance {
                 return Err(entry_err(
                     e.index,
@@ -267,23 +295,74 @@ impl Bundle {
         let Some(state) = state else {
             return Err(BundleError::Malformed("no charter".into()));
         };
-        let mut cosigners = Vec::new();
+        // The tree's last entry is present, so its governance pointer has chained every
+        // governance entry before the checkpoint's size into the bundle: `state` is the
+        // governance state as of the checkpoint.
+        if last_index != Some(size - 1) {
+            return Err(BundleError::Malformed(format!(
+                "the checkpoint's last entry {} is missing, so the governance state at size {size} cannot be shown",
+                size - 1
+            )));
+        }
+        let mut cosigners: Vec<String> = Vec::new();
         for cos in note.cosignatures() {
             let member: MemberId = cos.name.parse().map_err(|_| BundleError::Cosignature {
                 name: cos.name.clone(),
                 why: "not a member id".into(),
             })?;
-            let ok = state.member_keys(&member).iter().any(|(k, status)| {
-                !matches!(status, KeyStatus::Revoked(_))
-                    && note.verify_cosignature(&cos, member.as_str(), k).is_ok()
-            });
-            if !ok {
+            if cosigners.iter().any(|c| c == member.as_str()) {
                 return Err(BundleError::Cosignature {
                     name: cos.name.clone(),
-                    why: "does not verify with any key of that member".into(),
+                    why: "the member cosigns the checkpoint more than once".into(),
                 });
             }
-            cosigners.push(member.to_string());
+            let Some(m) = state.member(&member) else {
+                return Err(BundleError::Cosignature {
+                    name: cos.name.clone(),
+                    why: "not a member of the ledger".into(),
+                });
+            };
+            if !m.is_active() {
+                return Err(BundleError::Cosignature {
+                    name: cos.name.clone(),
+                    why: format!(
+                        "the member was removed at entry {}, before the checkpoint's size {size}",
+                        m.removed_at.unwrap_or_default()
+                    ),
+                });
+            }
+            let current = state.current_key(&member);
+            if let Some(k) = current {
+                if note
+                    .verify_cosignature(&cos, member.as_str(), k.verifying_key())
+                    .is_ok()
+                {
+                    cosigners.push(member.to_string());
+                    continue;
+                }
+            }
+            // Say why: a key it no longer held at the checkpoint's size, or no key at all.
+            let former = state
+                .member_keys(&member)
+                .into_iter()
+                .find(|(k, _)| note.verify_cosignature(&cos, member.as_str(), k).is_ok());
+            let why = match former {
+                Some((_, KeyStatus::Revoked(at))) => {
+                    format!("made with a key revoked at entry {at}, before the checkpoint's size {size}")
+                }
+                Some((_, KeyStatus::Rotated(at))) => {
+                    format!("made with a key rotated out at entry {at}, before the checkpoint's size {size}")
+                }
+                _ if current.is_none() => {
+                    "the member's key was revoked before the checkpoint's size and not replaced"
+                        .into()
+                }
+                _ => "does not verify with the key the member held at the checkpoint's size".into(),
+            };
+            return Err(BundleError::Cosignature {
+                name: cos.name.clone(),
+                why,
+            });
         }
         // Every line is the log's signature or a cosignature that verified: an unknown line
         // would let a bundle carry bytes no one vouches for.

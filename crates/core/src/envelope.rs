@@ -144,7 +144,7 @@ impl Envelope {
             return Err(EnvelopeError::TooLarge(bytes.len()));
         }
         let wire: WireEnvelope =
-            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+            crate::json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         Self::from_wire(wire)
     }
 
@@ -154,7 +154,7 @@ impl Envelope {
     /// [`EnvelopeError`] naming what is wrong.
     pub fn from_value(value: serde_json::Value) -> Result<Self, EnvelopeError> {
         let wire: WireEnvelope =
-            serde_json::from_value(value).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+            crate::json::from_value(value).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         Self::from_wire(wire)
     }
 
@@ -211,21 +211,28 @@ impl Envelope {
 
     /// The envelope as compact JSON, members in the order `payloadType`, `payload`,
     /// `signatures`.
+    ///
+    /// # Panics
+    /// Never: the wire form is three strings and a list of pairs of strings, which serde_json
+    /// always serialises (its only failures are non-string map keys and failing writers).
+    #[allow(clippy::expect_used)]
     pub fn to_json(&self) -> Vec<u8> {
-        // Serialising plain strings and vectors cannot fail.
-        serde_json::to_vec(&self.to_wire()).unwrap_or_default()
+        serde_json::to_vec(&self.to_wire()).expect("an envelope is plain strings")
     }
 
     /// The envelope as pretty-printed JSON for files people read.
+    #[allow(clippy::expect_used)]
     pub fn to_json_pretty(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(&self.to_wire()).unwrap_or_default();
+        let mut out =
+            serde_json::to_vec_pretty(&self.to_wire()).expect("an envelope is plain strings");
         out.push(b'\n');
         out
     }
 
     /// The envelope as a JSON value.
+    #[allow(clippy::expect_used)]
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self.to_wire()).unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(self.to_wire()).expect("an envelope is plain strings")
     }
 }
 

@@ -1,4 +1,4 @@
-//! Every Wycheproof EdDSA case (shared/vectors/ed25519/wycheproof_ed25519_test.json, Google
+//! Every Wycheproof EdDSA case (tests/vectors/ed25519/wycheproof_ed25519_test.json, Google
 //! Wycheproof 0.9rc5) and every RFC 8032 section 7.1 case through each path that verifies
 //! entries: key registration, a single entry's checks (`Authorised::verify`), the batched
 //! parallel path of import and audit (`verify_parallel`), and the checkpoint note verifier.
@@ -14,10 +14,7 @@ use serde_json::Value;
 use signed_note::Verifier;
 
 fn vectors(path: &str) -> Value {
-    let full = format!(
-        "{}/../../../shared/vectors/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let full = format!("{}/tests/vectors/{path}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap()
 }
 

@@ -1,4 +1,4 @@
-//! Known-answer vectors from ../shared/vectors, each citing its source. The RFC 6962 and
+//! Known-answer vectors from tests/vectors, each citing its source. The RFC 6962 and
 //! C2SP signed-note vectors are in vectors_merkle.rs and vectors_signed_note.rs.
 #![allow(clippy::unwrap_used)]
 
@@ -6,16 +6,12 @@ use accord_core::keys::KeyPair;
 use serde_json::Value;
 
 fn vectors(path: &str) -> Value {
-    let full = format!(
-        "{}/../../../shared/vectors/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&full)
-        .unwrap_or_else(|e| panic!("{full}: {e} (CI keeps shared/ beside the repository)"));
+    let full = format!("{}/tests/vectors/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
 
-/// Source: RFC 8032 section 7.1 test vectors (shared/vectors/ed25519/rfc8032_ed25519.json).
+/// Source: RFC 8032 section 7.1 test vectors (tests/vectors/ed25519/rfc8032_ed25519.json).
 #[test]
 fn rfc8032_vectors_sign_and_verify_strictly() {
     let v = vectors("ed25519/rfc8032_ed25519.json");

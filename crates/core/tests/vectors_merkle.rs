@@ -1,4 +1,4 @@
-//! RFC 6962 / RFC 9162 known-answer vectors from `shared/vectors/merkle/rfc6962-vectors.json`.
+//! RFC 6962 / RFC 9162 known-answer vectors from `tests/vectors/merkle/rfc6962-vectors.json`.
 //!
 //! Sources (the file's `_source`): leaf inputs, leaf hashes and roots from
 //! github.com/transparency-dev/merkle `testonly/constants.go` @417fb0c; the 196 published
@@ -14,12 +14,11 @@ use sha2::{Digest, Sha256};
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/merkle/rfc6962-vectors.json"
+    "/tests/vectors/merkle/rfc6962-vectors.json"
 );
 
 fn vectors() -> Value {
-    let text = std::fs::read_to_string(VECTORS)
-        .unwrap_or_else(|e| panic!("{VECTORS}: {e} (CI keeps shared/ beside the repository)"));
+    let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| panic!("{VECTORS}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
 

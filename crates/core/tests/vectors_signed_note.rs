@@ -1,4 +1,4 @@
-//! C2SP signed-note known-answer vectors from `shared/vectors/signed-note/examples.json`.
+//! C2SP signed-note known-answer vectors from `tests/vectors/signed-note/examples.json`.
 //!
 //! Sources (the file's `_source`): the Example section of C2SP/C2SP `signed-note.md`
 //! @5ba5ee830903e91240fc6f9f3a7a9293d49e69c9, and the package documentation of
@@ -16,12 +16,11 @@ use signed_note::{Note, NoteError, VerifierList};
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/vectors/signed-note/examples.json"
+    "/tests/vectors/signed-note/examples.json"
 );
 
 fn notes() -> Vec<Value> {
-    let text = std::fs::read_to_string(VECTORS)
-        .unwrap_or_else(|e| panic!("{VECTORS}: {e} (CI keeps shared/ beside the repository)"));
+    let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| panic!("{VECTORS}: {e}"));
     let v: Value = serde_json::from_str(&text).unwrap();
     v["notes"].as_array().unwrap().clone()
 }

@@ -179,9 +179,10 @@ impl Ledger {
         Ok(rows)
     }
 
-    /// An audit bundle of the selected entries plus entry 0 and every governance entry
-    /// before the last selected one, each with an inclusion proof against the latest
-    /// checkpoint (which must cover them).
+    /// An audit bundle of the selected entries plus entry 0, the creation of every
+    /// commitment a selected lifecycle entry refers to, the checkpoint's last entry and every
+    /// governance entry before it, each with an inclusion proof against the latest checkpoint
+    /// (which must cover them).
     ///
     /// # Errors
     /// [`LedgerError::NotFound`] if no checkpoint was issued; store failures.
@@ -210,7 +211,10 @@ impl Ledger {
                 }
             }
         }
-        // Walk the governance chain back from the last selected entry.
+        // The tree's last entry, and the governance chain back from it: the bundle then
+        // shows the governance state as of the checkpoint's size, which is what its
+        // cosignatures are judged by (docs/FORMAT.md section 9).
+        wanted.insert(size - 1);
         if let Some(&last) = wanted.iter().next_back() {
             let e = self.entry(last)?;
             let mut g = if e.payload.body.is_governance() {

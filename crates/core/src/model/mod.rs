@@ -211,8 +211,8 @@ fn check_parties(parties: &[MemberId]) -> Result<(), PayloadError> {
     if parties.is_empty() {
         return Err(invalid("parties", "must name at least one member"));
     }
-    if parties.len() > 64 {
-        return Err(invalid("parties", "at most 64 parties"));
+    if parties.len() > MAX_PARTIES {
+        return Err(invalid("parties", format!("at most {MAX_PARTIES} parties")));
     }
     let mut seen = std::collections::BTreeSet::new();
     for p in parties {
@@ -283,7 +283,12 @@ impl Member {
 
 /// How many parties must sign a joint commitment and its amendments and withdrawal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "rule",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "WireJointRule"
+)]
 pub enum JointRule {
     /// Every party signs (the default).
     AllParties,
@@ -292,6 +297,32 @@ pub enum JointRule {
         /// The number of parties.
         threshold: u32,
     },
+}
+
+/// `{"rule": ..., "threshold": ...}` as written, so that a `threshold` beside a rule that does
+/// not use it is refused rather than silently ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireJointRule {
+    rule: String,
+    threshold: Option<u32>,
+}
+
+impl TryFrom<WireJointRule> for JointRule {
+    type Error = String;
+    fn try_from(w: WireJointRule) -> Result<Self, String> {
+        match (w.rule.as_str(), w.threshold) {
+            ("all_parties", None) => Ok(JointRule::AllParties),
+            ("all_parties", Some(_)) => Err(
+                "`threshold` is only for the rule \"threshold\"; \"all_parties\" takes none".into(),
+            ),
+            ("threshold", Some(threshold)) => Ok(JointRule::Threshold { threshold }),
+            ("threshold", None) => Err("the rule \"threshold\" needs `threshold`".into()),
+            (other, _) => Err(format!(
+                "unknown rule {other:?}; expected \"all_parties\" or \"threshold\""
+            )),
+        }
+    }
 }
 
 /// The group's policies.
@@ -357,15 +388,20 @@ impl Charter {
                 format!("must be between 1 and the number of members ({n})"),
             ));
         }
-        if let JointRule::Threshold { threshold: 0 } = self.policy.joint_commitments {
-            return Err(invalid(
-                "policy.joint_commitments.threshold",
-                "must be at least 1",
-            ));
+        if let JointRule::Threshold { threshold } = self.policy.joint_commitments {
+            if threshold == 0 || threshold as usize > MAX_PARTIES {
+                return Err(invalid(
+                    "policy.joint_commitments.threshold",
+                    format!("must be between 1 and {MAX_PARTIES} (the most parties a commitment may have)"),
+                ));
+            }
         }
         Ok(())
     }
 }
+
+/// Most parties one commitment may name.
+pub const MAX_PARTIES: usize = 64;
 
 /// Most members a ledger may have at once.
 pub const MAX_MEMBERS: usize = 256;
@@ -515,8 +551,7 @@ impl Payload {
     /// # Errors
     /// [`PayloadError`] naming the member or field at fault.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PayloadError> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+        let value = crate::json::parse(bytes).map_err(|e| PayloadError::NotJson(e.to_string()))?;
         let Value::Object(mut map) = value else {
             return Err(PayloadError::NotJson("not an object".into()));
         };
@@ -560,11 +595,32 @@ impl Payload {
                 })
             }
         };
-        let body: Body =
-            serde_json::from_value(Value::Object(map)).map_err(|e| PayloadError::Schema {
-                ty,
-                why: e.to_string(),
-            })?;
+        // Each type's struct is deserialised directly (not through the `type`-tagged enum,
+        // which buffers its content), so a schema error names the field by its JSON path.
+        map.remove("type");
+        let obj = Value::Object(map);
+        let schema = |e: crate::json::JsonError| PayloadError::Schema {
+            ty: ty.clone(),
+            why: e.to_string(),
+        };
+        use crate::json::from_value;
+        let body = match ty.as_str() {
+            "charter" => Body::Charter(from_value(obj).map_err(schema)?),
+            "commitment" => Body::Commitment(from_value(obj).map_err(schema)?),
+            "amend" => Body::Amend(from_value(obj).map_err(schema)?),
+            "progress" => Body::Progress(from_value(obj).map_err(schema)?),
+            "withdraw" => Body::Withdraw(from_value(obj).map_err(schema)?),
+            "admit_member" => Body::AdmitMember(from_value(obj).map_err(schema)?),
+            "remove_member" => Body::RemoveMember(from_value(obj).map_err(schema)?),
+            "rotate_key" => Body::RotateKey(from_value(obj).map_err(schema)?),
+            "revoke_key" => Body::RevokeKey(from_value(obj).map_err(schema)?),
+            other => {
+                return Err(PayloadError::Header {
+                    member: "type",
+                    why: format!("unknown type {other:?}"),
+                })
+            }
+        };
         body.validate()?;
         Ok(Self {
             ledger,
@@ -585,14 +641,23 @@ impl Payload {
             "signed_at".into(),
             Value::String(self.signed_at.to_string()),
         );
-        if let Ok(Value::Object(body)) = serde_json::to_value(&self.body) {
-            for (k, v) in body {
-                if k != "type" {
-                    out.insert(k, v);
-                }
+        #[allow(clippy::expect_used)]
+        let body = serde_json::to_value(&self.body)
+            // Every body is a struct of validated strings, integers, lists and structs, tagged
+            // by `type`: it serialises to a JSON object, or the derive is wrong.
+            .expect("a payload body serialises");
+        let Value::Object(body) = body else {
+            unreachable!("an internally tagged enum serialises to an object")
+        };
+        for (k, v) in body {
+            if k != "type" {
+                out.insert(k, v);
             }
         }
-        let mut bytes = serde_json::to_vec_pretty(&Value::Object(out)).unwrap_or_default();
+        #[allow(clippy::expect_used)]
+        let mut bytes = serde_json::to_vec_pretty(&Value::Object(out))
+            // A map of strings and values that came from JSON: serde_json cannot fail on it.
+            .expect("a JSON map serialises");
         bytes.push(b'\n');
         bytes
     }

@@ -15,6 +15,8 @@ use crate::model::FieldError;
 pub const MAX_ID_LEN: usize = 128;
 /// The longest free-text field (title, institution, reason, note) accepted.
 pub const MAX_TEXT_LEN: usize = 4096;
+/// Most digits an amount may have (docs/FORMAT.md section 1).
+pub const MAX_AMOUNT_DIGITS: usize = 28;
 
 macro_rules! string_value {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
@@ -116,7 +118,7 @@ fn check_currency(s: &str) -> Result<(), String> {
         if ISO_4217.binary_search(&s).is_ok() {
             return Ok(());
         }
-        return Err("is not an active ISO 4217 currency code".into());
+        return Err("is not a current ISO 4217 code (List One as of 2026-01-01)".into());
     }
     Err("must be an ISO 4217 code (three upper-case letters)".into())
 }
@@ -163,20 +165,60 @@ fn check_decimal(s: &str) -> Result<(), String> {
     if int.len() > 1 && int.starts_with('0') {
         return Err("must not have leading zeros".into());
     }
+    // Every digit written counts, except the lone 0 before the point of an amount below one:
+    // 28 digits always fit rust_decimal's 96-bit mantissa and scale of 28, exactly.
+    let written = if int == "0" { 0 } else { int.len() } + frac.map_or(0, str::len);
+    if written > MAX_AMOUNT_DIGITS {
+        return Err(format!(
+            "has {written} digits; at most {MAX_AMOUNT_DIGITS} are allowed"
+        ));
+    }
     if rust_decimal::Decimal::from_str_exact(s).is_err() {
-        return Err("is out of range (at most 28 significant digits)".into());
+        return Err(format!(
+            "is out of range (at most {MAX_AMOUNT_DIGITS} digits)"
+        ));
     }
     Ok(())
 }
 
+/// `YYYY-MM-DD` with ASCII digits only: RFC 3339 `full-date` (section 5.6), year 0000-9999.
+fn full_date_shape(s: &[u8]) -> bool {
+    s.len() == 10
+        && s.iter().enumerate().all(|(i, &b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+}
+
 fn check_timestamp(s: &str) -> Result<(), String> {
-    // RFC 3339 date-time in UTC with a trailing Z keeps one spelling per instant.
-    if !s.ends_with('Z') {
-        return Err("must be an RFC 3339 UTC time ending in Z, e.g. 2026-01-13T15:00:00Z".into());
+    // RFC 3339 section 5.6 `date-time` in UTC, in one spelling: upper-case `T` between date
+    // and time (the RFC's ABNF; its note on a space separator is not taken up), seconds, an
+    // optional fraction of 1 to 9 digits, and `Z`.
+    const FORM: &str =
+        "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SS[.fraction]Z, e.g. 2026-01-13T15:00:00Z";
+    let b = s.as_bytes();
+    let time_ok = b.len() >= 20
+        && full_date_shape(&b[..10])
+        && b[10] == b'T'
+        && b[11..13].iter().all(u8::is_ascii_digit)
+        && b[13] == b':'
+        && b[14..16].iter().all(u8::is_ascii_digit)
+        && b[16] == b':'
+        && b[17..19].iter().all(u8::is_ascii_digit)
+        && b[b.len() - 1] == b'Z'
+        && match &b[19..b.len() - 1] {
+            [] => true,
+            [b'.', frac @ ..] => {
+                (1..=9).contains(&frac.len()) && frac.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        };
+    if !time_ok {
+        return Err(FORM.into());
     }
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map(|_| ())
-        .map_err(|e| format!("is not an RFC 3339 time: {e}"))
+        .map_err(|e| format!("is not a real time ({e}); {FORM}"))
 }
 
 fn check_date(s: &str) -> Result<(), String> {
@@ -184,28 +226,43 @@ fn check_date(s: &str) -> Result<(), String> {
 }
 
 pub(crate) fn parse_date(s: &str) -> Result<time::Date, String> {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    if s.len() != 10 {
+    if !full_date_shape(s.as_bytes()) {
         return Err("must be an RFC 3339 full-date YYYY-MM-DD".into());
     }
-    time::Date::parse(s, &fmt).map_err(|e| format!("is not an RFC 3339 full-date: {e}"))
+    let fmt = time::macros::format_description!("[year repr:full sign:automatic]-[month]-[day]");
+    time::Date::parse(s, &fmt)
+        .map_err(|e| format!("is not a real calendar day ({e}); the form is YYYY-MM-DD"))
 }
 
 fn check_url(s: &str) -> Result<(), String> {
     if s.len() > 2048 {
         return Err("must be at most 2048 bytes".into());
     }
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or("must start with https:// or http://")?;
-    if rest.is_empty() || rest.starts_with('/') {
+    if !(s.starts_with("https://") || s.starts_with("http://")) {
+        return Err("must start with https:// or http://".into());
+    }
+    // An RFC 3986 URI is ASCII: non-ASCII text (U+00A0, look-alike letters) must be
+    // percent-encoded or punycoded, so what a reader sees is what was signed.
+    if s.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+        return Err("must be printable ASCII without spaces (percent-encode anything else)".into());
+    }
+    let authority = s.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    });
+    // The WHATWG parser the url crate follows would read `https:///x` as host `x`; RFC 3986
+    // reads an empty authority. Insist on a host where the RFC sees one.
+    if authority.is_empty() {
         return Err("must name a host".into());
     }
-    if s.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err("must not contain spaces or control characters".into());
+    if authority.contains('@') {
+        return Err("must not carry user information (user@ or user:password@)".into());
     }
-    Ok(())
+    let u = url::Url::parse(s).map_err(|e| format!("is not a URL: {e}"))?;
+    match u.host() {
+        Some(url::Host::Domain(d)) if !d.is_empty() => Ok(()),
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => Ok(()),
+        _ => Err("must name a host".into()),
+    }
 }
 
 string_value!(
@@ -362,20 +419,24 @@ const ISO_3166: &[&str] = &[
     "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
 ];
 
-/// Active ISO 4217 currency codes (2024).
+/// ISO 4217 List One as it stood on 2026-01-01: every current currency code (VED and XCG
+/// included; ANG, withdrawn in 2025, is not) and the fund and special drawing codes (BOV, CHE,
+/// CHW, CLF, COU, MXV, USN, UYI, UYW, XDR, XSU, XUA). Not the precious metals (XAU, XAG, XPD,
+/// XPT), bond-market units (XBA to XBD), XTS or XXX: they are no money a pledge is made in.
 const ISO_4217: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
-    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
-    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
-    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
-    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
-    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
-    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
-    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
-    "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
-    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
-    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
+    "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK",
+    "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS",
+    "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD",
+    "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD",
+    "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT",
+    "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK",
+    "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD",
+    "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP",
+    "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS",
+    "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST",
+    "XAF", "XCD", "XCG", "XDR", "XOF", "XPF", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
 #[cfg(test)]
