@@ -200,8 +200,28 @@ impl Ledger {
             )));
         }
         wanted.insert(0);
+        // The tree's last entry, and the governance chain back from it: the bundle then
+        // shows the governance state as of the checkpoint's size, which is what its
+        // cosignatures are judged by (docs/FORMAT.md section 9).
+        let Some(last) = size.checked_sub(1) else {
+            return Err(LedgerError::OutOfRange(
+                "the latest checkpoint covers no entries".into(),
+            ));
+        };
+        wanted.insert(last);
+        let e = self.entry(last)?;
+        let mut g = if e.payload.body.is_governance() {
+            last
+        } else {
+            e.entry.governance
+        };
+        while g > 0 {
+            wanted.insert(g);
+            g = self.entry(g)?.entry.governance;
+        }
         // A lifecycle entry is authorised against its commitment: include the creation.
-        for &i in selected {
+        let lifecycle: Vec<u64> = wanted.iter().copied().collect();
+        for i in lifecycle {
             let e = self.entry(i)?;
             if let Some(target) = e.payload.body.commitment_id(&e.payload.id) {
                 if target != e.payload.id {
@@ -209,22 +229,6 @@ impl Ledger {
                         wanted.insert(c);
                     }
                 }
-            }
-        }
-        // The tree's last entry, and the governance chain back from it: the bundle then
-        // shows the governance state as of the checkpoint's size, which is what its
-        // cosignatures are judged by (docs/FORMAT.md section 9).
-        wanted.insert(size - 1);
-        if let Some(&last) = wanted.iter().next_back() {
-            let e = self.entry(last)?;
-            let mut g = if e.payload.body.is_governance() {
-                last
-            } else {
-                e.entry.governance
-            };
-            while g > 0 {
-                wanted.insert(g);
-                g = self.entry(g)?.entry.governance;
             }
         }
         let mut entries = Vec::with_capacity(wanted.len());
