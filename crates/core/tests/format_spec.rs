@@ -170,6 +170,7 @@ fn times_are_rfc_3339_in_one_spelling() {
         "2026-01-13T25:00:00Z",
         "+2026-01-13T15:00:00Z",
         "2026-01-13T15:00:00+00:00",
+        "2016-12-31T23:59:60Z",
     ] {
         assert!(Timestamp::parse(bad).is_err(), "{bad} accepted");
     }

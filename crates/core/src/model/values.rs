@@ -192,8 +192,9 @@ fn full_date_shape(s: &[u8]) -> bool {
 
 fn check_timestamp(s: &str) -> Result<(), String> {
     // RFC 3339 section 5.6 `date-time` in UTC, in one spelling: upper-case `T` between date
-    // and time (the RFC's ABNF; its note on a space separator is not taken up), seconds, an
-    // optional fraction of 1 to 9 digits, and `Z`.
+    // and time (the RFC's ABNF; its note on a space separator is not taken up), seconds 00 to
+    // 59 (no leap second: instants then compare as they read), an optional fraction of 1 to
+    // 9 digits, and `Z`.
     const FORM: &str =
         "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SS[.fraction]Z, e.g. 2026-01-13T15:00:00Z";
     let b = s.as_bytes();
@@ -205,6 +206,7 @@ fn check_timestamp(s: &str) -> Result<(), String> {
         && b[14..16].iter().all(u8::is_ascii_digit)
         && b[16] == b':'
         && b[17..19].iter().all(u8::is_ascii_digit)
+        && b[17] <= b'5'
         && b[b.len() - 1] == b'Z'
         && match &b[19..b.len() - 1] {
             [] => true,
