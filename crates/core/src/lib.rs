@@ -10,6 +10,7 @@
 //! - [`governance`]: the state machine deciding who may sign what;
 //! - [`entry`]: the log's leaves;
 //! - [`log`]: RFC 6962 / RFC 9162 Merkle math and proofs;
+//! - [`tiles`]: C2SP tlog-tiles paths, entry bundles, stored hashes read from tiles;
 //! - [`checkpoint`]: C2SP checkpoints, signed notes and cosignatures;
 //! - [`lifecycle`]: a commitment's status folded from its history;
 //! - [`bundle`]: the self-contained audit bundle and its offline verification.
@@ -29,3 +30,4 @@ pub mod keys;
 pub mod lifecycle;
 pub mod log;
 pub mod model;
+pub mod tiles;
