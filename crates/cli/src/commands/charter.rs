@@ -43,7 +43,7 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
     let log_key = verifier_arg("log-key", &a.log_key)?;
     let mut members = Vec::new();
     for path in &a.members {
-        let bytes = read_file(path, 64 * 1024)?;
+        let bytes = read_file(path, super::MAX_SMALL_FILE)?;
         let m: Member = serde_json::from_slice(&bytes).with_context(|| {
             format!(
                 "{} is not a member record (from `accord keygen`)",

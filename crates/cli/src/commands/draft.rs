@@ -232,7 +232,7 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             terms_file,
         } => {
             let mut t: Value = match terms_file {
-                Some(f) => serde_json::from_slice(&read_file(&f, 1024 * 1024)?)
+                Some(f) => serde_json::from_slice(&read_file(&f, super::MAX_SMALL_FILE)?)
                     .with_context(|| format!("{} is not JSON", f.display()))?,
                 None => {
                     let ledger = ctx.open().context("amend starts from the commitment's current terms in --ledger (or give --terms-file)")?;
@@ -284,7 +284,7 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             json!({"target": target, "reason": reason}),
         ),
         DraftCommand::AdmitMember { common, member } => {
-            let m: Value = serde_json::from_slice(&read_file(&member, 64 * 1024)?)
+            let m: Value = serde_json::from_slice(&read_file(&member, super::MAX_SMALL_FILE)?)
                 .with_context(|| format!("{} is not JSON", member.display()))?;
             (common, "admit_member", json!({"member": m}))
         }

@@ -38,7 +38,7 @@ pub fn verifier_arg(flag: &str, s: &str) -> Result<VerifierKey> {
     }
     let path = Path::new(s);
     if path.exists() {
-        let bytes = read_file(path, 64 * 1024)?;
+        let bytes = read_file(path, super::MAX_SMALL_FILE)?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("--{flag}: {} is not JSON", path.display()))?;
         let key = v

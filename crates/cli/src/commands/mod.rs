@@ -8,7 +8,7 @@ pub mod log;
 pub mod read;
 pub mod sign;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -74,18 +74,38 @@ pub fn note_quarantine(ledger: &Ledger) {
 /// Largest input file read whole (JSON documents, bundles).
 pub const MAX_INPUT: u64 = 256 * 1024 * 1024;
 
-/// Reads a file, refusing absurd sizes.
+/// Largest key, member or passphrase file.
+pub const MAX_SMALL_FILE: u64 = 64 * 1024;
+
+/// Reads a whole file, never more than `limit` bytes. The limit is enforced on the bytes
+/// read, not on the size the file system reports: a FIFO, a pipe (`/dev/stdin`) or a
+/// device (`/dev/zero`) reports no size and could otherwise grow memory without end. A
+/// regular file that says it is too large is refused before any byte is read.
 pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > limit {
-        bail!(
-            "{} is {} bytes; the limit is {limit}",
-            path.display(),
-            meta.len()
-        );
+    let too_large = || {
+        anyhow!(
+            "{} is larger than {limit} bytes, the limit for this input",
+            path.display()
+        )
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_dir() {
+            bail!("cannot read {}: it is a directory", path.display());
+        }
+        if meta.is_file() && meta.len() > limit {
+            return Err(too_large());
+        }
     }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Where a command writes its output: stdout for "-"; an existing device, FIFO or socket

@@ -1,0 +1,187 @@
+//! Regression tests for issue #9 "Hardening", each named after what it guards: bounded reads,
+//! closed output pipes, messages that say one thing once and name the option at fault, one
+//! exit-code rule, careful `sign` and `draft`, and strict JSON in every file the CLI reads.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{Env, Input};
+
+/// Seconds a command may take to refuse an endless input.
+const QUICK: u64 = 15;
+
+fn refuses_quickly(e: &Env, args: &[&str], stdin: Input) {
+    let r = e.run_timed(args, stdin, QUICK);
+    assert_eq!(
+        r.code, 2,
+        "accord {args:?}: expected exit 2\nstdout: {}\nstderr: {}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stderr.contains("limit"),
+        "accord {args:?}: no word of the limit:\n{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn every_file_read_is_bounded_for_devices() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.draft_framework("fw", "fw.json");
+    let z = "/dev/zero";
+    for args in [
+        vec!["--ledger", "ledger", "submit", z],
+        vec!["charter", "hash", z],
+        vec!["sign", z, "--key", "jp.key"],
+        vec!["inspect", z],
+        vec!["verify-bundle", z],
+        vec![
+            "--ledger",
+            "x",
+            "init",
+            "--charter",
+            z,
+            "--log-key",
+            "log.key",
+        ],
+        vec![
+            "draft",
+            "admit-member",
+            "--origin",
+            "test.example/ledger",
+            "--id",
+            "a1",
+            "--member",
+            z,
+            "--out",
+            "a.json",
+        ],
+        vec![
+            "draft",
+            "amend",
+            "--origin",
+            "test.example/ledger",
+            "--id",
+            "a2",
+            "--target",
+            "fw",
+            "--reason",
+            "r",
+            "--terms-file",
+            z,
+            "--out",
+            "a.json",
+        ],
+        vec![
+            "draft",
+            "rotate-key",
+            "--origin",
+            "test.example/ledger",
+            "--id",
+            "a3",
+            "--member",
+            "JP-MOF",
+            "--new-key",
+            z,
+            "--out",
+            "a.json",
+        ],
+        vec![
+            "charter",
+            "new",
+            "--origin",
+            "o.example/x",
+            "--name",
+            "N",
+            "--log-key",
+            z,
+            "--member",
+            "jp.key.member.json",
+            "--threshold",
+            "1",
+            "--out",
+            "c.json",
+        ],
+        vec![
+            "charter",
+            "new",
+            "--origin",
+            "o.example/x",
+            "--name",
+            "N",
+            "--log-key",
+            "log.key.member.json",
+            "--member",
+            z,
+            "--threshold",
+            "1",
+            "--out",
+            "c.json",
+        ],
+        vec!["sign", "fw.json", "--key", "jp.key", "--passphrase-file", z],
+    ] {
+        refuses_quickly(&e, &args, Input::Null);
+    }
+}
+
+#[test]
+fn every_file_read_is_bounded_for_fifos_and_pipes() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.draft_framework("fw", "fw.json");
+    refuses_quickly(
+        &e,
+        &["--ledger", "ledger", "submit", "/dev/stdin"],
+        Input::Endless,
+    );
+    refuses_quickly(&e, &["charter", "hash", "/dev/stdin"], Input::Endless);
+    refuses_quickly(&e, &["verify-bundle", "/dev/stdin"], Input::Endless);
+    let f = e.endless_fifo("doc.fifo");
+    refuses_quickly(&e, &["inspect", f.to_str().unwrap()], Input::Null);
+    let k = e.endless_fifo("key.fifo");
+    refuses_quickly(
+        &e,
+        &["sign", "fw.json", "--key", k.to_str().unwrap()],
+        Input::Null,
+    );
+    let k = e.endless_fifo("log.fifo");
+    refuses_quickly(
+        &e,
+        &[
+            "--ledger",
+            "ledger",
+            "checkpoint",
+            "--log-key",
+            k.to_str().unwrap(),
+        ],
+        Input::Null,
+    );
+    let m = e.endless_fifo("member.fifo");
+    refuses_quickly(
+        &e,
+        &[
+            "charter",
+            "new",
+            "--origin",
+            "o.example/x",
+            "--name",
+            "N",
+            "--log-key",
+            "log.key.member.json",
+            "--member",
+            m.to_str().unwrap(),
+            "--threshold",
+            "1",
+            "--out",
+            "c.json",
+        ],
+        Input::Null,
+    );
+    // A regular file over the limit is refused from its size, before it is read.
+    std::fs::File::create(e.path("big.json"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    refuses_quickly(&e, &["inspect", "big.json"], Input::Null);
+}
