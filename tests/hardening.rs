@@ -185,3 +185,105 @@ fn every_file_read_is_bounded_for_fifos_and_pipes() {
         .unwrap();
     refuses_quickly(&e, &["inspect", "big.json"], Input::Null);
 }
+
+fn survives_closed_stdout_once(e: &Env, args: &[&str]) {
+    let r = e.run_closed_stdout(args);
+    assert!(
+        !r.stderr.contains("panicked") && r.code != 101,
+        "accord {args:?} panicked on a closed stdout: {}",
+        r.stderr
+    );
+    assert_eq!(
+        r.code, 0,
+        "accord {args:?}: exit {} on a closed stdout: {}",
+        r.code, r.stderr
+    );
+}
+
+/// Runs `args` with a closed stdout, for people and with `--json`.
+fn survives_closed_stdout(e: &Env, args: &[&str]) {
+    survives_closed_stdout_once(e, args);
+    let mut json = vec!["--json"];
+    json.extend_from_slice(args);
+    survives_closed_stdout_once(e, &json);
+}
+
+#[test]
+fn a_closed_output_pipe_is_never_a_panic() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.draft_framework("fw", "fw.json");
+    let l = ["--ledger", "ledger"];
+    let with_ledger = |rest: &[&str]| {
+        let mut v = l.to_vec();
+        v.extend_from_slice(rest);
+        survives_closed_stdout(&e, &v);
+    };
+    let keygen = [
+        "keygen",
+        "--id",
+        "FR-X",
+        "--country",
+        "FR",
+        "--name",
+        "F",
+        "--unencrypted",
+        "--out",
+    ];
+    survives_closed_stdout_once(&e, &[&keygen[..], &["fr.key"]].concat());
+    survives_closed_stdout_once(&e, &[&["--json"], &keygen[..], &["fr2.key"]].concat());
+    survives_closed_stdout(&e, &["charter", "hash", "charter.json"]);
+    survives_closed_stdout(
+        &e,
+        &[
+            "charter",
+            "new",
+            "--origin",
+            "o.example/x",
+            "--name",
+            "N",
+            "--log-key",
+            "log.key.member.json",
+            "--member",
+            "jp.key.member.json",
+            "--threshold",
+            "1",
+            "--out",
+            "c.json",
+        ],
+    );
+    survives_closed_stdout(&e, &["inspect", "fw.json"]);
+    with_ledger(&["sign", "fw.json", "--key", "jp.key"]);
+    with_ledger(&["inspect", "fw.json"]);
+    with_ledger(&["sign", "fw.json", "--key", "us.key"]);
+    survives_closed_stdout_once(&e, &["--ledger", "ledger", "submit", "fw.json"]);
+    with_ledger(&[
+        "draft",
+        "withdraw",
+        "--id",
+        "w1",
+        "--target",
+        "fw",
+        "--reason",
+        "r",
+        "--out",
+        "/dev/null",
+    ]);
+    with_ledger(&["checkpoint", "--log-key", "log.key"]);
+    with_ledger(&["checkpoint"]);
+    with_ledger(&["list"]);
+    with_ledger(&["show", "1"]);
+    with_ledger(&["history", "fw"]);
+    with_ledger(&["status"]);
+    with_ledger(&["summary"]);
+    with_ledger(&["members"]);
+    with_ledger(&["log-key"]);
+    with_ledger(&["prove", "1"]);
+    with_ledger(&["prove", "1", "--format", "tlog-proof"]);
+    with_ledger(&["consistency", "--from", "1"]);
+    with_ledger(&["verify"]);
+    with_ledger(&["export", "--format", "jsonl", "--out", "-"]);
+    with_ledger(&["export", "--format", "bundle", "--out", "b.json"]);
+    survives_closed_stdout(&e, &["verify-bundle", "b.json"]);
+    survives_closed_stdout(&Env::new(), &["demo", "--dir", "d", "--force"]);
+}

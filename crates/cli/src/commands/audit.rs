@@ -1,5 +1,6 @@
 //! `accord verify`, `export`, `verify-bundle`.
 
+use crate::output::outln;
 use accord_core::bundle::Bundle;
 use accord_core::keys::VerifierKey;
 use accord_ledger::{verify as audit, VerifyOptions};
@@ -30,13 +31,15 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
         v["ok"] = json!(true);
         output::json(&v)
     } else {
-        println!(
+        outln!(
             "ok: {} entries, {} signatures, root {}",
-            report.size, report.signatures, report.root
-        );
-        println!("charter hash {}", report.charter_hash);
+            report.size,
+            report.signatures,
+            report.root
+        )?;
+        outln!("charter hash {}", report.charter_hash)?;
         match report.latest_checkpoint_size {
-            Some(s) => println!(
+            Some(s) => outln!(
                 "{} checkpoint(s) verified; the latest (size {s}) is cosigned by {}",
                 report.checkpoints,
                 if report.latest_cosigners.is_empty() {
@@ -44,8 +47,8 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                 } else {
                     report.latest_cosigners.join(", ")
                 }
-            ),
-            None => println!("no checkpoint issued yet"),
+            )?,
+            None => outln!("no checkpoint issued yet")?,
         }
         Ok(())
     }
@@ -129,20 +132,23 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
         v["ok"] = json!(true);
         output::json(&v)
     } else {
-        println!(
+        outln!(
             "ok: {} entries proven in {} at tree size {} (root {})",
-            report.entries, report.origin, report.tree_size, report.root
-        );
-        println!(
+            report.entries,
+            report.origin,
+            report.tree_size,
+            report.root
+        )?;
+        outln!(
             "cosigned by {}",
             if report.cosigners.is_empty() {
                 "nobody".into()
             } else {
                 report.cosigners.join(", ")
             }
-        );
+        )?;
         if log_key.is_none() && charter.is_none() {
-            println!("note: no --log-key or --charter-hash given, so this shows the bundle is consistent, not whose it is");
+            outln!("note: no --log-key or --charter-hash given, so this shows the bundle is consistent, not whose it is")?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! `accord charter new|hash` and `accord init`.
 
+use crate::output::outln;
 use accord_core::envelope::Envelope;
 use accord_core::model::{
     Body, Charter, EntryId, JointRule, Member, Payload, Policy, Text, Timestamp,
@@ -32,7 +33,7 @@ pub fn run(ctx: &Ctx, c: CharterCommand) -> Result<()> {
             if ctx.json {
                 output::json(&json!({"charter_hash": h}))
             } else {
-                println!("{h}");
+                outln!("{h}")?;
                 Ok(())
             }
         }
@@ -83,12 +84,12 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
     if ctx.json {
         output::json(&json!({"file": a.out, "charter_hash": hex::encode(charter_hash(&env))}))
     } else {
-        println!(
+        outln!(
             "wrote {}: every founder now signs it with `accord sign {} --key KEYFILE`",
             a.out.display(),
             a.out.display()
-        );
-        println!("charter hash {}", hex::encode(charter_hash(&env)));
+        )?;
+        outln!("charter hash {}", hex::encode(charter_hash(&env)))?;
         Ok(())
     }
 }
@@ -121,8 +122,8 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
             &json!({"ledger": dir, "origin": ledger.origin(), "size": ledger.size(), "charter_hash": h, "log_key": ledger.log_key().to_string()}),
         )
     } else {
-        println!("created ledger {} ({})", dir.display(), ledger.origin());
-        println!("charter hash {h}");
+        outln!("created ledger {} ({})", dir.display(), ledger.origin())?;
+        outln!("charter hash {h}")?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! `accord draft KIND`: writes an unsigned payload, validated before it is written.
 
+use crate::output::outln;
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Map, Value};
@@ -375,12 +376,12 @@ fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> 
             &json!({"file": common.out, "id": payload.id, "type": payload.body.type_name(), "kind": kind}),
         )
     } else {
-        println!(
+        outln!(
             "wrote draft {} ({kind} {}); sign it with `accord sign {} --key KEYFILE`",
             common.out.display(),
             payload.id,
             common.out.display()
-        );
+        )?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! `accord keygen`.
 
+use crate::output::outln;
 use std::path::{Path, PathBuf};
 
 use accord_core::keys::{KeyPair, VerifierKey};
@@ -106,7 +107,7 @@ pub fn keygen(ctx: &Ctx, a: KeygenArgs) -> Result<()> {
             "private_key_file": a.out, "member_file": pub_path, "encrypted": !a.unencrypted
         }))
     } else {
-        println!("{vkey}");
+        outln!("{vkey}")?;
         eprintln!(
             "wrote {} ({}) and {}",
             a.out.display(),

@@ -1,5 +1,6 @@
 //! `accord sign`, `inspect`, `submit`, `import`.
 
+use crate::output::outln;
 use std::io::BufRead;
 
 use accord_core::envelope::{Envelope, MAX_ENVELOPE_BYTES};
@@ -46,19 +47,19 @@ pub fn sign(ctx: &Ctx, a: SignArgs) -> Result<()> {
         }));
     }
     if env.signatures.len() == before {
-        println!("{} had already signed {}", key.keyid(), out.display());
+        outln!("{} had already signed {}", key.keyid(), out.display())?;
     } else {
-        println!(
+        outln!(
             "signed {} ({}) as {}; {} signature(s)",
             out.display(),
             payload.id,
             key.keyid(),
             env.signatures.len()
-        );
+        )?;
     }
     match ready {
-        Some(Ok(())) => println!("ready to submit"),
-        Some(Err(e)) => println!("not yet accepted by the ledger: {e}"),
+        Some(Ok(())) => outln!("ready to submit")?,
+        Some(Err(e)) => outln!("not yet accepted by the ledger: {e}")?,
         None => {}
     }
     Ok(())
@@ -81,22 +82,22 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
             "waiting_for": ready.and_then(|r| r.err()).map(|e| e.to_string()),
         }));
     }
-    println!("{}", serde_json::to_string_pretty(&payload)?);
+    outln!("{}", serde_json::to_string_pretty(&payload)?)?;
     match &parsed {
-        Ok(p) => println!("valid {} {}", p.body.type_name(), p.id),
-        Err(e) => println!("INVALID: {e}"),
+        Ok(p) => outln!("valid {} {}", p.body.type_name(), p.id)?,
+        Err(e) => outln!("INVALID: {e}")?,
     }
-    println!(
+    outln!(
         "signatures: {}",
         if sigs.is_empty() {
             "none".into()
         } else {
             sigs.join(", ")
         }
-    );
+    )?;
     match ready {
-        Some(Ok(())) => println!("ready to submit"),
-        Some(Err(e)) => println!("not yet accepted by the ledger: {e}"),
+        Some(Ok(())) => outln!("ready to submit")?,
+        Some(Err(e)) => outln!("not yet accepted by the ledger: {e}")?,
         None => {}
     }
     Ok(())
@@ -121,12 +122,12 @@ pub fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<()> {
             "logged_at": appended.logged_at, "tree_size": ledger.size(), "root": ledger.root().to_base64()
         }))
     } else {
-        println!(
+        outln!(
             "appended {} as entry {} (leaf hash {})",
             appended.id,
             appended.index,
             appended.leaf_hash.to_base64()
-        );
+        )?;
         Ok(())
     }
 }
