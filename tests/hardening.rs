@@ -287,3 +287,47 @@ fn a_closed_output_pipe_is_never_a_panic() {
     survives_closed_stdout(&e, &["verify-bundle", "b.json"]);
     survives_closed_stdout(&Env::new(), &["demo", "--dir", "d", "--force"]);
 }
+
+fn occurrences(hay: &str, needle: &str) -> usize {
+    hay.matches(needle).count()
+}
+
+#[test]
+fn a_rejection_gives_its_reason_once() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.draft_framework("fw", "fw.json");
+    let r = e.ok(&["--ledger", "ledger", "sign", "fw.json", "--key", "jp.key"]);
+    assert_eq!(
+        occurrences(&r.stdout, "missing signature of US-TREASURY"),
+        1,
+        "{}",
+        r.stdout
+    );
+    let r = e.fails(
+        1,
+        &["--ledger", "ledger", "submit", "fw.json"],
+        "missing signature of US-TREASURY",
+    );
+    assert_eq!(
+        occurrences(&r.stderr, "missing signature of US-TREASURY"),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("fw.json"), "{}", r.stderr);
+    // A second submit of the same entry: its reason once too.
+    e.ok(&["--ledger", "ledger", "sign", "fw.json", "--key", "us.key"]);
+    e.ok(&["--ledger", "ledger", "submit", "fw.json"]);
+    let r = e.fails(
+        1,
+        &["--ledger", "ledger", "submit", "fw.json"],
+        "entry id fw is already in the ledger",
+    );
+    assert_eq!(
+        occurrences(&r.stderr, "already in the ledger"),
+        1,
+        "{}",
+        r.stderr
+    );
+}

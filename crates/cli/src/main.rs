@@ -64,6 +64,24 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The error as one line: each context, then each cause, joined by ": ". The library errors
+/// repeat their source in their own message (`rejected: {0}` over the rejection itself), so a
+/// cause whose text is already on the line is left out: every reason is said once.
+fn report(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = commands::Ctx::new(&cli);
     match cli.command {
@@ -112,7 +130,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("accord: {e:#}");
+            eprintln!("accord: {}", report(&e));
             ExitCode::from(exit_code(&e))
         }
     }
