@@ -331,3 +331,133 @@ fn a_rejection_gives_its_reason_once() {
         r.stderr
     );
 }
+
+/// `accord draft framework` with the group's usual flags and `extra`.
+fn framework_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--ledger",
+        "ledger",
+        "draft",
+        "framework",
+        "--id",
+        "fw2",
+        "--party",
+        "JP-MOF",
+        "--title",
+        "T",
+        "--commodity",
+        "rare-earths",
+        "--instrument",
+        "I",
+        "--source",
+        "https://example.org/fw",
+        "--tool",
+        "stockpiling",
+        "--partner",
+        "JP",
+        "--partner",
+        "US",
+        "--out",
+        "fw2.json",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn a_draft_field_error_names_its_json_path_and_option() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.fails(
+        2,
+        &framework_args(&["--from", "2026-01-13", "--pledge", "10x00:USD"]),
+        "terms.measure.pledges[0].amount (set by --pledge)",
+    );
+    e.fails(
+        2,
+        &framework_args(&["--from", "2026-01-13", "--pledge", "100:US"]),
+        "terms.measure.pledges[0].currency (set by --pledge)",
+    );
+    e.fails(
+        2,
+        &framework_args(&["--from", "2026-01-13", "--until", "2025-01-01"]),
+        "terms.effective.until (set by --until)",
+    );
+    e.fails(
+        2,
+        &[
+            "--ledger", "ledger", "draft", "withdraw", "--id", "w", "--target", "fw", "--reason",
+            "", "--out", "w.json",
+        ],
+        "reason (set by --reason)",
+    );
+}
+
+#[test]
+fn a_date_error_names_the_option_and_the_form() {
+    let e = Env::new();
+    e.two_member_ledger();
+    for bad in ["2026-13-13", "2026-1-13"] {
+        let r = e.fails(2, &framework_args(&["--from", bad]), "(set by --from)");
+        assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
+    }
+    let r = e.fails(
+        2,
+        &[
+            "--ledger",
+            "ledger",
+            "draft",
+            "progress",
+            "--id",
+            "p",
+            "--target",
+            "fw",
+            "--as-of",
+            "2026-06-31",
+            "--metric",
+            "disbursed",
+            "--amount",
+            "5",
+            "--unit",
+            "USD",
+            "--out",
+            "p.json",
+        ],
+        "(set by --as-of)",
+    );
+    assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
+    let r = e.fails(
+        2,
+        &["--ledger", "ledger", "status", "--since", "2026-13-01"],
+        "--since",
+    );
+    assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
+}
+
+#[test]
+fn an_envelope_without_payload_type_is_malformed_not_a_draft() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.write("env.json", r#"{"payload": "e30=", "signatures": []}"#);
+    for args in [
+        vec!["--ledger", "ledger", "submit", "env.json"],
+        vec!["inspect", "env.json"],
+        vec!["sign", "env.json", "--key", "jp.key"],
+    ] {
+        let r = e.fails(2, &args, "malformed DSSE envelope: missing `payloadType`");
+        assert!(!r.stderr.contains("unsigned draft"), "{}", r.stderr);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_path_that_is_a_directory_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    e.two_member_ledger();
+    e.draft_framework("fw", "fw.json");
+    std::fs::create_dir(e.path("keys")).unwrap();
+    std::fs::set_permissions(e.path("keys"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = e.fails(2, &["sign", "fw.json", "--key", "keys"], "is a directory");
+    assert!(!r.stderr.contains("chmod"), "{}", r.stderr);
+}

@@ -189,10 +189,15 @@ pub fn save(path: &Path, key: &KeyPair, pass: Option<&str>) -> Result<()> {
 #[cfg(unix)]
 fn check_permissions(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .with_context(|| format!("cannot read key file {}", path.display()))?
-        .permissions()
-        .mode();
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    if meta.is_dir() {
+        bail!(
+            "key file {} is a directory; give the key file inside it",
+            path.display()
+        );
+    }
+    let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         bail!(
             "key file {} is readable by others (mode {:o}); run `chmod 600 {}` first",

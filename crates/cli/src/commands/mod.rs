@@ -234,7 +234,16 @@ impl Document {
         let bytes = read_file(path, MAX_ENVELOPE_BYTES as u64)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not JSON", path.display()))?;
-        if value.get("payloadType").is_some() {
+        let enveloped = ["payloadType", "payload", "signatures"]
+            .iter()
+            .any(|k| value.get(k).is_some());
+        if enveloped && value.get("payloadType").is_none() {
+            bail!(
+                "{} is a malformed DSSE envelope: missing `payloadType`",
+                path.display()
+            );
+        }
+        if enveloped {
             let env = Envelope::from_json(&bytes)
                 .with_context(|| format!("{} is not a valid DSSE envelope", path.display()))?;
             Ok(Document::Envelope(env))
@@ -254,7 +263,14 @@ impl Document {
 
 /// Parses a YYYY-MM-DD flag.
 pub fn parse_day(flag: &str, s: &str) -> Result<time::Date> {
-    let d = accord_core::model::Date::parse(s).map_err(|e| anyhow!("--{flag}: {e}"))?;
+    let d = accord_core::model::Date::parse(s).map_err(|e| {
+        let e = e.to_string();
+        if e.contains("YYYY-MM-DD") {
+            anyhow!("--{flag}: {e}")
+        } else {
+            anyhow!("--{flag}: {e}; expected YYYY-MM-DD")
+        }
+    })?;
     Ok(d.date())
 }
 
