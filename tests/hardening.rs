@@ -461,3 +461,89 @@ fn a_key_path_that_is_a_directory_says_so() {
     let r = e.fails(2, &["sign", "fw.json", "--key", "keys"], "is a directory");
     assert!(!r.stderr.contains("chmod"), "{}", r.stderr);
 }
+
+#[test]
+fn a_refused_signature_exits_1_like_a_refused_submit() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.ok(&[
+        "keygen",
+        "--id",
+        "FR-X",
+        "--country",
+        "FR",
+        "--name",
+        "F",
+        "--out",
+        "fr.key",
+    ]);
+    // The log's key is not a member's; jp.key is not the log's.
+    e.fails(
+        1,
+        &["--ledger", "ledger", "checkpoint", "--log-key", "jp.key"],
+        "not the ledger's log key",
+    );
+    e.ok(&["--ledger", "ledger", "checkpoint", "--log-key", "log.key"]);
+    e.fails(
+        1,
+        &["--ledger", "ledger", "cosign", "--key", "fr.key"],
+        "FR-X is not an active member",
+    );
+    e.fails(
+        1,
+        &["--ledger", "ledger", "cosign", "--key", "log.key"],
+        "not a member's key",
+    );
+    e.ok(&["--ledger", "ledger", "cosign", "--key", "jp.key"]);
+    e.fails(
+        1,
+        &["--ledger", "ledger", "cosign", "--key", "jp.key"],
+        "already cosigned",
+    );
+    e.fails(
+        1,
+        &[
+            "--ledger",
+            "ledger2",
+            "init",
+            "--charter",
+            "charter.json",
+            "--log-key",
+            "jp.key",
+        ],
+        "is not the log key the charter names",
+    );
+}
+
+#[test]
+fn export_of_an_unknown_commitment_is_an_error() {
+    let e = Env::new();
+    e.two_member_ledger();
+    for format in ["jsonl", "csv", "bundle"] {
+        e.fails(
+            2,
+            &[
+                "--ledger",
+                "ledger",
+                "export",
+                "--format",
+                format,
+                "--commitment",
+                "nope",
+                "--out",
+                "x.out",
+            ],
+            "no commitment nope",
+        );
+    }
+    assert!(!e.path("x.out").exists());
+}
+
+#[test]
+fn a_file_that_is_not_a_bundle_is_an_input_error() {
+    let e = Env::new();
+    e.write("b.json", r#"{"format": "something else"}"#);
+    e.fails(2, &["verify-bundle", "b.json"], "b.json");
+    e.write("b.json", "not json");
+    e.fails(2, &["verify-bundle", "b.json"], "b.json");
+}

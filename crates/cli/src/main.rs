@@ -17,7 +17,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// An outcome that is a verdict, not a mistake in the input: exit code 1.
+/// An outcome that is a verdict, not a mistake in the input: exit code 1. Everything signed
+/// that is refused is one: a rejected entry, a checkpoint or cosignature by a key that is not
+/// the log's or a member's, a ledger or bundle that does not verify.
 #[derive(Debug)]
 pub struct Verdict(pub String);
 
@@ -40,7 +42,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(l) = cause.downcast_ref::<accord_ledger::LedgerError>() {
             return match l {
                 accord_ledger::LedgerError::Rejected(_)
-                | accord_ledger::LedgerError::Corrupt { .. } => 1,
+                | accord_ledger::LedgerError::Corrupt { .. }
+                | accord_ledger::LedgerError::WrongLogKey { .. }
+                | accord_ledger::LedgerError::Cosign(_) => 1,
                 _ => 2,
             };
         }

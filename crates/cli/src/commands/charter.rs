@@ -12,7 +12,7 @@ use serde_json::json;
 use super::keys::verifier_arg;
 use super::{read_file, write_file, Ctx, Document};
 use crate::cli::{CharterCommand, CharterNewArgs, InitArgs};
-use crate::{keyfile, output};
+use crate::{keyfile, output, Verdict};
 
 /// `accord charter ...`.
 pub fn run(ctx: &Ctx, c: CharterCommand) -> Result<()> {
@@ -108,11 +108,12 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let payload = Payload::from_bytes(&env.payload).context("the charter does not validate")?;
     if let Body::Charter(c) = &payload.body {
         if key.verifier().ok().as_ref() != Some(&c.log_key) {
-            bail!(
+            return Err(Verdict(format!(
                 "{} is not the log key the charter names ({})",
                 a.log_key.display(),
                 c.log_key
-            );
+            ))
+            .into());
         }
     }
     let ledger = Ledger::create(dir, &env)?;

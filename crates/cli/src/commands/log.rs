@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::cli::{CheckpointArgs, ConsistencyArgs, CosignArgs, ProofFormat, ProveArgs};
-use crate::{keyfile, output};
+use crate::{keyfile, output, Verdict};
 
 fn b64s(hashes: &[accord_core::log::Hash]) -> Vec<String> {
     hashes.iter().map(|h| h.to_base64()).collect()
@@ -120,6 +120,14 @@ pub fn consistency(ctx: &Ctx, a: ConsistencyArgs) -> Result<()> {
 pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
     let key = keyfile::load(&a.key, &a.pass)?;
     let mut ledger = ctx.open()?;
+    if key.name().parse::<accord_core::model::MemberId>().is_err() {
+        return Err(Verdict(format!(
+            "refusing to cosign: {} is the key of {:?}, not a member's key",
+            a.key.display(),
+            key.name()
+        ))
+        .into());
+    }
     let cp = ledger
         .latest_checkpoint()?
         .ok_or_else(|| anyhow!("no checkpoint to cosign yet"))?;
