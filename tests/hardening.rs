@@ -547,3 +547,200 @@ fn a_file_that_is_not_a_bundle_is_an_input_error() {
     e.write("b.json", "not json");
     e.fails(2, &["verify-bundle", "b.json"], "b.json");
 }
+
+#[test]
+fn sign_refuses_a_member_who_is_not_entitled_and_writes_nothing() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.ok(&[
+        "keygen",
+        "--id",
+        "FR-X",
+        "--country",
+        "FR",
+        "--name",
+        "F",
+        "--out",
+        "fr.key",
+    ]);
+    e.draft_framework("fw", "fw.json");
+    let before = e.read("fw.json");
+    // A commitment's parties are in the draft: no ledger needed.
+    e.fails(
+        2,
+        &["sign", "fw.json", "--key", "de.key"],
+        "DE-BMWK is not a party of fw (parties: JP-MOF, US-TREASURY)",
+    );
+    assert_eq!(e.read("fw.json"), before);
+    e.fails(
+        2,
+        &["sign", "fw.json", "--key", "de.key", "--out", "other.json"],
+        "not a party",
+    );
+    assert!(!e.path("other.json").exists());
+    // A charter's founders are in the draft.
+    e.ok(&[
+        "charter",
+        "new",
+        "--origin",
+        "o.example/x",
+        "--name",
+        "N",
+        "--log-key",
+        "log.key.member.json",
+        "--member",
+        "jp.key.member.json",
+        "--threshold",
+        "1",
+        "--out",
+        "c.json",
+    ]);
+    e.fails(
+        2,
+        &["sign", "c.json", "--key", "us.key"],
+        "US-TREASURY is not a founding member of charter charter",
+    );
+    // Lifecycle entries: the target's parties, from the ledger at hand.
+    e.ok(&["--ledger", "ledger", "sign", "fw.json", "--key", "jp.key"]);
+    e.ok(&["--ledger", "ledger", "sign", "fw.json", "--key", "us.key"]);
+    e.ok(&["--ledger", "ledger", "submit", "fw.json"]);
+    e.ok(&[
+        "--ledger", "ledger", "draft", "withdraw", "--id", "w1", "--target", "fw", "--reason", "r",
+        "--out", "w.json",
+    ]);
+    e.fails(
+        2,
+        &["--ledger", "ledger", "sign", "w.json", "--key", "de.key"],
+        "DE-BMWK is not a party of fw (parties: JP-MOF, US-TREASURY)",
+    );
+    // Governance entries: members, from the ledger at hand.
+    e.ok(&[
+        "--ledger",
+        "ledger",
+        "draft",
+        "remove-member",
+        "--id",
+        "rm1",
+        "--member",
+        "DE-BMWK",
+        "--reason",
+        "r",
+        "--out",
+        "rm.json",
+    ]);
+    e.fails(
+        2,
+        &["--ledger", "ledger", "sign", "rm.json", "--key", "fr.key"],
+        "FR-X is not a member of the ledger (members: DE-BMWK, JP-MOF, US-TREASURY)",
+    );
+    e.ok(&["--ledger", "ledger", "sign", "rm.json", "--key", "jp.key"]);
+}
+
+#[test]
+fn draft_refuses_to_overwrite_without_force() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.write("fw.json", "keep me");
+    let mut args = vec![
+        "--ledger",
+        "ledger",
+        "draft",
+        "framework",
+        "--id",
+        "fw",
+        "--party",
+        "JP-MOF",
+        "--title",
+        "T",
+        "--commodity",
+        "rare-earths",
+        "--from",
+        "2026-01-13",
+        "--instrument",
+        "I",
+        "--source",
+        "https://example.org/fw",
+        "--partner",
+        "JP",
+        "--partner",
+        "US",
+        "--tool",
+        "stockpiling",
+        "--out",
+        "fw.json",
+    ];
+    e.fails(
+        2,
+        &args,
+        "fw.json exists; refusing to overwrite it (use --force",
+    );
+    assert_eq!(e.read("fw.json"), "keep me");
+    args.push("--force");
+    e.ok(&args);
+    assert_ne!(e.read("fw.json"), "keep me");
+}
+
+#[test]
+fn draft_checks_parties_and_id_against_the_ledger_at_hand() {
+    let e = Env::new();
+    e.two_member_ledger();
+    let base = [
+        "draft",
+        "framework",
+        "--title",
+        "T",
+        "--commodity",
+        "rare-earths",
+        "--from",
+        "2026-01-13",
+        "--instrument",
+        "I",
+        "--source",
+        "https://example.org/fw",
+        "--partner",
+        "JP",
+        "--partner",
+        "US",
+        "--tool",
+        "stockpiling",
+        "--out",
+        "d.json",
+        "--force",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["--ledger", "ledger"];
+        v.extend_from_slice(&base);
+        v.extend_from_slice(extra);
+        v
+    };
+    e.fails(
+        2,
+        &with(&["--id", "x1", "--party", "JP-MOF", "--party", "FR-X"]),
+        "--party FR-X: not a member of the ledger (members: DE-BMWK, JP-MOF, US-TREASURY)",
+    );
+    assert!(!e.path("d.json").exists());
+    e.fails(
+        2,
+        &with(&["--id", "charter", "--party", "JP-MOF"]),
+        "--id charter: an entry with this id is already in the ledger",
+    );
+    e.fails(
+        2,
+        &[
+            "--ledger", "ledger", "draft", "withdraw", "--id", "w", "--target", "nope", "--reason",
+            "r", "--out", "w.json",
+        ],
+        "no commitment nope in the ledger",
+    );
+    // Without a ledger at hand, nothing to check against: the draft is written.
+    let mut v = base.to_vec();
+    v.extend_from_slice(&[
+        "--origin",
+        "test.example/ledger",
+        "--id",
+        "x1",
+        "--party",
+        "FR-X",
+    ]);
+    e.ok(&v);
+}

@@ -217,6 +217,9 @@ pub struct Common {
     /// Output file.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Fields every commitment has.

@@ -1,12 +1,13 @@
 //! `accord draft KIND`: writes an unsigned payload, validated before it is written.
 
 use crate::output::outln;
-use accord_core::model::{Body, EntryId, Payload, PayloadError, Timestamp};
+use accord_core::model::{Body, EntryId, Payload, PayloadError, Progress, Timestamp, Withdraw};
+use accord_ledger::Ledger;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Map, Value};
 
 use super::keys::verifier_arg;
-use super::{read_file, write_file, Ctx};
+use super::{list_ids, read_file, write_file, Ctx};
 use crate::cli::Common;
 use crate::cli::{DraftCommand, TermsArgs};
 use crate::output;
@@ -340,6 +341,47 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
     write_draft(ctx, &common, ty, body)
 }
 
+/// What the ledger at hand says of a draft: its id must be unused, a commitment's parties
+/// active members, a lifecycle entry's target a commitment of this ledger.
+fn check_against(ledger: &mut Ledger, payload: &Payload) -> Result<()> {
+    let state = ledger.governance()?;
+    if state.has_id(&payload.id) {
+        bail!(
+            "--id {}: an entry with this id is already in the ledger",
+            payload.id
+        );
+    }
+    let active = || {
+        list_ids(
+            state
+                .members()
+                .filter(|m| m.is_active())
+                .map(|m| &m.member.id),
+        )
+    };
+    match &payload.body {
+        Body::Commitment(c) => {
+            for p in &c.parties {
+                match state.member(p) {
+                    Some(m) if m.is_active() => {}
+                    Some(_) => bail!("--party {p}: was removed from the ledger"),
+                    None => bail!(
+                        "--party {p}: not a member of the ledger (members: {})",
+                        active()
+                    ),
+                }
+            }
+        }
+        Body::Progress(Progress { target, .. }) | Body::Withdraw(Withdraw { target, .. }) => {
+            if state.commitment(target).is_none() {
+                bail!("--target {target}: no commitment {target} in the ledger");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The `draft` option that set the payload member at `path` (a JSON path such as
 /// `terms.measure.pledges[0].amount`), for a message that names both.
 fn option_of(ty: &str, path: &str) -> Option<&'static str> {
@@ -498,15 +540,26 @@ fn explain(p: &Value, ty: &str, e: PayloadError) -> anyhow::Error {
 }
 
 fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> {
-    let origin = match &common.origin {
-        Some(o) => o.clone(),
-        None => ctx
-            .open()
-            .context(
-                "the draft names its ledger: give --origin, or --ledger to take it from there",
-            )?
-            .origin()
-            .to_owned(),
+    // A device or FIFO (`--out /dev/stdout`) is written in place, never "overwritten".
+    let out_exists = std::fs::metadata(&common.out).is_ok_and(|m| m.is_file());
+    if out_exists && !common.force {
+        bail!(
+            "{} exists; refusing to overwrite it (use --force to replace it)",
+            common.out.display()
+        );
+    }
+    let mut ledger = ctx.ledger_at_hand()?;
+    let origin = match (&common.origin, &ledger) {
+        (Some(o), Some(l)) if o != l.origin() => bail!(
+            "--origin {o} is not the origin of the ledger {} ({})",
+            ctx.ledger_dir()?.display(),
+            l.origin()
+        ),
+        (Some(o), _) => o.clone(),
+        (None, Some(l)) => l.origin().to_owned(),
+        (None, None) => {
+            bail!("the draft names its ledger: give --origin, or --ledger to take it from there")
+        }
     };
     let signed_at = match &common.signed_at {
         Some(s) => s.clone(),
@@ -522,6 +575,9 @@ fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> 
     }
     let raw = serde_json::to_vec(&p)?;
     let payload = Payload::from_bytes(&raw).map_err(|e| explain(&p, ty, e))?;
+    if let Some(l) = ledger.as_mut() {
+        check_against(l, &payload)?;
+    }
     let bytes = payload.to_bytes();
     write_file(&common.out, &bytes)?;
     let kind = match &payload.body {

@@ -50,6 +50,23 @@ impl Ctx {
             .ok_or_else(|| anyhow!("no ledger given: use --ledger DIR or set ACCORD_LEDGER"))
     }
 
+    /// The ledger, when one is at hand: `--ledger` given and holding a ledger. `None` when
+    /// no ledger is named or the directory holds none; other failures (in use, corrupt) are
+    /// errors.
+    pub fn ledger_at_hand(&self) -> Result<Option<Ledger>> {
+        let Some(dir) = self.ledger.as_deref() else {
+            return Ok(None);
+        };
+        match Ledger::open_with(dir, self.wait) {
+            Ok(l) => {
+                note_quarantine(&l);
+                Ok(Some(l))
+            }
+            Err(accord_ledger::LedgerError::NotALedger(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Opens the ledger.
     pub fn open(&self) -> Result<Ledger> {
         let dir = self.ledger_dir()?;
@@ -258,6 +275,16 @@ impl Document {
             Document::Draft(b) => Envelope::new(b),
             Document::Envelope(e) => e,
         }
+    }
+}
+
+/// Member ids joined for a message.
+pub fn list_ids<'a>(ids: impl IntoIterator<Item = &'a accord_core::model::MemberId>) -> String {
+    let v: Vec<&str> = ids.into_iter().map(|m| m.as_str()).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
     }
 }
 
