@@ -744,3 +744,142 @@ fn draft_checks_parties_and_id_against_the_ledger_at_hand() {
     ]);
     e.ok(&v);
 }
+
+#[test]
+fn a_duplicate_json_member_is_refused_in_every_file_the_cli_reads() {
+    let e = Env::new();
+    e.two_member_ledger();
+    e.draft_framework("fw", "fw.json");
+    // A member file.
+    let member = e.read("jp.key.member.json");
+    let dup = member.replacen(
+        "\"country\": \"JP\",",
+        "\"country\": \"JP\", \"country\": \"US\",",
+        1,
+    );
+    assert_ne!(dup, member);
+    e.write("dup.member.json", &dup);
+    e.fails(
+        2,
+        &[
+            "charter",
+            "new",
+            "--origin",
+            "o.example/x",
+            "--name",
+            "N",
+            "--log-key",
+            "log.key.member.json",
+            "--member",
+            "dup.member.json",
+            "--threshold",
+            "1",
+            "--out",
+            "c.json",
+        ],
+        "duplicate member `country`",
+    );
+    e.fails(
+        2,
+        &[
+            "--ledger",
+            "ledger",
+            "draft",
+            "admit-member",
+            "--id",
+            "adm",
+            "--member",
+            "dup.member.json",
+            "--out",
+            "adm.json",
+        ],
+        "duplicate member `country`",
+    );
+    // A verifier key given as a member file.
+    let dup_key = member.replacen("\"key\":", "\"key\": \"x\", \"key\":", 1);
+    e.write("dupkey.member.json", &dup_key);
+    e.fails(
+        2,
+        &[
+            "charter",
+            "new",
+            "--origin",
+            "o.example/x",
+            "--name",
+            "N",
+            "--log-key",
+            "dupkey.member.json",
+            "--member",
+            "jp.key.member.json",
+            "--threshold",
+            "1",
+            "--out",
+            "c.json",
+        ],
+        "duplicate member `key`",
+    );
+    // A key file.
+    e.ok(&[
+        "keygen",
+        "--id",
+        "JP-MOF",
+        "--country",
+        "JP",
+        "--name",
+        "F",
+        "--out",
+        "plain.key",
+        "--unencrypted",
+    ]);
+    let key = e.read("plain.key");
+    let dup = key.replacen(
+        "\"name\": \"JP-MOF\",",
+        "\"name\": \"JP-MOF\", \"name\": \"US-TREASURY\",",
+        1,
+    );
+    assert_ne!(dup, key);
+    e.write("dup.key", &dup);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(e.path("dup.key"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+    }
+    e.fails(
+        2,
+        &["sign", "fw.json", "--key", "dup.key"],
+        "duplicate member `name`",
+    );
+    // A draft, and a terms file.
+    let draft = e.read("fw.json");
+    let dup = draft.replacen("\"id\": \"fw\",", "\"id\": \"fw\", \"id\": \"other\",", 1);
+    assert_ne!(dup, draft);
+    e.write("dup.json", &dup);
+    e.fails(2, &["inspect", "dup.json"], "duplicate member `id`");
+    e.fails(
+        2,
+        &["sign", "dup.json", "--key", "jp.key"],
+        "duplicate member `id`",
+    );
+    e.write("terms.json", r#"{"title": "a", "title": "b"}"#);
+    e.fails(
+        2,
+        &[
+            "--ledger",
+            "ledger",
+            "draft",
+            "amend",
+            "--id",
+            "am",
+            "--target",
+            "fw",
+            "--reason",
+            "r",
+            "--terms-file",
+            "terms.json",
+            "--out",
+            "am.json",
+        ],
+        "duplicate member `title`",
+    );
+}

@@ -218,7 +218,7 @@ fn check_permissions(_path: &Path) -> Result<()> {
 pub fn load(path: &Path, pass: &PassArgs) -> Result<KeyPair> {
     check_permissions(path)?;
     let bytes = read_file(path, MAX_SMALL_FILE)?;
-    let file: KeyFile = serde_json::from_slice(&bytes)
+    let file: KeyFile = accord_core::json::from_slice(&bytes)
         .with_context(|| format!("{} is not an accord key file", path.display()))?;
     if file.format != FORMAT {
         bail!(

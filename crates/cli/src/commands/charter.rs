@@ -45,7 +45,7 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
     let mut members = Vec::new();
     for path in &a.members {
         let bytes = read_file(path, super::MAX_SMALL_FILE)?;
-        let m: Member = serde_json::from_slice(&bytes).with_context(|| {
+        let m: Member = accord_core::json::from_slice(&bytes).with_context(|| {
             format!(
                 "{} is not a member record (from `accord keygen`)",
                 path.display()

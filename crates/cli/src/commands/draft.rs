@@ -234,8 +234,8 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             terms_file,
         } => {
             let mut t: Value = match terms_file {
-                Some(f) => serde_json::from_slice(&read_file(&f, super::MAX_SMALL_FILE)?)
-                    .with_context(|| format!("{} is not JSON", f.display()))?,
+                Some(f) => accord_core::json::parse(&read_file(&f, super::MAX_SMALL_FILE)?)
+                    .with_context(|| format!("{} is not a JSON document", f.display()))?,
                 None => {
                     let ledger = ctx.open().context("amend starts from the commitment's current terms in --ledger (or give --terms-file)")?;
                     let id = EntryId::parse(&target).map_err(|e| anyhow!("--target: {e}"))?;
@@ -249,10 +249,14 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
                     .ok_or_else(|| anyhow!("--set {s:?}: expected PATH=VALUE"))?;
                 // Terms hold no JSON numbers (amounts are decimal strings), so a number stays
                 // the string it was written as; lists, objects and null are JSON.
-                let value = match serde_json::from_str::<Value>(raw) {
+                let value = match accord_core::json::parse(raw.as_bytes()) {
                     Ok(
                         v @ (Value::Array(_) | Value::Object(_) | Value::Null | Value::String(_)),
                     ) => v,
+                    // A list or object that does not parse is a mistake, not a string.
+                    Err(e) if raw.trim_start().starts_with(['{', '[']) => {
+                        bail!("--set {path}: {e}")
+                    }
                     _ => Value::String(raw.to_owned()),
                 };
                 set_path(&mut t, path, value)?;
@@ -286,8 +290,8 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             json!({"target": target, "reason": reason}),
         ),
         DraftCommand::AdmitMember { common, member } => {
-            let m: Value = serde_json::from_slice(&read_file(&member, super::MAX_SMALL_FILE)?)
-                .with_context(|| format!("{} is not JSON", member.display()))?;
+            let m = accord_core::json::parse(&read_file(&member, super::MAX_SMALL_FILE)?)
+                .with_context(|| format!("{} is not a JSON document", member.display()))?;
             (common, "admit_member", json!({"member": m}))
         }
         DraftCommand::RemoveMember {

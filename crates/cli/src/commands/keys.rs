@@ -40,8 +40,8 @@ pub fn verifier_arg(flag: &str, s: &str) -> Result<VerifierKey> {
     let path = Path::new(s);
     if path.exists() {
         let bytes = read_file(path, super::MAX_SMALL_FILE)?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("--{flag}: {} is not JSON", path.display()))?;
+        let v = accord_core::json::parse(&bytes)
+            .with_context(|| format!("--{flag}: {} is not a JSON document", path.display()))?;
         let key = v
             .get("key")
             .and_then(|k| k.as_str())

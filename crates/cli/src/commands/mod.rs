@@ -249,8 +249,8 @@ impl Document {
     /// Reads one.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = read_file(path, MAX_ENVELOPE_BYTES as u64)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
+        let value = accord_core::json::parse(&bytes)
+            .with_context(|| format!("{} is not a JSON document", path.display()))?;
         let enveloped = ["payloadType", "payload", "signatures"]
             .iter()
             .any(|k| value.get(k).is_some());

@@ -95,7 +95,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<()> {
         ("signers", signer_ids(&e).join(", ")),
         ("leaf hash", e.leaf_hash.to_base64()),
     ])?;
-    let payload: serde_json::Value = serde_json::from_slice(&e.entry.envelope.payload)?;
+    let payload = accord_core::json::parse(&e.entry.envelope.payload)?;
     outln!("{}", serde_json::to_string_pretty(&payload)?)?;
     Ok(())
 }

@@ -141,7 +141,7 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     let signed = matches!(doc, Document::Envelope(_));
     let env = doc.into_envelope();
     let parsed = Payload::from_bytes(&env.payload);
-    let payload: Value = serde_json::from_slice(&env.payload).unwrap_or(Value::Null);
+    let payload: Value = accord_core::json::parse(&env.payload).unwrap_or(Value::Null);
     let ready = if signed { readiness(ctx, &env) } else { None };
     let sigs: Vec<String> = env.signatures.iter().map(|s| s.keyid.clone()).collect();
     if ctx.json {
