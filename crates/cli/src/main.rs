@@ -1,6 +1,6 @@
 //! `accord`: the command-line front end. `main` parses arguments, runs one subcommand, and
-//! maps the outcome to an exit code: 0 success, 1 verification failed or entry rejected,
-//! 2 usage or input error. A closed output pipe counts as success.
+//! maps the outcome to an exit code: 0 success, 1 verification failed or something signed
+//! refused, 2 usage or input error. A closed output pipe counts as success.
 
 #![forbid(unsafe_code)]
 

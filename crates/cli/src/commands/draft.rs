@@ -376,10 +376,10 @@ fn check_against(ledger: &mut Ledger, payload: &Payload) -> Result<()> {
                 }
             }
         }
-        Body::Progress(Progress { target, .. }) | Body::Withdraw(Withdraw { target, .. }) => {
-            if state.commitment(target).is_none() {
-                bail!("--target {target}: no commitment {target} in the ledger");
-            }
+        Body::Progress(Progress { target, .. }) | Body::Withdraw(Withdraw { target, .. })
+            if state.commitment(target).is_none() =>
+        {
+            bail!("--target {target}: no commitment {target} in the ledger");
         }
         _ => {}
     }
