@@ -198,13 +198,15 @@ fn errors_name_what_is_wrong_and_exit_non_zero() {
         &["--ledger", "ledger", "submit", "fw.json"],
         "missing signature of US-TREASURY",
     );
-    // Wrong key: a member that is not a party.
-    e.ok(&["sign", "fw.json", "--key", "de.key"]);
+    // Wrong key: a member that is not a party. `sign` refuses it (the ledger's own refusal
+    // of such a signature is covered by the core's governance tests and the demo's forgery).
+    let before = e.read("fw.json");
     e.fails(
-        1,
-        &["--ledger", "ledger", "submit", "fw.json"],
-        "DE-BMWK signed but is not a party",
+        2,
+        &["sign", "fw.json", "--key", "de.key"],
+        "DE-BMWK is not a party of fw (parties: JP-MOF, US-TREASURY)",
     );
+    assert_eq!(e.read("fw.json"), before);
     // Tampered file: the payload changed after signing.
     e.draft_framework("fw2", "fw2.json");
     e.ok(&["sign", "fw2.json", "--key", "jp.key"]);

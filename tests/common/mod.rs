@@ -216,3 +216,96 @@ impl Env {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// What a timed run gets on stdin.
+pub enum Input {
+    /// Nothing (`/dev/null`).
+    Null,
+    /// Zeros without end, as fast as the child reads them.
+    Endless,
+}
+
+impl Env {
+    /// Runs accord with `args` and `stdin`, killing it after `secs` seconds: a regression
+    /// that hangs or grows without end fails the test instead of stalling the suite.
+    pub fn run_timed(&self, args: &[&str], stdin: Input, secs: u64) -> Run {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_accord"));
+        c.current_dir(self.dir.path())
+            .env_remove("ACCORD_LEDGER")
+            .env("ACCORD_PASSPHRASE", "test passphrase")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.stdin(match stdin {
+            Input::Null => Stdio::null(),
+            Input::Endless => Stdio::piped(),
+        });
+        let mut child = c.spawn().unwrap();
+        if let Some(mut w) = child.stdin.take() {
+            std::thread::spawn(move || {
+                let zeros = vec![0u8; 64 * 1024];
+                while w.write_all(&zeros).is_ok() {}
+            });
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let o = child.wait_with_output().unwrap();
+                panic!(
+                    "accord {args:?} still running after {secs}s; stderr: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap().into()
+    }
+
+    /// Makes a FIFO `name` (mode 0600) and a thread that writes zeros into it without end
+    /// once a reader opens it.
+    pub fn endless_fifo(&self, name: &str) -> PathBuf {
+        use std::io::Write;
+        let p = self.path(name);
+        let ok = std::process::Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(&p)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo failed");
+        let q = p.clone();
+        std::thread::spawn(move || {
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&q) {
+                let zeros = vec![0u8; 64 * 1024];
+                while f.write_all(&zeros).is_ok() {}
+            }
+        });
+        p
+    }
+
+    /// Runs accord with its stdout a pipe whose reader is already gone (`accord ... | head
+    /// -0`), and returns the outcome.
+    pub fn run_closed_stdout(&self, args: &[&str]) -> Run {
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .current_dir(self.dir.path())
+            .env_remove("ACCORD_LEDGER")
+            .env("ACCORD_PASSPHRASE", "test passphrase")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        child.wait_with_output().unwrap().into()
+    }
+}

@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// accord: a ledger of signed critical-minerals policy commitments that auditors verify
 /// offline.
 ///
-/// Exit codes: 0 success; 1 verification failed or entry rejected; 2 usage or input error.
+/// Exit codes: 0 success; 1 verification failed or something signed refused; 2 usage or
+/// input error.
 #[derive(Parser, Debug)]
 #[command(name = "accord", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -217,6 +218,9 @@ pub struct Common {
     /// Output file.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Fields every commitment has.

@@ -4,6 +4,7 @@
 //! commitments, amendments, progress reports, a withdrawal and a key rotation, the log
 //! issues a checkpoint every member cosigns, and then the ledger is verified and exported.
 
+use crate::output::outln;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -95,15 +96,17 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
         .or_else(|| ctx.ledger.clone())
         .unwrap_or_else(|| PathBuf::from("accord-demo"));
     prepare(&dir, a.force)?;
-    let say = |s: String| {
-        if !ctx.json {
-            println!("{s}");
+    let say = |s: String| -> std::io::Result<()> {
+        if ctx.json {
+            Ok(())
+        } else {
+            outln!("{s}")
         }
     };
     say(format!(
         "accord demo: the G7+ critical-minerals ledger in {}",
         dir.display()
-    ));
+    ))?;
 
     // Keys.
     let members = scenario::members();
@@ -119,7 +122,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
         "1. generated Ed25519 keys for {} members and the log (in {}/keys)",
         members.len(),
         dir.display()
-    ));
+    ))?;
 
     // Charter.
     let member_records: Vec<Value> = members
@@ -145,7 +148,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     say(format!(
         "2. charter signed by all {} founders; ledger created; charter hash {charter_hash}",
         founders.len()
-    ));
+    ))?;
 
     // Scenario steps.
     let mut new_keys: BTreeMap<String, KeyPair> = BTreeMap::new();
@@ -209,14 +212,14 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
             s.note,
             refs.len(),
             if refs.len() == 1 { "" } else { "s" }
-        ));
+        ))?;
     }
     let summary_line = counts
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect::<Vec<_>>()
         .join(", ");
-    say(format!("3. appended {summary_line}"));
+    say(format!("3. appended {summary_line}"))?;
 
     // A forged joint entry: one party's signature missing.
     let joint_parties: Vec<&str> = members
@@ -233,7 +236,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
             Err(e) => say(format!(
                 "4. a withdrawal of the joint mechanism signed by {} alone was refused: {e}",
                 joint_parties[0]
-            )),
+            ))?,
             Ok(_) => bail!("the demo's forged withdrawal was accepted; this is a bug"),
         }
     }
@@ -269,7 +272,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     }
     say(format!(
         "5. checkpoint of {size} entries signed by the log and cosigned by {cosigned} members"
-    ));
+    ))?;
 
     // Verify.
     let pb = output::progress(Some(ledger.size()), "verify");
@@ -285,7 +288,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     say(format!(
         "6. verified from the charter hash alone: {} entries, {} signatures, root {}",
         report.size, report.signatures, report.root
-    ));
+    ))?;
 
     // Exports.
     let exports = dir.join("exports");
@@ -323,7 +326,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     say(format!(
         "7. exported {} ({} entries), {} ({rows} commitment versions), {} and {} (verified offline: {} entries, {} cosigners)",
         jsonl.display(), ledger.size(), csv.display(), bundle_path.display(), joint_path.display(), checked.entries, checked.cosigners.len()
-    ));
+    ))?;
     let summary = ledger.summary(day)?;
     if ctx.json {
         return output::json(&json!({
@@ -333,22 +336,22 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
             "summary": summary,
         }));
     }
-    println!();
-    println!(
+    outln!()?;
+    outln!(
         "{} commitments from {} countries; try:",
         summary.commitments,
         summary.by_country.len()
-    );
-    println!("  accord --ledger {} status", ledger_dir.display());
-    println!("  accord --ledger {} summary", ledger_dir.display());
-    println!(
+    )?;
+    outln!("  accord --ledger {} status", ledger_dir.display())?;
+    outln!("  accord --ledger {} summary", ledger_dir.display())?;
+    outln!(
         "  accord --ledger {} history {}",
         ledger_dir.display(),
         scenario::JOINT_COMMITMENT
-    );
-    println!(
+    )?;
+    outln!(
         "  accord verify-bundle {} --charter-hash {charter_hash}",
         joint_path.display()
-    );
+    )?;
     Ok(())
 }

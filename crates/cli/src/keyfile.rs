@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::cli::PassArgs;
+use crate::commands::{read_file, MAX_SMALL_FILE};
 
 const FORMAT: &str = "accord-key/v1";
 
@@ -74,8 +75,9 @@ fn derive(pass: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Result<Zeroizing<
 /// terminal.
 pub fn passphrase(pass: &PassArgs, prompt: &str, confirm: bool) -> Result<Zeroizing<String>> {
     if let Some(f) = &pass.passphrase_file {
-        let s = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read passphrase file {}", f.display()))?;
+        let bytes = read_file(f, MAX_SMALL_FILE)?;
+        let s = String::from_utf8(bytes)
+            .map_err(|_| anyhow!("passphrase file {} is not UTF-8 text", f.display()))?;
         let s = s.trim_end_matches(['\n', '\r']).to_owned();
         if s.is_empty() {
             bail!("passphrase file {} is empty", f.display());
@@ -187,10 +189,15 @@ pub fn save(path: &Path, key: &KeyPair, pass: Option<&str>) -> Result<()> {
 #[cfg(unix)]
 fn check_permissions(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .with_context(|| format!("cannot read key file {}", path.display()))?
-        .permissions()
-        .mode();
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    if meta.is_dir() {
+        bail!(
+            "key file {} is a directory; give the key file inside it",
+            path.display()
+        );
+    }
+    let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         bail!(
             "key file {} is readable by others (mode {:o}); run `chmod 600 {}` first",
@@ -210,12 +217,8 @@ fn check_permissions(_path: &Path) -> Result<()> {
 /// Loads a key file, asking for the passphrase if it is encrypted.
 pub fn load(path: &Path, pass: &PassArgs) -> Result<KeyPair> {
     check_permissions(path)?;
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
-    if bytes.len() > 64 * 1024 {
-        bail!("{} is too large to be a key file", path.display());
-    }
-    let file: KeyFile = serde_json::from_slice(&bytes)
+    let bytes = read_file(path, MAX_SMALL_FILE)?;
+    let file: KeyFile = accord_core::json::from_slice(&bytes)
         .with_context(|| format!("{} is not an accord key file", path.display()))?;
     if file.format != FORMAT {
         bail!(

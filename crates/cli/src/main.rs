@@ -1,6 +1,6 @@
 //! `accord`: the command-line front end. `main` parses arguments, runs one subcommand, and
-//! maps the outcome to an exit code: 0 success, 1 verification failed or entry rejected,
-//! 2 usage or input error. A closed output pipe counts as success.
+//! maps the outcome to an exit code: 0 success, 1 verification failed or something signed
+//! refused, 2 usage or input error. A closed output pipe counts as success.
 
 #![forbid(unsafe_code)]
 
@@ -17,7 +17,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// An outcome that is a verdict, not a mistake in the input: exit code 1.
+/// An outcome that is a verdict, not a mistake in the input: exit code 1. Everything signed
+/// that is refused is one: a rejected entry, a checkpoint or cosignature by a key that is not
+/// the log's or a member's, a ledger or bundle that does not verify.
 #[derive(Debug)]
 pub struct Verdict(pub String);
 
@@ -40,7 +42,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(l) = cause.downcast_ref::<accord_ledger::LedgerError>() {
             return match l {
                 accord_ledger::LedgerError::Rejected(_)
-                | accord_ledger::LedgerError::Corrupt { .. } => 1,
+                | accord_ledger::LedgerError::Corrupt { .. }
+                | accord_ledger::LedgerError::WrongLogKey { .. }
+                | accord_ledger::LedgerError::Cosign(_) => 1,
                 _ => 2,
             };
         }
@@ -62,6 +66,24 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The error as one line: each context, then each cause, joined by ": ". The library errors
+/// repeat their source in their own message (`rejected: {0}` over the rejection itself), so a
+/// cause whose text is already on the line is left out: every reason is said once.
+fn report(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -112,7 +134,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("accord: {e:#}");
+            eprintln!("accord: {}", report(&e));
             ExitCode::from(exit_code(&e))
         }
     }

@@ -6,20 +6,43 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-/// Prints one JSON document.
+/// `println!` for stdout that returns the `io::Result` instead of panicking: a closed pipe
+/// (`accord list | head -1`) becomes an `ErrorKind::BrokenPipe` error, which `main` treats
+/// as success.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` for stdout, returning the `io::Result` (see [`outln`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+pub(crate) use {out, outln};
+
+/// Prints one JSON document. It is serialised first and written apart, so that a write
+/// error stays an `io::Error` (serde_json would wrap a closed pipe in its own error type,
+/// which `main` could no longer tell from a real failure).
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    out.write_all(b"\n")?;
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    std::io::stdout().lock().write_all(&bytes)?;
     Ok(())
 }
 
-/// Prints JSON Lines.
+/// Prints JSON Lines, one line per write (see [`json`]).
 pub fn json_lines<T: Serialize>(values: &[T]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     for v in values {
-        serde_json::to_writer(&mut out, v)?;
-        out.write_all(b"\n")?;
+        let mut line = serde_json::to_vec(v)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
     }
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! `accord verify`, `export`, `verify-bundle`.
 
+use crate::output::outln;
 use accord_core::bundle::Bundle;
 use accord_core::keys::VerifierKey;
+use accord_core::model::EntryId;
 use accord_ledger::{verify as audit, VerifyOptions};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
 
 use super::{filter, parse_hash, read_file, write_file, Ctx, Output, MAX_INPUT};
@@ -30,13 +32,15 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
         v["ok"] = json!(true);
         output::json(&v)
     } else {
-        println!(
+        outln!(
             "ok: {} entries, {} signatures, root {}",
-            report.size, report.signatures, report.root
-        );
-        println!("charter hash {}", report.charter_hash);
+            report.size,
+            report.signatures,
+            report.root
+        )?;
+        outln!("charter hash {}", report.charter_hash)?;
         match report.latest_checkpoint_size {
-            Some(s) => println!(
+            Some(s) => outln!(
                 "{} checkpoint(s) verified; the latest (size {s}) is cosigned by {}",
                 report.checkpoints,
                 if report.latest_cosigners.is_empty() {
@@ -44,8 +48,8 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                 } else {
                     report.latest_cosigners.join(", ")
                 }
-            ),
-            None => println!("no checkpoint issued yet"),
+            )?,
+            None => outln!("no checkpoint issued yet")?,
         }
         Ok(())
     }
@@ -55,6 +59,16 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
     let ledger = ctx.open()?;
     let f = filter(&a.filter, a.commitment.as_deref())?;
+    if let Some(c) = &a.commitment {
+        let id = EntryId::parse(c).map_err(|e| anyhow!("--commitment: {e}"))?;
+        match ledger.commitment(&id) {
+            Ok(_) => {}
+            Err(accord_ledger::LedgerError::NotFound(_)) => {
+                bail!("no commitment {id} in the ledger")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let everything = a.commitment.is_none()
         && a.filter.member.is_none()
         && a.filter.country.is_none()
@@ -110,7 +124,9 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
 /// `accord verify-bundle`.
 pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
     let bytes = read_file(&a.file, MAX_INPUT)?;
-    let bundle = Bundle::from_json(&bytes).with_context(|| format!("{}", a.file.display()))?;
+    // A file that is not a bundle is an input error (exit 2); a bundle that does not verify
+    // is a verdict (exit 1), so the parse error is not kept as a `BundleError`.
+    let bundle = Bundle::from_json(&bytes).map_err(|e| anyhow!("{}: {e}", a.file.display()))?;
     let log_key = a
         .log_key
         .as_deref()
@@ -129,20 +145,23 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
         v["ok"] = json!(true);
         output::json(&v)
     } else {
-        println!(
+        outln!(
             "ok: {} entries proven in {} at tree size {} (root {})",
-            report.entries, report.origin, report.tree_size, report.root
-        );
-        println!(
+            report.entries,
+            report.origin,
+            report.tree_size,
+            report.root
+        )?;
+        outln!(
             "cosigned by {}",
             if report.cosigners.is_empty() {
                 "nobody".into()
             } else {
                 report.cosigners.join(", ")
             }
-        );
+        )?;
         if log_key.is_none() && charter.is_none() {
-            println!("note: no --log-key or --charter-hash given, so this shows the bundle is consistent, not whose it is");
+            outln!("note: no --log-key or --charter-hash given, so this shows the bundle is consistent, not whose it is")?;
         }
         Ok(())
     }

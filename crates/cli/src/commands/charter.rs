@@ -1,5 +1,6 @@
 //! `accord charter new|hash` and `accord init`.
 
+use crate::output::outln;
 use accord_core::envelope::Envelope;
 use accord_core::model::{
     Body, Charter, EntryId, JointRule, Member, Payload, Policy, Text, Timestamp,
@@ -11,7 +12,7 @@ use serde_json::json;
 use super::keys::verifier_arg;
 use super::{read_file, write_file, Ctx, Document};
 use crate::cli::{CharterCommand, CharterNewArgs, InitArgs};
-use crate::{keyfile, output};
+use crate::{keyfile, output, Verdict};
 
 /// `accord charter ...`.
 pub fn run(ctx: &Ctx, c: CharterCommand) -> Result<()> {
@@ -32,7 +33,7 @@ pub fn run(ctx: &Ctx, c: CharterCommand) -> Result<()> {
             if ctx.json {
                 output::json(&json!({"charter_hash": h}))
             } else {
-                println!("{h}");
+                outln!("{h}")?;
                 Ok(())
             }
         }
@@ -43,8 +44,8 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
     let log_key = verifier_arg("log-key", &a.log_key)?;
     let mut members = Vec::new();
     for path in &a.members {
-        let bytes = read_file(path, 64 * 1024)?;
-        let m: Member = serde_json::from_slice(&bytes).with_context(|| {
+        let bytes = read_file(path, super::MAX_SMALL_FILE)?;
+        let m: Member = accord_core::json::from_slice(&bytes).with_context(|| {
             format!(
                 "{} is not a member record (from `accord keygen`)",
                 path.display()
@@ -83,12 +84,12 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
     if ctx.json {
         output::json(&json!({"file": a.out, "charter_hash": hex::encode(charter_hash(&env))}))
     } else {
-        println!(
+        outln!(
             "wrote {}: every founder now signs it with `accord sign {} --key KEYFILE`",
             a.out.display(),
             a.out.display()
-        );
-        println!("charter hash {}", hex::encode(charter_hash(&env)));
+        )?;
+        outln!("charter hash {}", hex::encode(charter_hash(&env)))?;
         Ok(())
     }
 }
@@ -107,11 +108,12 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
     let payload = Payload::from_bytes(&env.payload).context("the charter does not validate")?;
     if let Body::Charter(c) = &payload.body {
         if key.verifier().ok().as_ref() != Some(&c.log_key) {
-            bail!(
+            return Err(Verdict(format!(
                 "{} is not the log key the charter names ({})",
                 a.log_key.display(),
                 c.log_key
-            );
+            ))
+            .into());
         }
     }
     let ledger = Ledger::create(dir, &env)?;
@@ -121,8 +123,8 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<()> {
             &json!({"ledger": dir, "origin": ledger.origin(), "size": ledger.size(), "charter_hash": h, "log_key": ledger.log_key().to_string()}),
         )
     } else {
-        println!("created ledger {} ({})", dir.display(), ledger.origin());
-        println!("charter hash {h}");
+        outln!("created ledger {} ({})", dir.display(), ledger.origin())?;
+        outln!("charter hash {h}")?;
         Ok(())
     }
 }

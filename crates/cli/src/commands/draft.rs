@@ -1,11 +1,13 @@
 //! `accord draft KIND`: writes an unsigned payload, validated before it is written.
 
-use accord_core::model::{Body, EntryId, Payload, Timestamp};
+use crate::output::outln;
+use accord_core::model::{Body, EntryId, Payload, PayloadError, Progress, Timestamp, Withdraw};
+use accord_ledger::Ledger;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Map, Value};
 
 use super::keys::verifier_arg;
-use super::{read_file, write_file, Ctx};
+use super::{list_ids, read_file, write_file, Ctx};
 use crate::cli::Common;
 use crate::cli::{DraftCommand, TermsArgs};
 use crate::output;
@@ -232,8 +234,8 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             terms_file,
         } => {
             let mut t: Value = match terms_file {
-                Some(f) => serde_json::from_slice(&read_file(&f, 1024 * 1024)?)
-                    .with_context(|| format!("{} is not JSON", f.display()))?,
+                Some(f) => accord_core::json::parse(&read_file(&f, super::MAX_SMALL_FILE)?)
+                    .with_context(|| format!("{} is not a JSON document", f.display()))?,
                 None => {
                     let ledger = ctx.open().context("amend starts from the commitment's current terms in --ledger (or give --terms-file)")?;
                     let id = EntryId::parse(&target).map_err(|e| anyhow!("--target: {e}"))?;
@@ -247,10 +249,14 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
                     .ok_or_else(|| anyhow!("--set {s:?}: expected PATH=VALUE"))?;
                 // Terms hold no JSON numbers (amounts are decimal strings), so a number stays
                 // the string it was written as; lists, objects and null are JSON.
-                let value = match serde_json::from_str::<Value>(raw) {
+                let value = match accord_core::json::parse(raw.as_bytes()) {
                     Ok(
                         v @ (Value::Array(_) | Value::Object(_) | Value::Null | Value::String(_)),
                     ) => v,
+                    // A list or object that does not parse is a mistake, not a string.
+                    Err(e) if raw.trim_start().starts_with(['{', '[']) => {
+                        bail!("--set {path}: {e}")
+                    }
                     _ => Value::String(raw.to_owned()),
                 };
                 set_path(&mut t, path, value)?;
@@ -284,8 +290,8 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             json!({"target": target, "reason": reason}),
         ),
         DraftCommand::AdmitMember { common, member } => {
-            let m: Value = serde_json::from_slice(&read_file(&member, 64 * 1024)?)
-                .with_context(|| format!("{} is not JSON", member.display()))?;
+            let m = accord_core::json::parse(&read_file(&member, super::MAX_SMALL_FILE)?)
+                .with_context(|| format!("{} is not a JSON document", member.display()))?;
             (common, "admit_member", json!({"member": m}))
         }
         DraftCommand::RemoveMember {
@@ -339,16 +345,225 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
     write_draft(ctx, &common, ty, body)
 }
 
+/// What the ledger at hand says of a draft: its id must be unused, a commitment's parties
+/// active members, a lifecycle entry's target a commitment of this ledger.
+fn check_against(ledger: &mut Ledger, payload: &Payload) -> Result<()> {
+    let state = ledger.governance()?;
+    if state.has_id(&payload.id) {
+        bail!(
+            "--id {}: an entry with this id is already in the ledger",
+            payload.id
+        );
+    }
+    let active = || {
+        list_ids(
+            state
+                .members()
+                .filter(|m| m.is_active())
+                .map(|m| &m.member.id),
+        )
+    };
+    match &payload.body {
+        Body::Commitment(c) => {
+            for p in &c.parties {
+                match state.member(p) {
+                    Some(m) if m.is_active() => {}
+                    Some(_) => bail!("--party {p}: was removed from the ledger"),
+                    None => bail!(
+                        "--party {p}: not a member of the ledger (members: {})",
+                        active()
+                    ),
+                }
+            }
+        }
+        Body::Progress(Progress { target, .. }) | Body::Withdraw(Withdraw { target, .. })
+            if state.commitment(target).is_none() =>
+        {
+            bail!("--target {target}: no commitment {target} in the ledger");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The `draft` option that set the payload member at `path` (a JSON path such as
+/// `terms.measure.pledges[0].amount`), for a message that names both.
+fn option_of(ty: &str, path: &str) -> Option<&'static str> {
+    // List positions do not change which option set a member.
+    let mut plain = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => in_index = true,
+            ']' => in_index = false,
+            c if !in_index => plain.push(c),
+            _ => {}
+        }
+    }
+    let parts: Vec<&str> = plain.split('.').filter(|p| !p.is_empty()).collect();
+    let option = match parts.as_slice() {
+        ["ledger", ..] => "--origin",
+        ["id", ..] => "--id",
+        ["signed_at", ..] => "--signed-at",
+        ["terms", ..] if ty == "amend" => "--set",
+        ["parties", ..] => "--party",
+        ["terms", "title", ..] => "--title",
+        ["terms", "commodity", ..] => "--commodity",
+        ["terms", "stage", ..] => "--stage",
+        ["terms", "effective", "until", ..] => "--until",
+        ["terms", "effective", ..] => "--from",
+        ["terms", "instrument", ..] => "--instrument",
+        ["terms", "sources", ..] => "--source",
+        ["terms", "measure", rest @ ..] => match rest {
+            ["price", "amount", ..] => "--price",
+            ["amount", "amount", ..] => "--amount",
+            ["quantity", "amount", ..] => "--quantity",
+            ["value", "amount", ..] => "--value",
+            ["pledges", ..] => "--pledge",
+            ["pipeline", ..] => "--pipeline",
+            [_, "currency", ..] => "--currency",
+            [_, "unit", ..] => "--unit",
+            ["partners", ..] => "--partner",
+            ["tools", ..] | ["tool", ..] => "--tool",
+            ["standards", ..] => "--standard",
+            ["days_of_supply", ..] => "--days",
+            ["baseline_days", ..] => "--baseline-days",
+            ["rate_percent", ..] => "--rate",
+            ["target_percent", ..] => "--percent",
+            ["by", ..] => "--by",
+            ["basis", ..] => "--basis",
+            ["mechanism", ..] => "--mechanism",
+            ["institution", ..] => "--institution",
+            ["instrument", ..] => "--instrument-kind",
+            ["target", ..] => "--target",
+            ["buyer", ..] => "--buyer",
+            ["seller", ..] => "--seller",
+            ["scope", ..] => "--scope",
+            ["eligibility", ..] => "--eligibility",
+            _ => return None,
+        },
+        ["target", ..] => "--target",
+        ["reason", ..] => "--reason",
+        ["as_of", ..] => "--as-of",
+        ["metric", ..] => "--metric",
+        ["amount", ..] => "--amount",
+        ["unit", ..] => "--unit",
+        ["note", ..] => "--note",
+        ["member", ..] => "--member",
+        ["new_key", ..] => "--new-key",
+        ["key", ..] => "--key",
+        _ => return None,
+    };
+    Some(option)
+}
+
+/// The value a schema error is about: the first `"quoted"` or `` `ticked` `` word in it
+/// (the model's field errors quote the value, serde ticks an unknown variant).
+fn quoted_value(why: &str) -> Option<String> {
+    let (start, end) = match (why.find('"'), why.find('`')) {
+        (Some(q), Some(t)) if t < q => (t, '`'),
+        (Some(q), _) => (q, '"'),
+        (None, Some(t)) => (t, '`'),
+        (None, None) => return None,
+    };
+    let rest = &why[start + 1..];
+    let mut value = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if end == '"' => value.push(chars.next()?),
+            c if c == end => return Some(value),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// JSON paths of the string leaves of `v` equal to `needle`.
+fn paths_of(v: &Value, here: &str, needle: &str, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s == needle => out.push(here.to_owned()),
+        Value::Object(m) => {
+            for (k, x) in m {
+                let path = if here.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{here}.{k}")
+                };
+                paths_of(x, &path, needle, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                paths_of(x, &format!("{here}[{i}]"), needle, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Why a draft does not validate, naming the member at fault by its JSON path and the
+/// option that set it. A header or rule error names its member itself. A schema error (a
+/// value that does not parse) does not: `type` and `kind` select serde variants, and serde
+/// loses the path inside them. Its value is then looked for in the draft, which was built
+/// from the options, so one leaf holding it is the place at fault.
+fn explain(p: &Value, ty: &str, e: PayloadError) -> anyhow::Error {
+    let (path, why) = match &e {
+        PayloadError::Header { member, why } => ((*member).to_owned(), why.clone()),
+        PayloadError::Invalid { field, why } => (field.clone(), why.clone()),
+        PayloadError::Schema { why, .. } => {
+            let mut found = Vec::new();
+            if let Some(value) = quoted_value(why) {
+                paths_of(p, "", &value, &mut found);
+            }
+            if found.len() > 1 {
+                // `Currency "US"`: the member named like the type, not the partner "US".
+                let what = why.split(' ').next().unwrap_or_default().to_lowercase();
+                found.retain(|f| f.rsplit('.').next() == Some(what.as_str()));
+            }
+            match found.as_slice() {
+                [path] => (path.clone(), why.clone()),
+                _ => return anyhow!("the draft does not validate: {why}"),
+            }
+        }
+        _ => return anyhow!("the draft does not validate: {e}"),
+    };
+    let date = path.ends_with("from")
+        || path.ends_with("until")
+        || path.ends_with("as_of")
+        || path.ends_with(".by");
+    let form = if date && !why.contains("YYYY-MM-DD") {
+        "; expected YYYY-MM-DD"
+    } else {
+        ""
+    };
+    match option_of(ty, &path) {
+        Some(opt) => anyhow!("the draft does not validate: {path} (set by {opt}): {why}{form}"),
+        None => anyhow!("the draft does not validate: {path}: {why}{form}"),
+    }
+}
+
 fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> {
-    let origin = match &common.origin {
-        Some(o) => o.clone(),
-        None => ctx
-            .open()
-            .context(
-                "the draft names its ledger: give --origin, or --ledger to take it from there",
-            )?
-            .origin()
-            .to_owned(),
+    // A device or FIFO (`--out /dev/stdout`) is written in place, never "overwritten".
+    let out_exists = std::fs::metadata(&common.out).is_ok_and(|m| m.is_file());
+    if out_exists && !common.force {
+        bail!(
+            "{} exists; refusing to overwrite it (use --force to replace it)",
+            common.out.display()
+        );
+    }
+    let mut ledger = ctx.ledger_at_hand()?;
+    let origin = match (&common.origin, &ledger) {
+        (Some(o), Some(l)) if o != l.origin() => bail!(
+            "--origin {o} is not the origin of the ledger {} ({})",
+            ctx.ledger_dir()?.display(),
+            l.origin()
+        ),
+        (Some(o), _) => o.clone(),
+        (None, Some(l)) => l.origin().to_owned(),
+        (None, None) => {
+            bail!("the draft names its ledger: give --origin, or --ledger to take it from there")
+        }
     };
     let signed_at = match &common.signed_at {
         Some(s) => s.clone(),
@@ -363,7 +578,10 @@ fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> 
         }
     }
     let raw = serde_json::to_vec(&p)?;
-    let payload = Payload::from_bytes(&raw).context("the draft does not validate")?;
+    let payload = Payload::from_bytes(&raw).map_err(|e| explain(&p, ty, e))?;
+    if let Some(l) = ledger.as_mut() {
+        check_against(l, &payload)?;
+    }
     let bytes = payload.to_bytes();
     write_file(&common.out, &bytes)?;
     let kind = match &payload.body {
@@ -375,12 +593,12 @@ fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> 
             &json!({"file": common.out, "id": payload.id, "type": payload.body.type_name(), "kind": kind}),
         )
     } else {
-        println!(
+        outln!(
             "wrote draft {} ({kind} {}); sign it with `accord sign {} --key KEYFILE`",
             common.out.display(),
             payload.id,
             common.out.display()
-        );
+        )?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! `accord keygen`.
 
+use crate::output::outln;
 use std::path::{Path, PathBuf};
 
 use accord_core::keys::{KeyPair, VerifierKey};
@@ -38,9 +39,9 @@ pub fn verifier_arg(flag: &str, s: &str) -> Result<VerifierKey> {
     }
     let path = Path::new(s);
     if path.exists() {
-        let bytes = read_file(path, 64 * 1024)?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("--{flag}: {} is not JSON", path.display()))?;
+        let bytes = read_file(path, super::MAX_SMALL_FILE)?;
+        let v = accord_core::json::parse(&bytes)
+            .with_context(|| format!("--{flag}: {} is not a JSON document", path.display()))?;
         let key = v
             .get("key")
             .and_then(|k| k.as_str())
@@ -106,7 +107,7 @@ pub fn keygen(ctx: &Ctx, a: KeygenArgs) -> Result<()> {
             "private_key_file": a.out, "member_file": pub_path, "encrypted": !a.unencrypted
         }))
     } else {
-        println!("{vkey}");
+        outln!("{vkey}")?;
         eprintln!(
             "wrote {} ({}) and {}",
             a.out.display(),

@@ -1,12 +1,13 @@
 //! `accord checkpoint`, `log-key`, `prove`, `consistency`, `cosign`.
 
+use crate::output::{out, outln};
 use accord_ledger::{verify, VerifyOptions};
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 
 use super::Ctx;
 use crate::cli::{CheckpointArgs, ConsistencyArgs, CosignArgs, ProofFormat, ProveArgs};
-use crate::{keyfile, output};
+use crate::{keyfile, output, Verdict};
 
 fn b64s(hashes: &[accord_core::log::Hash]) -> Vec<String> {
     hashes.iter().map(|h| h.to_base64()).collect()
@@ -32,7 +33,7 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
             "root": c.root().to_base64(), "cosigners": cp.cosigners, "note": text}),
         )
     } else {
-        print!("{text}");
+        out!("{text}")?;
         Ok(())
     }
 }
@@ -43,7 +44,7 @@ pub fn log_key(ctx: &Ctx) -> Result<()> {
     if ctx.json {
         output::json(&json!({"log_key": ledger.log_key().to_string(), "origin": ledger.origin()}))
     } else {
-        println!("{}", ledger.log_key());
+        outln!("{}", ledger.log_key())?;
         Ok(())
     }
 }
@@ -69,7 +70,7 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<()> {
         }
         text.push('\n');
         text.push_str(&String::from_utf8_lossy(&cp.note.to_bytes()));
-        print!("{text}");
+        out!("{text}")?;
         return Ok(());
     }
     let p = ledger.inclusion_proof(a.index, a.size)?;
@@ -86,7 +87,7 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<()> {
             ("root", p.root.to_base64()),
         ])?;
         for h in &p.proof {
-            println!("  {}", h.to_base64());
+            outln!("  {}", h.to_base64())?;
         }
         Ok(())
     }
@@ -109,7 +110,7 @@ pub fn consistency(ctx: &Ctx, a: ConsistencyArgs) -> Result<()> {
             ("new root", p.new_root.to_base64()),
         ])?;
         for h in &p.proof {
-            println!("  {}", h.to_base64());
+            outln!("  {}", h.to_base64())?;
         }
         Ok(())
     }
@@ -119,6 +120,14 @@ pub fn consistency(ctx: &Ctx, a: ConsistencyArgs) -> Result<()> {
 pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
     let key = keyfile::load(&a.key, &a.pass)?;
     let mut ledger = ctx.open()?;
+    if key.name().parse::<accord_core::model::MemberId>().is_err() {
+        return Err(Verdict(format!(
+            "refusing to cosign: {} is the key of {:?}, not a member's key",
+            a.key.display(),
+            key.name()
+        ))
+        .into());
+    }
     let cp = ledger
         .latest_checkpoint()?
         .ok_or_else(|| anyhow!("no checkpoint to cosign yet"))?;
@@ -142,12 +151,12 @@ pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
     if ctx.json {
         output::json(&json!({"seq": cp.seq, "tree_size": size, "cosigners": cp.cosigners}))
     } else {
-        println!(
+        outln!(
             "{} verified {size} entries and cosigned checkpoint {}; cosigners: {}",
             key.name(),
             cp.seq,
             cp.cosigners.join(", ")
-        );
+        )?;
         Ok(())
     }
 }

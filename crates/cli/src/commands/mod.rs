@@ -8,7 +8,7 @@ pub mod log;
 pub mod read;
 pub mod sign;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,6 +50,23 @@ impl Ctx {
             .ok_or_else(|| anyhow!("no ledger given: use --ledger DIR or set ACCORD_LEDGER"))
     }
 
+    /// The ledger, when one is at hand: `--ledger` given and holding a ledger. `None` when
+    /// no ledger is named or the directory holds none; other failures (in use, corrupt) are
+    /// errors.
+    pub fn ledger_at_hand(&self) -> Result<Option<Ledger>> {
+        let Some(dir) = self.ledger.as_deref() else {
+            return Ok(None);
+        };
+        match Ledger::open_with(dir, self.wait) {
+            Ok(l) => {
+                note_quarantine(&l);
+                Ok(Some(l))
+            }
+            Err(accord_ledger::LedgerError::NotALedger(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Opens the ledger.
     pub fn open(&self) -> Result<Ledger> {
         let dir = self.ledger_dir()?;
@@ -74,18 +91,38 @@ pub fn note_quarantine(ledger: &Ledger) {
 /// Largest input file read whole (JSON documents, bundles).
 pub const MAX_INPUT: u64 = 256 * 1024 * 1024;
 
-/// Reads a file, refusing absurd sizes.
+/// Largest key, member or passphrase file.
+pub const MAX_SMALL_FILE: u64 = 64 * 1024;
+
+/// Reads a whole file, never more than `limit` bytes. The limit is enforced on the bytes
+/// read, not on the size the file system reports: a FIFO, a pipe (`/dev/stdin`) or a
+/// device (`/dev/zero`) reports no size and could otherwise grow memory without end. A
+/// regular file that says it is too large is refused before any byte is read.
 pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > limit {
-        bail!(
-            "{} is {} bytes; the limit is {limit}",
-            path.display(),
-            meta.len()
-        );
+    let too_large = || {
+        anyhow!(
+            "{} is larger than {limit} bytes, the limit for this input",
+            path.display()
+        )
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_dir() {
+            bail!("cannot read {}: it is a directory", path.display());
+        }
+        if meta.is_file() && meta.len() > limit {
+            return Err(too_large());
+        }
     }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Where a command writes its output: stdout for "-"; an existing device, FIFO or socket
@@ -212,9 +249,18 @@ impl Document {
     /// Reads one.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = read_file(path, MAX_ENVELOPE_BYTES as u64)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
-        if value.get("payloadType").is_some() {
+        let value = accord_core::json::parse(&bytes)
+            .with_context(|| format!("{} is not a JSON document", path.display()))?;
+        let enveloped = ["payloadType", "payload", "signatures"]
+            .iter()
+            .any(|k| value.get(k).is_some());
+        if enveloped && value.get("payloadType").is_none() {
+            bail!(
+                "{} is a malformed DSSE envelope: missing `payloadType`",
+                path.display()
+            );
+        }
+        if enveloped {
             let env = Envelope::from_json(&bytes)
                 .with_context(|| format!("{} is not a valid DSSE envelope", path.display()))?;
             Ok(Document::Envelope(env))
@@ -232,9 +278,26 @@ impl Document {
     }
 }
 
+/// Member ids joined for a message.
+pub fn list_ids<'a>(ids: impl IntoIterator<Item = &'a accord_core::model::MemberId>) -> String {
+    let v: Vec<&str> = ids.into_iter().map(|m| m.as_str()).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
 /// Parses a YYYY-MM-DD flag.
 pub fn parse_day(flag: &str, s: &str) -> Result<time::Date> {
-    let d = accord_core::model::Date::parse(s).map_err(|e| anyhow!("--{flag}: {e}"))?;
+    let d = accord_core::model::Date::parse(s).map_err(|e| {
+        let e = e.to_string();
+        if e.contains("YYYY-MM-DD") {
+            anyhow!("--{flag}: {e}")
+        } else {
+            anyhow!("--{flag}: {e}; expected YYYY-MM-DD")
+        }
+    })?;
     Ok(d.date())
 }
 

@@ -1,5 +1,6 @@
 //! `accord list`, `show`, `history`, `status`, `summary`, `members`.
 
+use crate::output::outln;
 use accord_core::lifecycle::CommitmentView;
 use accord_core::model::EntryId;
 use accord_ledger::export::jsonl_object;
@@ -94,8 +95,8 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<()> {
         ("signers", signer_ids(&e).join(", ")),
         ("leaf hash", e.leaf_hash.to_base64()),
     ])?;
-    let payload: serde_json::Value = serde_json::from_slice(&e.entry.envelope.payload)?;
-    println!("{}", serde_json::to_string_pretty(&payload)?);
+    let payload = accord_core::json::parse(&e.entry.envelope.payload)?;
+    outln!("{}", serde_json::to_string_pretty(&payload)?)?;
     Ok(())
 }
 
@@ -111,33 +112,34 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<()> {
     let rows: Vec<_> = entries.iter().map(entry_row).collect();
     output::table(&["INDEX", "TYPE", "ID", "SIGNERS", "LOGGED AT"], &rows)?;
     let view = ledger.commitment(&id)?;
-    println!();
-    print_view(&view, time::OffsetDateTime::now_utc().date());
+    outln!()?;
+    print_view(&view, time::OffsetDateTime::now_utc().date())?;
     Ok(())
 }
 
-fn print_view(v: &CommitmentView, day: time::Date) {
-    println!(
+fn print_view(v: &CommitmentView, day: time::Date) -> Result<()> {
+    outln!(
         "{} ({}, version {}): {}",
         v.id,
         v.kind,
         v.version,
         v.status_on(day).as_str()
-    );
-    println!("  {}", v.terms.title);
+    )?;
+    outln!("  {}", v.terms.title)?;
     for p in &v.progress {
-        println!(
+        outln!(
             "  progress: {} {} {} ({} reports, latest {})",
             p.metric.as_str(),
             p.total,
             p.unit,
             p.reports,
             p.latest_as_of
-        );
+        )?;
     }
     if let Some(r) = &v.withdrawal_reason {
-        println!("  withdrawn: {r}");
+        outln!("  withdrawn: {r}")?;
     }
+    Ok(())
 }
 
 fn headline(v: &CommitmentView) -> String {
@@ -235,11 +237,13 @@ pub fn summary(ctx: &Ctx, a: SummaryArgs) -> Result<()> {
     if ctx.json {
         return output::json(&s);
     }
-    println!(
+    outln!(
         "{} entries, {} commitments, as of {}",
-        s.entries, s.commitments, s.as_of
-    );
-    println!();
+        s.entries,
+        s.commitments,
+        s.as_of
+    )?;
+    outln!()?;
     let fmt_money = |m: &std::collections::BTreeMap<String, String>| {
         m.iter()
             .map(|(c, a)| format!("{a} {c}"))
@@ -269,7 +273,7 @@ pub fn summary(ctx: &Ctx, a: SummaryArgs) -> Result<()> {
         ],
         &rows,
     )?;
-    println!();
+    outln!()?;
     let rows: Vec<_> = s
         .by_commodity
         .iter()

@@ -1,15 +1,17 @@
 //! `accord sign`, `inspect`, `submit`, `import`.
 
+use crate::output::outln;
 use std::io::BufRead;
 
 use accord_core::envelope::{Envelope, MAX_ENVELOPE_BYTES};
 use accord_core::governance::Rejection;
-use accord_core::model::{Payload, Timestamp};
+use accord_core::keys::KeyPair;
+use accord_core::model::{Body, MemberId, Payload, Timestamp};
 use accord_ledger::{ImportItem, Ledger};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 
-use super::{write_file, Ctx, Document};
+use super::{list_ids, write_file, Ctx, Document};
 use crate::cli::{ImportArgs, InspectArgs, SignArgs, SubmitArgs};
 use crate::{keyfile, output, Verdict};
 
@@ -22,6 +24,73 @@ fn readiness(ctx: &Ctx, env: &Envelope) -> Option<Result<(), Rejection>> {
     Some(state.check(size, env).and_then(|a| a.verify()))
 }
 
+/// Checks, as far as the draft and the ledger at hand show, that `key` may sign `payload`:
+/// a charter's founders, a commitment's parties, for lifecycle entries the target's parties,
+/// for governance entries members (or the key being admitted or rotated in). A signature that
+/// could never count is refused before anything is written.
+fn entitled(ctx: &Ctx, payload: &Payload, key: &KeyPair) -> Result<()> {
+    let name = key.name();
+    let vkey = key.verifier()?;
+    let id = name.parse::<MemberId>().ok();
+    let is = |m: &MemberId| id.as_ref() == Some(m);
+    match &payload.body {
+        Body::Charter(c) => {
+            if !c.members.iter().any(|m| is(&m.id) && m.key == vkey) {
+                bail!(
+                    "{name} is not a founding member of charter {} with this key (members: {})",
+                    payload.id,
+                    list_ids(c.members.iter().map(|m| &m.id))
+                );
+            }
+            return Ok(());
+        }
+        Body::Commitment(c) if !c.parties.iter().any(is) => bail!(
+            "{name} is not a party of {} (parties: {})",
+            payload.id,
+            list_ids(&c.parties)
+        ),
+        Body::AdmitMember(a) if a.member.key == vkey => return Ok(()),
+        Body::RotateKey(r) if r.new_key == vkey => return Ok(()),
+        _ => {}
+    }
+    let Some(mut ledger) = ctx.ledger_at_hand()? else {
+        return Ok(());
+    };
+    let state = ledger.governance()?;
+    let target = match &payload.body {
+        Body::Amend(x) => Some(&x.target),
+        Body::Progress(x) => Some(&x.target),
+        Body::Withdraw(x) => Some(&x.target),
+        _ => None,
+    };
+    if let Some(c) = target.and_then(|t| state.commitment(t)) {
+        if !c.parties.iter().any(is) {
+            bail!(
+                "{name} is not a party of {} (parties: {})",
+                target.map(|t| t.to_string()).unwrap_or_default(),
+                list_ids(&c.parties)
+            );
+        }
+    }
+    let member = id.as_ref().and_then(|m| state.member(m));
+    match member {
+        None => bail!(
+            "{name} is not a member of the ledger (members: {})",
+            list_ids(
+                state
+                    .members()
+                    .filter(|m| m.is_active())
+                    .map(|m| &m.member.id)
+            )
+        ),
+        Some(m) if !m.is_active() => bail!("{name} was removed from the ledger"),
+        Some(m) if m.key_revoked || m.member.key != vkey => {
+            bail!("this key ({}) is not {name}'s current key", vkey.keyid())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// `accord sign`.
 pub fn sign(ctx: &Ctx, a: SignArgs) -> Result<()> {
     let mut env = Document::read(&a.file)?.into_envelope();
@@ -32,6 +101,8 @@ pub fn sign(ctx: &Ctx, a: SignArgs) -> Result<()> {
         )
     })?;
     let key = keyfile::load(&a.key, &a.pass)?;
+    entitled(ctx, &payload, &key)
+        .with_context(|| format!("refusing to sign {}", a.file.display()))?;
     let before = env.signatures.len();
     env.sign(&key);
     let out = a.out.as_ref().unwrap_or(&a.file);
@@ -46,19 +117,19 @@ pub fn sign(ctx: &Ctx, a: SignArgs) -> Result<()> {
         }));
     }
     if env.signatures.len() == before {
-        println!("{} had already signed {}", key.keyid(), out.display());
+        outln!("{} had already signed {}", key.keyid(), out.display())?;
     } else {
-        println!(
+        outln!(
             "signed {} ({}) as {}; {} signature(s)",
             out.display(),
             payload.id,
             key.keyid(),
             env.signatures.len()
-        );
+        )?;
     }
     match ready {
-        Some(Ok(())) => println!("ready to submit"),
-        Some(Err(e)) => println!("not yet accepted by the ledger: {e}"),
+        Some(Ok(())) => outln!("ready to submit")?,
+        Some(Err(e)) => outln!("not yet accepted by the ledger: {e}")?,
         None => {}
     }
     Ok(())
@@ -70,7 +141,7 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     let signed = matches!(doc, Document::Envelope(_));
     let env = doc.into_envelope();
     let parsed = Payload::from_bytes(&env.payload);
-    let payload: Value = serde_json::from_slice(&env.payload).unwrap_or(Value::Null);
+    let payload: Value = accord_core::json::parse(&env.payload).unwrap_or(Value::Null);
     let ready = if signed { readiness(ctx, &env) } else { None };
     let sigs: Vec<String> = env.signatures.iter().map(|s| s.keyid.clone()).collect();
     if ctx.json {
@@ -81,22 +152,22 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
             "waiting_for": ready.and_then(|r| r.err()).map(|e| e.to_string()),
         }));
     }
-    println!("{}", serde_json::to_string_pretty(&payload)?);
+    outln!("{}", serde_json::to_string_pretty(&payload)?)?;
     match &parsed {
-        Ok(p) => println!("valid {} {}", p.body.type_name(), p.id),
-        Err(e) => println!("INVALID: {e}"),
+        Ok(p) => outln!("valid {} {}", p.body.type_name(), p.id)?,
+        Err(e) => outln!("INVALID: {e}")?,
     }
-    println!(
+    outln!(
         "signatures: {}",
         if sigs.is_empty() {
             "none".into()
         } else {
             sigs.join(", ")
         }
-    );
+    )?;
     match ready {
-        Some(Ok(())) => println!("ready to submit"),
-        Some(Err(e)) => println!("not yet accepted by the ledger: {e}"),
+        Some(Ok(())) => outln!("ready to submit")?,
+        Some(Err(e)) => outln!("not yet accepted by the ledger: {e}")?,
         None => {}
     }
     Ok(())
@@ -121,12 +192,12 @@ pub fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<()> {
             "logged_at": appended.logged_at, "tree_size": ledger.size(), "root": ledger.root().to_base64()
         }))
     } else {
-        println!(
+        outln!(
             "appended {} as entry {} (leaf hash {})",
             appended.id,
             appended.index,
             appended.leaf_hash.to_base64()
-        );
+        )?;
         Ok(())
     }
 }
