@@ -512,17 +512,26 @@ fn explain(p: &Value, ty: &str, e: PayloadError) -> anyhow::Error {
         PayloadError::Header { member, why } => ((*member).to_owned(), why.clone()),
         PayloadError::Invalid { field, why } => (field.clone(), why.clone()),
         PayloadError::Schema { why, .. } => {
+            // The core names the path as far as serde tracks it (`terms.measure: ...`).
+            let (prefix, why) = match why.split_once(": ") {
+                Some((path, rest)) if !path.is_empty() && !path.contains(' ') => (Some(path), rest),
+                _ => (None, why.as_str()),
+            };
             let mut found = Vec::new();
             if let Some(value) = quoted_value(why) {
                 paths_of(p, "", &value, &mut found);
+            }
+            if let Some(prefix) = prefix {
+                found.retain(|f| f.starts_with(prefix));
             }
             if found.len() > 1 {
                 // `Currency "US"`: the member named like the type, not the partner "US".
                 let what = why.split(' ').next().unwrap_or_default().to_lowercase();
                 found.retain(|f| f.rsplit('.').next() == Some(what.as_str()));
             }
-            match found.as_slice() {
-                [path] => (path.clone(), why.clone()),
+            match (found.as_slice(), prefix) {
+                ([path], _) => (path.clone(), why.to_owned()),
+                ([], Some(prefix)) => (prefix.to_owned(), why.to_owned()),
                 _ => return anyhow!("the draft does not validate: {why}"),
             }
         }
