@@ -327,6 +327,24 @@ pub fn tile_at_size(kind: TileKind, n: u64, size: u64) -> Option<TileId> {
     Some(TileId { kind, n, width })
 }
 
+/// The stored hash (Go's numbering, see [`crate::log`]) of the `i`-th hash of the level-`level`
+/// tile `n`: the node at tree height `8 * level`, index `256 n + i`. `None` beyond `u64`.
+pub fn stored_index_in_tile(level: u8, n: u64, i: u32) -> Option<StoredIndex> {
+    if level >= 8 {
+        return None;
+    }
+    let node = n.checked_mul(u64::from(WIDTH))?.checked_add(u64::from(i))?;
+    // Nodes at height h exist for h*256^.. below 2^63 leaves only (log::MAX_TREE_SIZE).
+    let leaves = u128::from(node + 1) << (u32::from(level) * 8);
+    if leaves > u128::from(crate::log::MAX_TREE_SIZE) {
+        return None;
+    }
+    Some(StoredIndex(tlog_tiles::tlog::stored_hash_index(
+        level * 8,
+        node,
+    )))
+}
+
 /// The hash tile that holds stored hash `index` (Go's stored-hash numbering, see
 /// [`crate::log`]), at the least width that includes it.
 pub fn tile_of(index: StoredIndex) -> TileId {

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod query;
 pub mod store;
 pub mod synth;
+mod tiles;
 pub mod verify;
 
 pub use error::LedgerError;
