@@ -1,8 +1,11 @@
 //! The key-value store under a ledger: a small trait, an in-memory implementation for tests
 //! and bundles, and the sled implementation.
 //!
-//! Keys are written once. [`Store::commit`] applies a whole batch atomically and refuses any
-//! batch that would overwrite an existing key; there is no update or delete operation.
+//! Most keys are written once: [`WriteBatch::put`] refuses, at commit, to overwrite a key that
+//! exists. The few that move with the tree's right edge (partial tiles, the leaves of the
+//! partial entry bundle, the governance snapshot) are written with [`WriteBatch::replace`]
+//! and removed with [`WriteBatch::delete`]. [`Store::commit`] applies a whole batch
+//! atomically and durably.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -36,33 +39,78 @@ pub enum StoreError {
     },
 }
 
-/// Writes to apply together.
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Write a new key; refused if it exists.
+    Put(Vec<u8>, Vec<u8>),
+    /// Write a key whatever it held.
+    Replace(Vec<u8>, Vec<u8>),
+    /// Remove a key (nothing if it is absent).
+    Delete(Vec<u8>),
+}
+
+impl Op {
+    fn key(&self) -> &[u8] {
+        match self {
+            Op::Put(k, _) | Op::Replace(k, _) | Op::Delete(k) => k,
+        }
+    }
+}
+
+/// Writes to apply together. A key appears at most once in a batch.
 #[derive(Default, Debug)]
 pub struct WriteBatch {
-    pub(crate) puts: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) ops: Vec<Op>,
 }
 
 impl WriteBatch {
-    /// Adds a write.
+    /// Adds a write of a new key.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.puts.push((key, value));
+        self.ops.push(Op::Put(key, value));
+    }
+
+    /// Adds a write that replaces whatever the key held.
+    pub fn replace(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push(Op::Replace(key, value));
+    }
+
+    /// Adds a removal.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.ops.push(Op::Delete(key));
     }
 
     /// Number of writes.
     pub fn len(&self) -> usize {
-        self.puts.len()
+        self.ops.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.puts.is_empty()
+        self.ops.is_empty()
+    }
+
+    /// Checks the batch's own rule (each key once) and, with `exists`, that no `put` overwrites.
+    fn check(&self, exists: impl Fn(&[u8]) -> Result<bool, StoreError>) -> Result<(), StoreError> {
+        let mut seen = std::collections::HashSet::with_capacity(self.ops.len());
+        for op in &self.ops {
+            if !seen.insert(op.key()) {
+                return Err(StoreError::Overwrite(printable(op.key())));
+            }
+            if let Op::Put(k, _) = op {
+                if exists(k)? {
+                    return Err(StoreError::Overwrite(printable(k)));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 /// A key-value pair read back.
 pub type Kv = (Vec<u8>, Vec<u8>);
 
-/// An ordered, write-once key-value store.
+/// An ordered key-value store with atomic, durable batches.
 pub trait Store: Send + Sync {
     /// The value at `key`.
     ///
@@ -85,7 +133,8 @@ pub trait Store: Send + Sync {
     fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError>;
 
     /// Applies `batch` atomically and durably: when this returns `Ok`, every write survives a
-    /// crash or power loss; on `Err`, none is visible. Refuses overwrites.
+    /// crash or power loss; on `Err`, none is visible. Refuses a `put` over an existing key
+    /// and a key twice in one batch.
     ///
     /// # Errors
     /// [`StoreError::Overwrite`] or a backend failure.
@@ -156,14 +205,16 @@ impl Store for MemoryStore {
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut map = self.lock();
-        let mut seen = std::collections::BTreeSet::new();
-        for (k, _) in &batch.puts {
-            if map.contains_key(k) || !seen.insert(k.clone()) {
-                return Err(StoreError::Overwrite(printable(k)));
+        batch.check(|k| Ok(map.contains_key(k)))?;
+        for op in batch.ops {
+            match op {
+                Op::Put(k, v) | Op::Replace(k, v) => {
+                    map.insert(k, v);
+                }
+                Op::Delete(k) => {
+                    map.remove(&k);
+                }
             }
-        }
-        for (k, v) in batch.puts {
-            map.insert(k, v);
         }
         Ok(())
     }
@@ -430,26 +481,29 @@ impl Store for SledStore {
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        batch.check(|k| self.tree.contains_key(k).map_err(backend))?;
         let mut sled_batch = sled::Batch::default();
-        let mut seen = std::collections::HashSet::new();
-        for (k, v) in batch.puts {
-            if !seen.insert(k.clone()) || self.tree.contains_key(&k).map_err(backend)? {
-                return Err(StoreError::Overwrite(printable(&k)));
+        for op in batch.ops {
+            match op {
+                Op::Put(k, v) | Op::Replace(k, v) => sled_batch.insert(k, v),
+                Op::Delete(k) => sled_batch.remove(k),
             }
-            sled_batch.insert(k, v);
         }
         self.tree.apply_batch(sled_batch).map_err(backend)?;
         self.sync()
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-pub(crate) mod conformance {
-    //! One suite every store runs.
+/// The suite every [`Store`] implementation runs: ordering, scans, atomic batches,
+/// write-once puts, replace and delete. Exported with the `test-support` feature so a store
+/// written elsewhere can prove it fits under a ledger (see `Ledger::create_in_memory`).
+#[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+pub mod conformance {
     use super::*;
 
-    pub(crate) fn run(store: &dyn Store) {
+    /// Runs the suite on an empty store; panics at the first property that fails.
+    pub fn run(store: &dyn Store) {
         assert_eq!(store.get(b"a").unwrap(), None);
         assert!(store.last(b"e").unwrap().is_none());
         let mut b = WriteBatch::default();
@@ -481,17 +535,52 @@ pub(crate) mod conformance {
         b.put(b"q".to_vec(), b"2".to_vec());
         assert!(store.commit(b).is_err());
         assert_eq!(store.get(b"q").unwrap(), None);
+        // Replace and delete, atomically with puts; a refused batch replaces nothing.
+        let mut b = WriteBatch::default();
+        b.replace(b"r".to_vec(), b"1".to_vec());
+        b.put(b"s".to_vec(), b"1".to_vec());
+        store.commit(b).unwrap();
+        let mut b = WriteBatch::default();
+        b.replace(b"r".to_vec(), b"22".to_vec());
+        b.delete(b"s".to_vec());
+        b.delete(b"never".to_vec());
+        store.commit(b).unwrap();
+        assert_eq!(store.get(b"r").unwrap(), Some(b"22".to_vec()));
+        assert_eq!(store.get(b"s").unwrap(), None);
+        let mut b = WriteBatch::default();
+        b.replace(b"r".to_vec(), b"333".to_vec());
+        b.put(b"z".to_vec(), b"again".to_vec());
+        b.put(b"f\xff".to_vec(), b"y".to_vec());
+        assert!(store.commit(b).is_err());
+        assert_eq!(store.get(b"r").unwrap(), Some(b"22".to_vec()));
+        assert_eq!(store.get(b"z").unwrap(), None);
+        let mut b = WriteBatch::default();
+        b.replace(b"r".to_vec(), b"1".to_vec());
+        b.delete(b"r".to_vec());
+        assert!(store.commit(b).is_err(), "a key twice in one batch");
+        // A deleted key can be put again.
+        let mut b = WriteBatch::default();
+        b.put(b"s".to_vec(), b"back".to_vec());
+        store.commit(b).unwrap();
+        assert_eq!(store.get(b"s").unwrap(), Some(b"back".to_vec()));
+        assert_eq!(store.last(b"s").unwrap().unwrap().1, b"back".to_vec());
     }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
 
     #[test]
     fn memory_store_conforms() {
-        run(&MemoryStore::new());
+        conformance::run(&MemoryStore::new());
     }
 
     #[test]
     fn sled_store_conforms() {
         let dir = tempfile::tempdir().unwrap();
-        run(&SledStore::open(dir.path()).unwrap());
+        conformance::run(&SledStore::open(dir.path()).unwrap());
     }
 
     /// sled issues #1527/#1533: a snapshot left unreadable by a kill makes sled refuse to
