@@ -27,6 +27,28 @@ pub(crate) fn node(stored: u64) -> Vec<u8> {
     num(b'N', stored)
 }
 
+/// `T || level || n`: the level-`level` Merkle tile `n` (full, or the partial right edge).
+pub(crate) fn tile(level: u8, n: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10);
+    k.push(b'T');
+    k.push(level);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// Prefix of the leaves of the partial entry bundle.
+pub(crate) const LEAF: u8 = b'L';
+
+/// `L || index`: one leaf of the partial entry bundle.
+pub(crate) fn leaf(index: u64) -> Vec<u8> {
+    num(LEAF, index)
+}
+
+/// `B || n`: full entry bundle `n`, codec byte and bytes.
+pub(crate) fn bundle(n: u64) -> Vec<u8> {
+    num(b'B', n)
+}
+
 pub(crate) fn checkpoint(seq: u64) -> Vec<u8> {
     num(b'X', seq)
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bundles;
 pub mod error;
 pub mod export;
 pub mod heads;
@@ -16,6 +17,7 @@ pub mod query;
 pub mod store;
 pub mod synth;
 mod tiles;
+mod tree;
 pub mod verify;
 
 pub use error::LedgerError;
