@@ -198,9 +198,8 @@ impl Ledger {
         if dir.join("db").exists() || dir.join("conf").exists() {
             return Err(LedgerError::Exists(dir.to_path_buf()));
         }
-        let authorised = State::check_charter(charter)?;
+        let (state, authorised) = State::start(charter)?;
         authorised.verify()?;
-        let state = State::genesis(&authorised)?;
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_path_buf(),
             source,
@@ -225,9 +224,8 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::create`].
     pub fn create_in_memory(charter: &Envelope) -> Result<Self, LedgerError> {
-        let authorised = State::check_charter(charter)?;
+        let (state, authorised) = State::start(charter)?;
         authorised.verify()?;
-        let state = State::genesis(&authorised)?;
         Self::init(
             Box::new(crate::store::MemoryStore::new()),
             charter,
@@ -256,7 +254,7 @@ impl Ledger {
         let hashes = frontier.push(log::leaf_hash(&leaf));
         let mut batch = WriteBatch::default();
         batch.put(keys::FORMAT_KEY.to_vec(), keys::FORMAT.to_vec());
-        stage_writes(&mut batch, 0, &leaf, &hashes, &authorised.payload, &state);
+        stage_writes(&mut batch, 0, &leaf, &hashes, authorised.payload(), &state);
         store.commit(batch)?;
         Ok(Self {
             store,
@@ -552,31 +550,35 @@ impl Ledger {
             .ok_or_else(|| corrupt("governance", "state unavailable"))
     }
 
+    /// The state after the stored entries, by [`State::replay`] without signature checks:
+    /// they were verified when appended, and [`crate::verify`] audits them in full.
     fn replay_governance(&self) -> Result<State, LedgerError> {
-        let mut state: Option<State> = None;
-        for item in self.store.scan(b"E", None) {
-            let (k, leaf) = item?;
-            let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
-            let entry = LoggedEntry::from_leaf(&leaf)
-                .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
-            match &mut state {
-                None => {
-                    let a = State::check_charter(&entry.envelope)
-                        .map_err(|e| corrupt("entry 0", e.to_string()))?;
-                    state =
-                        Some(State::genesis(&a).map_err(|e| corrupt("entry 0", e.to_string()))?);
+        let mut failure: Option<LedgerError> = None;
+        let mut expected = 0u64;
+        let envelopes = self.store.scan(b"E", None).map_while(|item| {
+            let read = item.map_err(LedgerError::from).and_then(|(k, leaf)| {
+                let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
+                if index != expected {
+                    return Err(corrupt(format!("entry {expected}"), "missing"));
                 }
-                Some(s) => {
-                    let a = s
-                        .check(index, &entry.envelope)
-                        .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
-                    if !s.commit(&a) {
-                        return Err(corrupt(format!("entry {index}"), "out of order"));
-                    }
+                expected += 1;
+                LoggedEntry::from_leaf(&leaf)
+                    .map(|e| e.envelope)
+                    .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))
+            });
+            match read {
+                Ok(env) => Some(env),
+                Err(e) => {
+                    failure = Some(e);
+                    None
                 }
             }
+        });
+        let replayed = State::replay(envelopes, governance::Signatures::Skip);
+        if let Some(e) = failure {
+            return Err(e);
         }
-        state.ok_or_else(|| corrupt("entry 0", "missing"))
+        replayed.map_err(|e| corrupt(format!("entry {}", e.index), e.rejection.to_string()))
     }
 
     fn next_logged_at(&self, at: Timestamp) -> Timestamp {
@@ -613,7 +615,7 @@ impl Ledger {
             index,
             &staged.leaf,
             &staged.hashes,
-            &authorised.payload,
+            authorised.payload(),
             self.governance()?,
         );
         self.store.commit(batch)?;
@@ -622,7 +624,7 @@ impl Ledger {
         self.record_head()?;
         Ok(Appended {
             index,
-            id: authorised.payload.id.clone(),
+            id: authorised.payload().id.clone(),
             leaf_hash,
             logged_at,
         })
@@ -655,7 +657,7 @@ impl Ledger {
         if let Some(state) = &mut self.state {
             state.commit(authorised);
         }
-        if authorised.payload.body.is_governance() {
+        if authorised.payload().body.is_governance() {
             self.last_governance = staged.index;
         }
         self.size = staged.index + 1;
@@ -759,10 +761,8 @@ impl Ledger {
                     };
                     last_at = logged_at.clone();
                     let env = item.envelope;
-                    let decoded = decoded.unwrap_or_else(|| governance::decode(&env));
-                    match state.check_decoded(index, &env, decoded) {
+                    match state.advance(&env, decoded) {
                         Ok(a) => {
-                            state.commit(&a);
                             let leaf = LoggedEntry {
                                 index,
                                 logged_at: logged_at.clone(),
@@ -770,7 +770,7 @@ impl Ledger {
                                 envelope: env,
                             }
                             .to_leaf();
-                            if a.payload.body.is_governance() {
+                            if a.payload().body.is_governance() {
                                 last_governance = index;
                             }
                             let hashes = frontier.push(log::leaf_hash(&leaf));
@@ -801,7 +801,7 @@ impl Ledger {
                 let mut batch = WriteBatch::default();
                 if let Some(state) = &self.state {
                     for (s, a) in staged.iter().zip(&authorised) {
-                        stage_writes(&mut batch, s.index, &s.leaf, &s.hashes, &a.payload, state);
+                        stage_writes(&mut batch, s.index, &s.leaf, &s.hashes, a.payload(), state);
                     }
                 }
                 if let Err(e) = self.store.commit(batch) {
@@ -813,7 +813,7 @@ impl Ledger {
                 position += staged.len() as u64;
                 for (s, a) in staged.iter().zip(&authorised) {
                     self.frontier.push(s.hashes[0]);
-                    if a.payload.body.is_governance() {
+                    if a.payload().body.is_governance() {
                         self.last_governance = s.index;
                     }
                 }
