@@ -195,6 +195,10 @@ pub enum Rejection {
     /// The member limit.
     #[error("the ledger already has {MAX_MEMBERS} members")]
     TooManyMembers,
+    /// An import line that does not check out: it does not parse, its unsigned copies
+    /// disagree with its signed entry, or it restores an entry to another place or leaf.
+    #[error("{0}")]
+    BadLine(String),
 }
 
 fn list(ids: &[MemberId]) -> String {
