@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use accord_core::governance::{Rejection, State};
+use accord_core::governance::{Rejection, Signatures, State};
 use accord_ledger::query::Filter;
 use accord_ledger::{Ledger, VerifyOptions};
 use anyhow::{bail, ensure, Context, Result};
@@ -300,8 +300,8 @@ pub fn bundles(ledger: &Ledger, count: usize, seed: u64) -> Result<BundleTiming>
 }
 
 /// The `state-memory` subcommand: generates `entries` entries, then replays them through
-/// the governance state machine alone (`State::check` + `State::commit`, no signature
-/// checks, no store) and prints the resident memory the state added, as one JSON line.
+/// the governance state machine alone (`State::replay` with `Signatures::Skip`: no
+/// signature checks, no store) and prints the resident memory the state added, as one JSON line.
 ///
 /// # Errors
 /// A rejected entry.
@@ -309,13 +309,11 @@ pub fn state_memory(entries: u64, seed: u8) -> Result<()> {
     let w = Workload::generate(entries, seed);
     let before = proc_status_kib("VmRSS")?;
     let t = Instant::now();
-    let mut state = State::from_charter(&w.charter).context("the charter")?;
-    for (i, env) in w.entries.iter().enumerate() {
-        let a = state
-            .check(state.size(), env)
-            .with_context(|| format!("entry {}", i + 1))?;
-        state.commit(&a);
-    }
+    let state = State::replay(
+        std::iter::once(&w.charter).chain(&w.entries),
+        Signatures::Skip,
+    )
+    .context("replaying the workload")?;
     let secs = t.elapsed().as_secs_f64();
     let after = proc_status_kib("VmRSS")?;
     ensure!(state.size() == entries, "replayed {} entries", state.size());

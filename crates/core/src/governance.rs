@@ -6,7 +6,14 @@
 //! them (strictly); [`State::commit`] applies the entry. [`State::apply`] does all three in
 //! order. Splitting them lets a bulk import or a full audit check many entries' signatures in
 //! parallel while every verdict stays the one a one-by-one replay reaches: authorisation
-//! failures are reported before signature failures, for every path.
+//! failures are reported before signature failures, for every path. Only the state machine
+//! builds an [`Authorised`], so nothing else can be committed.
+//!
+//! Rebuilding the state from a log is [`State::replay`] (charter first, every entry in
+//! order, signatures verified in parallel per chunk or, for a ledger's own store, skipped),
+//! and nothing else: its steps [`State::start`] and [`State::advance`] are public for
+//! callers that overlap signature checks with their own work (the ledger's audit and
+//! import), and [`verify_parallel`] checks the signatures such steps owe.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -188,6 +195,10 @@ pub enum Rejection {
     /// The member limit.
     #[error("the ledger already has {MAX_MEMBERS} members")]
     TooManyMembers,
+    /// An import line that does not check out: it does not parse, its unsigned copies
+    /// disagree with its signed entry, or it restores an entry to another place or leaf.
+    #[error("{0}")]
+    BadLine(String),
 }
 
 fn list(ids: &[MemberId]) -> String {
@@ -266,23 +277,32 @@ pub struct SignatureCheck {
     pub sig: Signature,
 }
 
-/// An entry whose authorisation holds, given that its owed signature checks verify.
+/// Ed25519 checks over one message (an entry's DSSE PAE). Holding one grants nothing: it is
+/// only "these signatures must verify over these bytes". What it means for governance is
+/// carried by the [`Authorised`] that owes it.
 #[derive(Clone, Debug)]
-pub struct Authorised {
-    /// The entry's index.
-    pub index: u64,
-    /// The decoded payload.
-    pub payload: Payload,
-    /// The DSSE PAE all signatures cover.
-    pub pae: Vec<u8>,
-    /// The checks owed.
-    pub checks: Vec<SignatureCheck>,
-    /// Distinct members whose signatures authorise it.
-    pub signers: Vec<MemberId>,
+pub struct OwedSignatures {
+    pae: Vec<u8>,
+    checks: Vec<SignatureCheck>,
 }
 
-impl Authorised {
-    /// Runs the owed checks with strict Ed25519 verification (RFC 8032 5.1.7, rejecting
+impl OwedSignatures {
+    /// The checks `checks` over the message `pae`.
+    pub fn new(pae: Vec<u8>, checks: Vec<SignatureCheck>) -> Self {
+        Self { pae, checks }
+    }
+
+    /// The message every check covers (the DSSE PAE of the entry).
+    pub fn pae(&self) -> &[u8] {
+        &self.pae
+    }
+
+    /// The checks.
+    pub fn checks(&self) -> &[SignatureCheck] {
+        &self.checks
+    }
+
+    /// Runs the checks with strict Ed25519 verification (RFC 8032 5.1.7, rejecting
     /// non-canonical S and small-order R or A).
     ///
     /// # Errors
@@ -297,6 +317,77 @@ impl Authorised {
             }
         }
         Ok(())
+    }
+}
+
+impl AsRef<OwedSignatures> for OwedSignatures {
+    fn as_ref(&self) -> &OwedSignatures {
+        self
+    }
+}
+
+/// An entry whose authorisation holds, given that its owed signature checks verify.
+///
+/// Only the state machine makes one ([`State::check`], [`State::check_decoded`],
+/// [`State::check_charter`], and the replay steps [`State::start`] and [`State::advance`]):
+/// its fields are private, so whatever [`State::commit`] applies was decided by the state.
+/// Code outside this crate cannot forge one:
+///
+/// ```compile_fail
+/// use accord_core::governance::Authorised;
+/// let forged = Authorised {
+///     index: 1,
+///     payload: todo!(),
+///     owed: todo!(),
+///     signers: Vec::new(),
+/// };
+/// ```
+#[derive(Clone, Debug)]
+pub struct Authorised {
+    /// The entry's index.
+    pub(crate) index: u64,
+    /// The decoded payload.
+    pub(crate) payload: Payload,
+    /// The checks owed, over the DSSE PAE all signatures cover.
+    pub(crate) owed: OwedSignatures,
+    /// Distinct members whose signatures authorise it.
+    pub(crate) signers: Vec<MemberId>,
+}
+
+impl Authorised {
+    /// The entry's index.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The decoded payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// Distinct members whose signatures authorise it.
+    pub fn signers(&self) -> &[MemberId] {
+        &self.signers
+    }
+
+    /// The signature checks still owed.
+    pub fn owed(&self) -> &OwedSignatures {
+        &self.owed
+    }
+
+    /// Runs the owed checks with strict Ed25519 verification (RFC 8032 5.1.7, rejecting
+    /// non-canonical S and small-order R or A).
+    ///
+    /// # Errors
+    /// [`Rejection::BadSignature`] for the first signature that does not verify.
+    pub fn verify(&self) -> Result<(), Rejection> {
+        self.owed.verify()
+    }
+}
+
+impl AsRef<OwedSignatures> for Authorised {
+    fn as_ref(&self) -> &OwedSignatures {
+        &self.owed
     }
 }
 
@@ -387,8 +478,7 @@ impl State {
         }
         Ok(Authorised {
             index: 0,
-            pae: env.pae(),
-            checks,
+            owed: OwedSignatures::new(env.pae(), checks),
             signers: signed.into_iter().collect(),
             payload,
         })
@@ -626,8 +716,7 @@ impl State {
         Ok(Authorised {
             index,
             payload,
-            pae: env.pae(),
-            checks,
+            owed: OwedSignatures::new(env.pae(), checks),
             signers: members.into_iter().collect(),
         })
     }
@@ -883,7 +972,7 @@ impl State {
     /// Moves the state forward to `index` without applying the entries in between. Only for
     /// replaying a subset of a ledger whose governance entries are all present (an audit
     /// bundle): the skipped entries change no member or key. Never moves backwards.
-    pub fn skip_to(&mut self, index: u64) {
+    pub(crate) fn skip_to(&mut self, index: u64) {
         self.size = self.size.max(index);
     }
 
@@ -896,6 +985,131 @@ impl State {
         a.verify()?;
         self.commit(&a);
         Ok(a)
+    }
+
+    /// The first step of a replay: checks entry 0, the charter, and returns the state right
+    /// after it with the signature checks it still owes. The state is provisional until
+    /// those verify ([`Authorised::verify`], or in a batch with [`verify_parallel`]).
+    ///
+    /// # Errors
+    /// The charter's [`Rejection`].
+    pub fn start(charter: &Envelope) -> Result<(State, Authorised), Rejection> {
+        let a = Self::check_charter(charter)?;
+        let state = Self::genesis(&a)?;
+        Ok((state, a))
+    }
+
+    /// One step of a replay: checks `env` as the next entry (index [`State::size`]) and
+    /// commits it at once, returning the signature checks it still owes. `decoded` is
+    /// [`decode`]`(env)` when the caller already ran it (in parallel, ahead of the
+    /// sequential steps), `None` to decode here.
+    ///
+    /// This is the building block of [`State::replay`] for callers that pipeline their own
+    /// signature checks (a full audit, a bulk import's group commit): the state is
+    /// provisional until every returned [`Authorised`] verifies. When one does not, the
+    /// state after it is wrong and must be discarded, and the verdict is that entry's
+    /// [`Rejection::BadSignature`] even if a later step was rejected too.
+    ///
+    /// # Errors
+    /// The entry's [`Rejection`]; the state is then unchanged.
+    pub fn advance(
+        &mut self,
+        env: &Envelope,
+        decoded: Option<Result<Payload, Rejection>>,
+    ) -> Result<Authorised, Rejection> {
+        let decoded = decoded.unwrap_or_else(|| decode(env));
+        let a = self.check_decoded(self.size, env, decoded)?;
+        self.commit(&a);
+        Ok(a)
+    }
+
+    /// Replays a whole log, charter first, through the state machine and returns the state
+    /// after its last entry: the one way to rebuild governance from entries.
+    ///
+    /// Entries are taken in chunks of [`REPLAY_CHUNK`]: each chunk's payloads are decoded in
+    /// parallel, then checked and committed in order ([`State::advance`]), then (with
+    /// [`Signatures::Verify`]) their signatures are verified in parallel
+    /// ([`verify_parallel`]). The verdict is the one a one-by-one [`State::apply`] of every
+    /// entry reaches: the first entry, in log order, that is not accepted.
+    ///
+    /// # Errors
+    /// [`ReplayError`] with the index of the first entry not accepted and why; an empty
+    /// `entries` is entry 0 missing.
+    pub fn replay<I>(entries: I, signatures: Signatures) -> Result<State, ReplayError>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<Envelope> + Send + Sync,
+    {
+        let mut entries = entries.into_iter();
+        let Some(first) = entries.next() else {
+            return Err(ReplayError {
+                index: 0,
+                rejection: Rejection::Envelope("the log has no entries: entry 0 is missing".into()),
+            });
+        };
+        let (state, charter) =
+            Self::start(std::borrow::Borrow::borrow(&first)).map_err(|rejection| ReplayError {
+                index: 0,
+                rejection,
+            })?;
+        if signatures == Signatures::Verify {
+            charter.verify().map_err(|rejection| ReplayError {
+                index: 0,
+                rejection,
+            })?;
+        }
+        state.replay_rest(entries, signatures)
+    }
+
+    /// [`State::replay`] from this state on: `entries` are the entries from index
+    /// [`State::size`]. For a caller that holds a verified state and more entries.
+    ///
+    /// # Errors
+    /// As [`State::replay`].
+    pub fn replay_rest<I>(
+        mut self,
+        entries: I,
+        signatures: Signatures,
+    ) -> Result<State, ReplayError>
+    where
+        I: IntoIterator,
+        I::Item: std::borrow::Borrow<Envelope> + Send + Sync,
+    {
+        use rayon::prelude::*;
+        use std::borrow::Borrow;
+        let mut entries = entries.into_iter();
+        loop {
+            let chunk: Vec<I::Item> = entries.by_ref().take(REPLAY_CHUNK).collect();
+            if chunk.is_empty() {
+                return Ok(self);
+            }
+            let decoded: Vec<Result<Payload, Rejection>> =
+                chunk.par_iter().map(|e| decode(e.borrow())).collect();
+            let first = self.size;
+            let mut owed = Vec::with_capacity(chunk.len());
+            let mut stop = None;
+            for (env, decoded) in chunk.iter().zip(decoded) {
+                let index = self.size;
+                match self.advance(env.borrow(), Some(decoded)) {
+                    Ok(a) => owed.push(a),
+                    Err(rejection) => {
+                        stop = Some(ReplayError { index, rejection });
+                        break;
+                    }
+                }
+            }
+            if signatures == Signatures::Verify {
+                if let Err((pos, rejection)) = verify_parallel(&owed) {
+                    return Err(ReplayError {
+                        index: first + pos as u64,
+                        rejection,
+                    });
+                }
+            }
+            if let Some(e) = stop {
+                return Err(e);
+            }
+        }
     }
 
     /// Every key ever registered to `member`, with its status.
@@ -916,18 +1130,46 @@ impl State {
     }
 }
 
+/// Entries a [`State::replay`] decodes and verifies together.
+pub const REPLAY_CHUNK: usize = 1024;
+
+/// Whether a [`State::replay`] verifies signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signatures {
+    /// Verify every signature strictly: an auditor's replay, or entries from outside.
+    Verify,
+    /// Decide governance only. For entries whose signatures were verified when they were
+    /// accepted and are audited elsewhere: a ledger rebuilding its state from its own store
+    /// (which a full audit checks), a benchmark of the state machine alone. Never for
+    /// entries from outside.
+    Skip,
+}
+
+/// Where a [`State::replay`] stopped: the first entry not accepted, in log order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("entry {index}: {rejection}")]
+pub struct ReplayError {
+    /// The entry's index in the log.
+    pub index: u64,
+    /// Why it was not accepted.
+    pub rejection: Rejection,
+}
+
 /// Verifies many entries' owed signature checks in parallel (rayon), strictly. Returns the
 /// position in `items` of the first entry with a bad signature, with its rejection, so the
 /// verdict is the one a sequential replay reaches.
 ///
 /// # Errors
 /// `(position, rejection)` of the first failing entry.
-pub fn verify_parallel(items: &[Authorised]) -> Result<(), (usize, Rejection)> {
+pub fn verify_parallel<T>(items: &[T]) -> Result<(), (usize, Rejection)>
+where
+    T: AsRef<OwedSignatures> + Sync,
+{
     use rayon::prelude::*;
     let first_bad = items
         .par_iter()
         .enumerate()
-        .filter_map(|(i, a)| a.verify().err().map(|e| (i, e)))
+        .filter_map(|(i, a)| a.as_ref().verify().err().map(|e| (i, e)))
         .min_by_key(|(i, _)| *i);
     match first_bad {
         Some(bad) => Err(bad),

@@ -1,14 +1,14 @@
 //! Every Wycheproof EdDSA case (tests/vectors/ed25519/wycheproof_ed25519_test.json, Google
 //! Wycheproof 0.9rc5) and every RFC 8032 section 7.1 case through each path that verifies
-//! entries: key registration, a single entry's checks (`Authorised::verify`), the batched
+//! entries: key registration, a single entry's checks (`OwedSignatures::verify`, which
+//! `Authorised::verify` runs), the batched
 //! parallel path of import and audit (`verify_parallel`), and the checkpoint note verifier.
 //! Batching must never accept what `verify_strict` rejects.
 #![allow(clippy::unwrap_used)]
 
 use accord_core::checkpoint::NoteVerifier;
-use accord_core::governance::{verify_parallel, Authorised, SignatureCheck};
+use accord_core::governance::{verify_parallel, OwedSignatures, SignatureCheck};
 use accord_core::keys::VerifierKey;
-use accord_core::model::Payload;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use signed_note::Verifier;
@@ -16,14 +16,6 @@ use signed_note::Verifier;
 fn vectors(path: &str) -> Value {
     let full = format!("{}/tests/vectors/{path}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap()
-}
-
-/// A minimal decoded payload to carry the checks (its content plays no part here).
-fn dummy_payload() -> Payload {
-    Payload::from_bytes(
-        br#"{"ledger":"x.example/l","type":"withdraw","id":"w","signed_at":"2026-01-01T00:00:00Z","target":"c","reason":"r"}"#,
-    )
-    .unwrap()
 }
 
 struct Case {
@@ -85,19 +77,16 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn authorised(c: &Case) -> Option<Authorised> {
-    Some(Authorised {
-        index: c.id,
-        payload: dummy_payload(),
-        pae: c.msg.clone(),
-        checks: vec![SignatureCheck {
+fn authorised(c: &Case) -> Option<OwedSignatures> {
+    Some(OwedSignatures::new(
+        c.msg.clone(),
+        vec![SignatureCheck {
             index: 0,
             keyid: format!("case-{}", c.id),
             key: c.key?,
             sig: c.sig?,
         }],
-        signers: vec![],
-    })
+    ))
 }
 
 #[test]
@@ -145,7 +134,7 @@ fn every_path_gives_the_strict_verdict() {
     }
     // Mixed batches: all good ones pass together; slipping in any bad one is caught at its
     // position.
-    let good: Vec<Authorised> = accepted_ok.into_iter().flatten().collect();
+    let good: Vec<OwedSignatures> = accepted_ok.into_iter().flatten().collect();
     verify_parallel(&good).unwrap();
     for c in cases.iter().filter(|c| c.expect == "invalid") {
         if let Some(bad) = authorised(c) {

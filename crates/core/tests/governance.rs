@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use accord_core::envelope::Envelope;
-use accord_core::governance::{Rejection, State};
+use accord_core::governance::{Rejection, ReplayError, Signatures, State, REPLAY_CHUNK};
 use accord_core::keys::KeyPair;
 use serde_json::{json, Value};
 
@@ -490,4 +490,105 @@ fn a_revoked_key_cannot_sign_its_own_rotation_but_a_threshold_can() {
     w.state
         .apply(&commitment("back", &[&w.jp], &[&new]))
         .unwrap();
+}
+
+/// A log of the charter and `n` single-party commitments by JP, spanning several replay
+/// chunks.
+fn long_log(w: &World, n: usize) -> Vec<Envelope> {
+    let charter = signed(
+        &charter_payload(&w.jp, &w.us, &w.de, &w.log, 2),
+        &[&w.jp, &w.us, &w.de],
+    );
+    let mut log = vec![charter];
+    for i in 1..=n {
+        log.push(commitment(&format!("c{i}"), &[&w.jp], &[&w.jp]));
+    }
+    log
+}
+
+/// `env` with the signatures of another entry: each one's keyid is right, its bytes are not.
+fn with_foreign_signature(env: &Envelope, other: &Envelope) -> Envelope {
+    let mut e = env.clone();
+    e.signatures = other.signatures.clone();
+    e
+}
+
+#[test]
+fn replay_reaches_the_state_of_one_by_one_apply() {
+    let w = world();
+    let log = long_log(&w, 2 * REPLAY_CHUNK + 5);
+    let mut one_by_one = State::from_charter(&log[0]).unwrap();
+    for env in &log[1..] {
+        one_by_one.apply(env).unwrap();
+    }
+    let replayed = State::replay(&log, Signatures::Verify).unwrap();
+    assert_eq!(replayed.size(), one_by_one.size());
+    assert_eq!(replayed.size(), log.len() as u64);
+    let last = format!("c{}", log.len() - 1).parse().unwrap();
+    assert!(replayed.has_id(&last));
+    assert!(replayed.commitment(&last).is_some());
+}
+
+#[test]
+fn replay_names_the_first_bad_entry_even_when_a_later_one_is_rejected_in_the_same_chunk() {
+    let w = world();
+    let mut log = long_log(&w, 2 * REPLAY_CHUNK);
+    let bad = REPLAY_CHUNK + 7;
+    log[bad] = with_foreign_signature(&log[bad], &log[bad + 1]);
+    // A later entry in the same chunk that governance refuses: the bad signature comes first.
+    log[bad + 20] = log[3].clone();
+    let err = State::replay(&log, Signatures::Verify).unwrap_err();
+    assert_eq!(err.index, bad as u64);
+    assert!(
+        matches!(err.rejection, Rejection::BadSignature { index: 0, .. }),
+        "{err:?}"
+    );
+
+    // Only the governance rejection: it is named with its index.
+    let mut log = long_log(&w, 2 * REPLAY_CHUNK);
+    log[bad + 20] = log[3].clone();
+    assert_eq!(
+        State::replay(&log, Signatures::Verify).unwrap_err(),
+        ReplayError {
+            index: (bad + 20) as u64,
+            rejection: Rejection::DuplicateId("c3".parse().unwrap()),
+        }
+    );
+}
+
+#[test]
+fn replay_checks_the_charter_and_refuses_an_empty_log() {
+    let w = world();
+    let mut log = long_log(&w, 3);
+    let err = State::replay(&log[..0], Signatures::Verify).unwrap_err();
+    assert_eq!(err.index, 0);
+    log[0] = with_foreign_signature(&log[0], &log[1]);
+    let err = State::replay(&log, Signatures::Verify).unwrap_err();
+    assert_eq!(err.index, 0, "{err}");
+    let commitment_first = State::replay(&log[1..], Signatures::Skip).unwrap_err();
+    assert!(matches!(
+        commitment_first.rejection,
+        Rejection::NotACharter { .. }
+    ));
+}
+
+#[test]
+fn replay_without_signature_checks_decides_governance_only() {
+    // For a ledger's own store, whose signatures were verified on append and are audited
+    // by `verify`: governance is still decided, the Ed25519 equations are not.
+    let w = world();
+    let mut log = long_log(&w, 10);
+    log[4] = with_foreign_signature(&log[4], &log[5]);
+    assert_eq!(State::replay(&log, Signatures::Skip).unwrap().size(), 11);
+    log[6] = log[2].clone();
+    assert_eq!(State::replay(&log, Signatures::Skip).unwrap_err().index, 6);
+}
+
+#[test]
+fn replay_rest_continues_from_a_state() {
+    let w = world();
+    let log = long_log(&w, 30);
+    let head = State::replay(&log[..10], Signatures::Verify).unwrap();
+    let all = head.replay_rest(&log[10..], Signatures::Verify).unwrap();
+    assert_eq!(all.size(), 31);
 }

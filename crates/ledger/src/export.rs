@@ -2,15 +2,17 @@
 //! audit bundle (see `accord_core::bundle`).
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{BufRead, Read, Write};
 
 use accord_core::bundle::{Bundle, BundleEntry, BUNDLE_FORMAT};
-use accord_core::model::{Body, Measure, Terms};
+use accord_core::envelope::Envelope;
+use accord_core::log::Hash;
+use accord_core::model::{Body, Measure, Terms, Timestamp};
 use base64::prelude::*;
 use serde_json::{json, Value};
 
 use crate::error::LedgerError;
-use crate::ledger::{Ledger, StoredEntry};
+use crate::ledger::{ImportItem, Ledger, StoredEntry};
 use crate::query::{is_version, Filter};
 
 fn io(e: std::io::Error) -> LedgerError {
@@ -20,10 +22,25 @@ fn io(e: std::io::Error) -> LedgerError {
     }
 }
 
+/// The members of a JSON Lines export line, in the order they are written
+/// (docs/FORMAT.md section 10). Only `envelope` is signed; `index` and `logged_at` are what
+/// the ledger added to the leaf; the rest are unsigned copies that [`parse_jsonl_line`]
+/// checks against the signed entry.
+pub const JSONL_MEMBERS: [&str; 7] = [
+    "index",
+    "id",
+    "type",
+    "leaf_hash",
+    "logged_at",
+    "envelope",
+    "payload",
+];
+
 /// The JSON Lines object for one entry: `index`, `id`, `type`, `leaf_hash` (base64),
 /// `logged_at`, `envelope` (as logged) and `payload` (decoded from the envelope).
+/// [`parse_jsonl_line`] is its inverse.
 pub fn jsonl_object(e: &StoredEntry) -> Value {
-    let payload: Value = serde_json::from_slice(&e.entry.envelope.payload).unwrap_or(Value::Null);
+    let payload: Value = accord_core::json::parse(&e.entry.envelope.payload).unwrap_or(Value::Null);
     json!({
         "index": e.index,
         "id": e.payload.id.as_str(),
@@ -33,6 +50,212 @@ pub fn jsonl_object(e: &StoredEntry) -> Value {
         "envelope": e.entry.envelope.to_value(),
         "payload": payload,
     })
+}
+
+/// Why a line of an import file is refused before any ledger looks at its entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineError {
+    /// Not one JSON value, or a member name repeated at some depth.
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    /// Neither an envelope nor an export object.
+    #[error("not a JSON object")]
+    NotAnObject,
+    /// An export line without one of its members.
+    #[error("export line without its {0:?} member")]
+    Missing(&'static str),
+    /// An export line with a member the format does not have.
+    #[error("export line with an unknown member {0:?}")]
+    Unknown(String),
+    /// A member of the wrong type or form.
+    #[error("member {member:?}: {why}")]
+    Invalid {
+        /// The member.
+        member: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// The signed envelope does not decode.
+    #[error("member \"envelope\": {0}")]
+    Envelope(String),
+    /// An unsigned copy that says something else than the signed entry.
+    #[error("member {0:?} disagrees with the signed entry it accompanies")]
+    Disagrees(&'static str),
+}
+
+/// What an export line says the entry's place in the log was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restore {
+    /// The entry's index.
+    pub index: u64,
+    /// The ledger's time for it.
+    pub logged_at: Timestamp,
+    /// The leaf hash the line claims; the import checks the leaf it rebuilds against it.
+    pub leaf_hash: Hash,
+}
+
+/// Parses one import line: a bare DSSE envelope (a new entry) or a JSON Lines export object
+/// as [`jsonl_object`] writes it. The line is read with [`accord_core::json::parse`], so a
+/// member name repeated at any depth is refused. An export object must have exactly the
+/// members of [`JSONL_MEMBERS`], and its unsigned copies must agree with the signed
+/// envelope: `payload` is the envelope's payload as JSON, `id` and `type` are the payload's
+/// own. `leaf_hash` is checked by [`crate::Ledger::import`], which knows the rest of the
+/// leaf (the governance pointer).
+///
+/// # Errors
+/// [`LineError`] naming the member at fault.
+pub fn parse_jsonl_line(line: &[u8]) -> Result<ImportItem, LineError> {
+    let v = accord_core::json::parse(line).map_err(|e| LineError::Json(e.to_string()))?;
+    let Value::Object(mut m) = v else {
+        return Err(LineError::NotAnObject);
+    };
+    if !m.contains_key("envelope") {
+        let envelope = Envelope::from_value(Value::Object(m))
+            .map_err(|e| LineError::Envelope(e.to_string()))?;
+        return Ok(ImportItem {
+            envelope,
+            restore: None,
+        });
+    }
+    if let Some(k) = m.keys().find(|k| !JSONL_MEMBERS.contains(&k.as_str())) {
+        return Err(LineError::Unknown(k.clone()));
+    }
+    let mut take = |member: &'static str| m.remove(member).ok_or(LineError::Missing(member));
+    let index = take("index")?;
+    let id = take("id")?;
+    let ty = take("type")?;
+    let leaf_hash = take("leaf_hash")?;
+    let logged_at = take("logged_at")?;
+    let envelope = take("envelope")?;
+    let payload = take("payload")?;
+    let invalid = |member: &'static str, why: &str| LineError::Invalid {
+        member,
+        why: why.to_owned(),
+    };
+    let index = index
+        .as_u64()
+        .ok_or_else(|| invalid("index", "not a whole number"))?;
+    let logged_at = logged_at
+        .as_str()
+        .ok_or_else(|| invalid("logged_at", "not a string"))
+        .and_then(|t| {
+            Timestamp::parse(t).map_err(|e| LineError::Invalid {
+                member: "logged_at",
+                why: e.to_string(),
+            })
+        })?;
+    let leaf_hash = leaf_hash
+        .as_str()
+        .ok_or_else(|| invalid("leaf_hash", "not a string"))
+        .and_then(|h| {
+            Hash::from_base64(h).map_err(|e| LineError::Invalid {
+                member: "leaf_hash",
+                why: e.to_string(),
+            })
+        })?;
+    let envelope =
+        Envelope::from_value(envelope).map_err(|e| LineError::Envelope(e.to_string()))?;
+    let signed = accord_core::json::parse(&envelope.payload).unwrap_or(Value::Null);
+    if payload != signed {
+        return Err(LineError::Disagrees("payload"));
+    }
+    if signed.get("id") != Some(&id) {
+        return Err(LineError::Disagrees("id"));
+    }
+    if signed.get("type") != Some(&ty) {
+        return Err(LineError::Disagrees("type"));
+    }
+    Ok(ImportItem {
+        envelope,
+        restore: Some(Restore {
+            index,
+            logged_at,
+            leaf_hash,
+        }),
+    })
+}
+
+/// The longest import line accepted: an export line of the largest envelope with its
+/// payload copy, escaped, fits well within it.
+pub const MAX_LINE_BYTES: usize = 4 * accord_core::envelope::MAX_ENVELOPE_BYTES;
+
+/// Why an import file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// A line longer than [`MAX_LINE_BYTES`] (it is not read to its end).
+    #[error("line {line} is longer than {MAX_LINE_BYTES} bytes")]
+    TooLong {
+        /// The line's number, from 1.
+        line: u64,
+    },
+    /// The reader failed.
+    #[error("line {line}: {source}")]
+    Io {
+        /// The line's number, from 1.
+        line: u64,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The non-blank lines of an import file, each with its number (from 1), read with a bound:
+/// no line makes it hold more than [`MAX_LINE_BYTES`] (+1) bytes, so an endless input such as
+/// `/dev/zero` is refused instead of exhausting memory. The first error ends the iteration.
+pub fn bounded_lines<R: BufRead>(reader: R) -> BoundedLines<R> {
+    BoundedLines {
+        reader,
+        line: 0,
+        done: false,
+    }
+}
+
+/// The iterator of [`bounded_lines`].
+pub struct BoundedLines<R> {
+    reader: R,
+    line: u64,
+    done: bool,
+}
+
+impl<R: BufRead> Iterator for BoundedLines<R> {
+    type Item = Result<(u64, Vec<u8>), ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            self.line += 1;
+            let mut buf = Vec::new();
+            let limit = MAX_LINE_BYTES as u64 + 1;
+            let read = (&mut self.reader).take(limit).read_until(b'\n', &mut buf);
+            match read {
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(ReadError::Io {
+                        line: self.line,
+                        source,
+                    }));
+                }
+                Ok(0) => self.done = true,
+                Ok(_) => {
+                    if buf.last() == Some(&b'\n') {
+                        buf.pop();
+                        if buf.last() == Some(&b'\r') {
+                            buf.pop();
+                        }
+                    }
+                    if buf.len() > MAX_LINE_BYTES {
+                        self.done = true;
+                        return Some(Err(ReadError::TooLong { line: self.line }));
+                    }
+                    if buf.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    return Some(Ok((self.line, buf)));
+                }
+            }
+        }
+        None
+    }
 }
 
 impl Ledger {

@@ -14,6 +14,7 @@ use accord_core::model::{Body, EntryId, Payload, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::error::LedgerError;
+use crate::export::Restore;
 use crate::heads::{Head, HeadLog};
 use crate::keys;
 use crate::store::{SledStore, Store, StoreError, WriteBatch};
@@ -51,6 +52,8 @@ pub struct Appended {
 pub struct ImportReport {
     /// Entries appended.
     pub accepted: u64,
+    /// Restored entries already in the ledger, checked to be the same leaves and skipped.
+    pub skipped: u64,
     /// The index of the first appended entry, if any.
     pub first_index: Option<u64>,
     /// Where the import stopped: the position in the input (from 0) and why.
@@ -63,15 +66,15 @@ pub struct ImportReport {
 pub struct ImportItem {
     /// The signed envelope.
     pub envelope: Envelope,
-    /// The index and `logged_at` it must get (restore), or `None` for a new entry.
-    pub logged: Option<(u64, Timestamp)>,
+    /// Where it was in the exported ledger (a restore), or `None` for a new entry.
+    pub restore: Option<Restore>,
 }
 
 impl From<Envelope> for ImportItem {
     fn from(envelope: Envelope) -> Self {
         Self {
             envelope,
-            logged: None,
+            restore: None,
         }
     }
 }
@@ -198,9 +201,8 @@ impl Ledger {
         if dir.join("db").exists() || dir.join("conf").exists() {
             return Err(LedgerError::Exists(dir.to_path_buf()));
         }
-        let authorised = State::check_charter(charter)?;
+        let (state, authorised) = State::start(charter)?;
         authorised.verify()?;
-        let state = State::genesis(&authorised)?;
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_path_buf(),
             source,
@@ -225,9 +227,8 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::create`].
     pub fn create_in_memory(charter: &Envelope) -> Result<Self, LedgerError> {
-        let authorised = State::check_charter(charter)?;
+        let (state, authorised) = State::start(charter)?;
         authorised.verify()?;
-        let state = State::genesis(&authorised)?;
         Self::init(
             Box::new(crate::store::MemoryStore::new()),
             charter,
@@ -256,7 +257,7 @@ impl Ledger {
         let hashes = frontier.push(log::leaf_hash(&leaf));
         let mut batch = WriteBatch::default();
         batch.put(keys::FORMAT_KEY.to_vec(), keys::FORMAT.to_vec());
-        stage_writes(&mut batch, 0, &leaf, &hashes, &authorised.payload, &state);
+        stage_writes(&mut batch, 0, &leaf, &hashes, authorised.payload(), &state);
         store.commit(batch)?;
         Ok(Self {
             store,
@@ -552,31 +553,35 @@ impl Ledger {
             .ok_or_else(|| corrupt("governance", "state unavailable"))
     }
 
+    /// The state after the stored entries, by [`State::replay`] without signature checks:
+    /// they were verified when appended, and [`crate::verify`] audits them in full.
     fn replay_governance(&self) -> Result<State, LedgerError> {
-        let mut state: Option<State> = None;
-        for item in self.store.scan(b"E", None) {
-            let (k, leaf) = item?;
-            let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
-            let entry = LoggedEntry::from_leaf(&leaf)
-                .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
-            match &mut state {
-                None => {
-                    let a = State::check_charter(&entry.envelope)
-                        .map_err(|e| corrupt("entry 0", e.to_string()))?;
-                    state =
-                        Some(State::genesis(&a).map_err(|e| corrupt("entry 0", e.to_string()))?);
+        let mut failure: Option<LedgerError> = None;
+        let mut expected = 0u64;
+        let envelopes = self.store.scan(b"E", None).map_while(|item| {
+            let read = item.map_err(LedgerError::from).and_then(|(k, leaf)| {
+                let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
+                if index != expected {
+                    return Err(corrupt(format!("entry {expected}"), "missing"));
                 }
-                Some(s) => {
-                    let a = s
-                        .check(index, &entry.envelope)
-                        .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
-                    if !s.commit(&a) {
-                        return Err(corrupt(format!("entry {index}"), "out of order"));
-                    }
+                expected += 1;
+                LoggedEntry::from_leaf(&leaf)
+                    .map(|e| e.envelope)
+                    .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))
+            });
+            match read {
+                Ok(env) => Some(env),
+                Err(e) => {
+                    failure = Some(e);
+                    None
                 }
             }
+        });
+        let replayed = State::replay(envelopes, governance::Signatures::Skip);
+        if let Some(e) = failure {
+            return Err(e);
         }
-        state.ok_or_else(|| corrupt("entry 0", "missing"))
+        replayed.map_err(|e| corrupt(format!("entry {}", e.index), e.rejection.to_string()))
     }
 
     fn next_logged_at(&self, at: Timestamp) -> Timestamp {
@@ -613,7 +618,7 @@ impl Ledger {
             index,
             &staged.leaf,
             &staged.hashes,
-            &authorised.payload,
+            authorised.payload(),
             self.governance()?,
         );
         self.store.commit(batch)?;
@@ -622,7 +627,7 @@ impl Ledger {
         self.record_head()?;
         Ok(Appended {
             index,
-            id: authorised.payload.id.clone(),
+            id: authorised.payload().id.clone(),
             leaf_hash,
             logged_at,
         })
@@ -655,7 +660,7 @@ impl Ledger {
         if let Some(state) = &mut self.state {
             state.commit(authorised);
         }
-        if authorised.payload.body.is_governance() {
+        if authorised.payload().body.is_governance() {
             self.last_governance = staged.index;
         }
         self.size = staged.index + 1;
@@ -668,6 +673,13 @@ impl Ledger {
     /// entry before it is appended, exactly as appending them one by one would.
     /// `progress` is called with the number of entries appended so far.
     ///
+    /// An entry restored from a JSON Lines export ([`ImportItem::restore`]) gets the index
+    /// and `logged_at` it had, and the leaf rebuilt from them must have the leaf hash the
+    /// line claims. One whose index is already in this ledger is not appended again: the
+    /// stored entry must be the same leaf (same leaf hash, and the line's envelope and
+    /// `logged_at` rebuild it), and the line is then skipped ([`ImportReport::skipped`]).
+    /// So an interrupted restore resumes when it is run again (docs/GUARANTEES.md).
+    ///
     /// # Errors
     /// Store failures. Rejections are reported in [`ImportReport::rejected`].
     pub fn import<I, T>(
@@ -679,9 +691,11 @@ impl Ledger {
         I: IntoIterator<Item = Result<T, Rejection>>,
         T: Into<ImportItem>,
     {
+        use rayon::prelude::*;
         self.governance()?;
         let mut report = ImportReport {
             accepted: 0,
+            skipped: 0,
             first_index: None,
             rejected: None,
         };
@@ -689,10 +703,6 @@ impl Ledger {
         let mut position: u64 = 0;
         loop {
             let at = self.next_logged_at(now());
-            let mut frontier = self.frontier.clone();
-            let mut staged: Vec<StagedEntry> = Vec::with_capacity(IMPORT_GROUP);
-            let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
-            let mut stop: Option<(u64, Rejection)> = None;
             // Read a group ahead and decode it on all cores: what needs no state (payload
             // parsing and validation) runs before the sequential governance checks.
             let block: Vec<Result<ImportItem, Rejection>> = input
@@ -700,120 +710,135 @@ impl Ledger {
                 .take(IMPORT_GROUP)
                 .map(|item| item.map(Into::into))
                 .collect();
-            let exhausted_input = block.len() < IMPORT_GROUP;
-            let mut block = {
-                use rayon::prelude::*;
-                block
-                    .into_par_iter()
-                    .map(|item| {
-                        let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
-                        (item, decoded)
-                    })
-                    .collect::<Vec<_>>()
-                    .into_iter()
+            let exhausted = block.len() < IMPORT_GROUP;
+            let block_len = block.len() as u64;
+            let block: Vec<_> = block
+                .into_par_iter()
+                .map(|item| {
+                    let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
+                    (item, decoded)
+                })
+                .collect();
+            let Some(mut state) = self.state.take() else {
+                return Err(corrupt("governance", "state unavailable"));
             };
+            let mut frontier = self.frontier.clone();
+            let mut staged: Vec<StagedEntry> = Vec::with_capacity(IMPORT_GROUP);
+            let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
+            let mut positions: Vec<u64> = Vec::with_capacity(IMPORT_GROUP);
+            let mut stop: Option<(u64, Rejection)> = None;
             let mut last_governance = self.last_governance;
             let mut last_at = self.last_logged_at.clone();
-            let mut exhausted = false;
-            {
-                let Some(state) = self.state.as_mut() else {
-                    return Err(corrupt("governance", "state unavailable"));
-                };
-                // Optimistically commit to the state; on a bad signature the state is rebuilt.
-                loop {
-                    let Some((item, decoded)) = block.next() else {
-                        exhausted = exhausted_input;
+            // Optimistically commit to the state; on a bad signature the state is rebuilt.
+            for (j, (item, decoded)) in block.into_iter().enumerate() {
+                let pos = position + j as u64;
+                let index = self.size + staged.len() as u64;
+                let item = match item {
+                    Ok(item) => item,
+                    Err(rej) => {
+                        stop = Some((pos, rej));
                         break;
-                    };
-                    let index = self.size + staged.len() as u64;
-                    let item: ImportItem = match item {
-                        Ok(item) => item,
-                        Err(rej) => {
-                            stop = Some((position + staged.len() as u64, rej));
-                            break;
-                        }
-                    };
-                    let logged_at = match item.logged {
-                        None => at.clone(),
-                        Some((i, t)) => {
-                            if i != index {
-                                stop = Some((
-                                    position + staged.len() as u64,
-                                    Rejection::Envelope(format!(
-                                        "restoring entry {i}, but the ledger's next index is {index}"
-                                    )),
-                                ));
+                    }
+                };
+                let logged_at = match &item.restore {
+                    None => at.clone(),
+                    Some(r) if r.index < index => {
+                        match self.check_present(r, &item.envelope, &staged) {
+                            Ok(()) => {
+                                report.skipped += 1;
+                                continue;
+                            }
+                            Err(LedgerError::Rejected(rej)) => {
+                                stop = Some((pos, rej));
                                 break;
                             }
-                            if t.instant() < last_at.instant() {
-                                stop = Some((
-                                    position + staged.len() as u64,
-                                    Rejection::Envelope(format!(
-                                        "entry {i}'s logged_at {t} is before the previous entry's {last_at}"
-                                    )),
-                                ));
-                                break;
-                            }
-                            t
+                            Err(e) => return Err(e),
                         }
-                    };
-                    last_at = logged_at.clone();
-                    let env = item.envelope;
-                    let decoded = decoded.unwrap_or_else(|| governance::decode(&env));
-                    match state.check_decoded(index, &env, decoded) {
-                        Ok(a) => {
-                            state.commit(&a);
-                            let leaf = LoggedEntry {
-                                index,
-                                logged_at: logged_at.clone(),
-                                governance: last_governance,
-                                envelope: env,
-                            }
-                            .to_leaf();
-                            if a.payload.body.is_governance() {
-                                last_governance = index;
-                            }
-                            let hashes = frontier.push(log::leaf_hash(&leaf));
-                            staged.push(StagedEntry {
-                                index,
-                                leaf,
-                                hashes,
-                            });
-                            authorised.push(a);
-                        }
-                        Err(rej) => {
-                            stop = Some((position + staged.len() as u64, rej));
+                    }
+                    Some(r) => {
+                        if r.index != index {
+                            stop = Some((
+                                pos,
+                                Rejection::BadLine(format!(
+                                    "restoring entry {}, but the ledger's next index is {index}",
+                                    r.index
+                                )),
+                            ));
                             break;
                         }
+                        if r.logged_at.instant() < last_at.instant() {
+                            stop = Some((
+                                pos,
+                                Rejection::BadLine(format!(
+                                    "entry {}'s logged_at {} is before the previous entry's {last_at}",
+                                    r.index, r.logged_at
+                                )),
+                            ));
+                            break;
+                        }
+                        r.logged_at.clone()
+                    }
+                };
+                let entry = LoggedEntry {
+                    index,
+                    logged_at: logged_at.clone(),
+                    governance: last_governance,
+                    envelope: item.envelope,
+                };
+                let leaf = entry.to_leaf();
+                let leaf_hash = log::leaf_hash(&leaf);
+                if let Some(r) = &item.restore {
+                    if r.leaf_hash != leaf_hash {
+                        stop = Some((
+                            pos,
+                            Rejection::BadLine(format!(
+                                "member \"leaf_hash\" disagrees with the leaf of entry {index} \
+                                 rebuilt from the line ({})",
+                                leaf_hash.to_base64()
+                            )),
+                        ));
+                        break;
+                    }
+                }
+                match state.advance(&entry.envelope, decoded) {
+                    Ok(a) => {
+                        last_at = logged_at;
+                        if a.payload().body.is_governance() {
+                            last_governance = index;
+                        }
+                        let hashes = frontier.push(leaf_hash);
+                        staged.push(StagedEntry {
+                            index,
+                            leaf,
+                            hashes,
+                        });
+                        authorised.push(a);
+                        positions.push(pos);
+                    }
+                    Err(rej) => {
+                        stop = Some((pos, rej));
+                        break;
                     }
                 }
             }
             let mut state_dirty = false;
             if let Err((bad, rej)) = verify_parallel(&authorised) {
+                stop = Some((positions.get(bad).copied().unwrap_or(position), rej));
                 staged.truncate(bad);
                 authorised.truncate(bad);
-                stop = Some((position + bad as u64, rej));
                 state_dirty = true;
-            } else if stop.is_some() {
-                // The state holds exactly the staged entries: still exact.
             }
             if !staged.is_empty() {
                 let mut batch = WriteBatch::default();
-                if let Some(state) = &self.state {
-                    for (s, a) in staged.iter().zip(&authorised) {
-                        stage_writes(&mut batch, s.index, &s.leaf, &s.hashes, &a.payload, state);
-                    }
+                for (s, a) in staged.iter().zip(&authorised) {
+                    stage_writes(&mut batch, s.index, &s.leaf, &s.hashes, a.payload(), &state);
                 }
-                if let Err(e) = self.store.commit(batch) {
-                    self.state = None;
-                    return Err(e.into());
-                }
+                self.store.commit(batch)?;
                 report.first_index.get_or_insert(staged[0].index);
                 report.accepted += staged.len() as u64;
-                position += staged.len() as u64;
                 for (s, a) in staged.iter().zip(&authorised) {
                     self.frontier.push(s.hashes[0]);
-                    if a.payload.body.is_governance() {
+                    if a.payload().body.is_governance() {
                         self.last_governance = s.index;
                     }
                 }
@@ -827,9 +852,11 @@ impl Ledger {
                 progress(report.accepted);
             }
             if state_dirty {
-                self.state = None;
                 self.governance()?;
+            } else {
+                self.state = Some(state);
             }
+            position += block_len;
             if let Some(s) = stop {
                 report.rejected = Some(s);
                 return Ok(report);
@@ -838,6 +865,53 @@ impl Ledger {
                 return Ok(report);
             }
         }
+    }
+
+    /// For a restored entry whose index is already in the ledger: the stored entry must be
+    /// the leaf the line describes.
+    fn check_present(
+        &self,
+        r: &Restore,
+        envelope: &Envelope,
+        staged: &[StagedEntry],
+    ) -> Result<(), LedgerError> {
+        let stored = match r.index.checked_sub(self.size) {
+            // Staged in this group, not yet committed.
+            Some(k) => {
+                let s = usize::try_from(k)
+                    .ok()
+                    .and_then(|k| staged.get(k))
+                    .ok_or_else(|| corrupt("import", "a staged entry is missing"))?;
+                self.decode_staged(s)?
+            }
+            None => self.entry(r.index)?,
+        };
+        if stored.leaf_hash != r.leaf_hash {
+            return Err(Rejection::BadLine(format!(
+                "entry {} is already in the ledger with leaf hash {}; the line's \
+                 \"leaf_hash\" {} is another entry's",
+                r.index,
+                stored.leaf_hash.to_base64(),
+                r.leaf_hash.to_base64()
+            ))
+            .into());
+        }
+        let rebuilt = LoggedEntry {
+            index: r.index,
+            logged_at: r.logged_at.clone(),
+            governance: stored.entry.governance,
+            envelope: envelope.clone(),
+        }
+        .to_leaf();
+        if rebuilt != stored.leaf {
+            return Err(Rejection::BadLine(format!(
+                "entry {} is already in the ledger with the line's leaf hash, but the line's \
+                 \"envelope\" or \"logged_at\" disagrees with member \"leaf_hash\"",
+                r.index
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     /// Reads entry `index`, checking its bytes against the stored leaf hash.
@@ -857,6 +931,21 @@ impl Ledger {
             .get(&keys::entry(index))?
             .ok_or_else(|| corrupt(format!("entry {index}"), "missing"))?;
         self.decode(index, leaf)
+    }
+
+    /// An entry staged by an import but not yet committed, as [`Ledger::entry`] would read it.
+    fn decode_staged(&self, s: &StagedEntry) -> Result<StoredEntry, LedgerError> {
+        let entry = LoggedEntry::from_leaf(&s.leaf)
+            .map_err(|e| corrupt(format!("entry {}", s.index), e.to_string()))?;
+        let payload = Payload::from_bytes(&entry.envelope.payload)
+            .map_err(|e| corrupt(format!("entry {}", s.index), e.to_string()))?;
+        Ok(StoredEntry {
+            index: s.index,
+            leaf: s.leaf.clone(),
+            leaf_hash: s.hashes[0],
+            entry,
+            payload,
+        })
     }
 
     pub(crate) fn decode(&self, index: u64, leaf: Vec<u8>) -> Result<StoredEntry, LedgerError> {

@@ -89,7 +89,10 @@ fn failed_at(at: impl Into<String>, why: impl Into<String>) -> VerifyError {
 }
 
 fn check_chunk(chunk: &[Authorised]) -> Result<(), VerifyError> {
-    verify_parallel(chunk).map_err(|(pos, rej)| failed(chunk[pos].index, rej.to_string()))
+    verify_parallel(chunk).map_err(|(pos, rej)| {
+        let index = chunk.get(pos).map_or(0, Authorised::index);
+        failed(index, rej.to_string())
+    })
 }
 
 /// What a leaf decodes to without any state; computed for a block of leaves in parallel.
@@ -292,26 +295,21 @@ pub fn verify(
                             }
                         }
                         report.charter_hash = hex::encode(charter_hash(&entry.envelope));
-                        let a = State::check_charter(&entry.envelope)
-                            .map_err(|e| failed(0, e.to_string()))?;
+                        let (s, a) =
+                            State::start(&entry.envelope).map_err(|e| failed(0, e.to_string()))?;
                         a.verify().map_err(|e| failed(0, e.to_string()))?;
-                        state = Some(State::genesis(&a).map_err(|e| failed(0, e.to_string()))?);
-                        payload = a.payload.clone();
+                        state = Some(s);
+                        payload = a.payload().clone();
                         is_gov = true;
                         *report.by_type.entry("charter".into()).or_default() += 1;
                     }
-                    Some(s) => match s.check_decoded(
-                        index,
-                        &entry.envelope,
-                        decoded_payload.unwrap_or_else(|| governance::decode(&entry.envelope)),
-                    ) {
+                    Some(s) => match s.advance(&entry.envelope, decoded_payload) {
                         Ok(a) => {
-                            s.commit(&a);
-                            payload = a.payload.clone();
-                            is_gov = a.payload.body.is_governance();
+                            payload = a.payload().clone();
+                            is_gov = payload.body.is_governance();
                             *report
                                 .by_type
-                                .entry(a.payload.body.type_name().into())
+                                .entry(payload.body.type_name().into())
                                 .or_default() += 1;
                             pending.push(a);
                             if pending.len() >= VERIFY_CHUNK {

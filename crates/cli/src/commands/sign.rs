@@ -1,12 +1,12 @@
 //! `accord sign`, `inspect`, `submit`, `import`.
 
 use crate::output::outln;
-use std::io::BufRead;
 
-use accord_core::envelope::{Envelope, MAX_ENVELOPE_BYTES};
+use accord_core::envelope::Envelope;
 use accord_core::governance::Rejection;
 use accord_core::keys::KeyPair;
-use accord_core::model::{Body, MemberId, Payload, Timestamp};
+use accord_core::model::{Body, MemberId, Payload};
+use accord_ledger::export::{bounded_lines, parse_jsonl_line};
 use accord_ledger::{ImportItem, Ledger};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -202,42 +202,33 @@ pub fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<()> {
     }
 }
 
-/// A line is a bare envelope (a new entry) or a JSON Lines export object, whose `index` and
-/// `logged_at` are kept so that a restored ledger has the same leaves and root.
-fn item_of_line(line: &str) -> Result<ImportItem, Rejection> {
-    let v: Value = serde_json::from_str(line).map_err(|e| Rejection::Envelope(e.to_string()))?;
-    let (logged, env) = match v.get("envelope") {
-        Some(e) => {
-            let index = v
-                .get("index")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| Rejection::Envelope("export line without an index".into()))?;
-            let at = v
-                .get("logged_at")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Rejection::Envelope("export line without logged_at".into()))?;
-            let at = Timestamp::parse(at).map_err(|e| Rejection::Envelope(e.to_string()))?;
-            (Some((index, at)), e.clone())
-        }
-        None => (None, v),
-    };
-    let envelope = Envelope::from_value(env).map_err(|e| Rejection::Envelope(e.to_string()))?;
-    Ok(ImportItem { envelope, logged })
+/// A line is a bare envelope (a new entry) or a JSON Lines export object, parsed and
+/// checked against itself by the ledger crate (`accord_ledger::export::parse_jsonl_line`).
+fn item_of_line(line: &[u8]) -> Result<ImportItem, Rejection> {
+    parse_jsonl_line(line).map_err(|e| Rejection::BadLine(e.to_string()))
 }
 
 /// `accord import`: appends every line; a line is an envelope or a JSON Lines export
 /// object. Into a directory without a ledger, the first line must be the charter, and a
-/// new ledger is created from it (the documented recovery path).
+/// new ledger is created from it (the documented recovery path). Export lines already in
+/// the ledger are checked to be the same leaves and skipped, so an interrupted restore
+/// resumes when run again.
 pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
     let dir = ctx.ledger_dir()?.to_path_buf();
     let file = std::fs::File::open(&a.file)
         .with_context(|| format!("cannot read {}", a.file.display()))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let reader = std::io::BufReader::new(file);
-    let mut lines = reader
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !matches!(l, Ok(s) if s.trim().is_empty()));
+    let mut lines = bounded_lines(std::io::BufReader::new(file)).peekable();
+    let name = a.file.display().to_string();
+    // The first line, read before anything is created: an unreadable or empty file is an
+    // input error (exit 2) that changes nothing.
+    let first = match lines.peek() {
+        None => bail!("{name} holds no entries; nothing was imported"),
+        Some(Err(_)) => match lines.next() {
+            Some(Err(e)) => bail!("{name}: {e}"),
+            _ => bail!("{name}: cannot be read"),
+        },
+        Some(Ok((n, line))) => (*n, item_of_line(line)),
+    };
     let mut created = false;
     let mut ledger = match Ledger::open_with(&dir, ctx.wait) {
         Ok(l) => {
@@ -245,78 +236,61 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
             l
         }
         Err(accord_ledger::LedgerError::NotALedger(_)) => {
-            let (n, first) = lines
-                .next()
-                .ok_or_else(|| anyhow!("{} is empty", a.file.display()))?;
-            let first = first.with_context(|| format!("{} line {}", a.file.display(), n + 1))?;
-            let charter = item_of_line(&first)
-                .map_err(|e| anyhow!("{} line {}: {e}", a.file.display(), n + 1))?;
-            if charter.logged.as_ref().is_some_and(|(i, _)| *i != 0) {
-                bail!(
-                    "{} line {}: a new ledger starts from entry 0, the charter",
-                    a.file.display(),
-                    n + 1
-                );
+            let (n, charter) = first;
+            let charter = charter.map_err(|e| anyhow!("{name} line {n}: {e}"))?;
+            if charter.restore.as_ref().is_some_and(|r| r.index != 0) {
+                bail!("{name} line {n}: a new ledger starts from entry 0, the charter");
             }
             created = true;
-            Ledger::create_at(&dir, &charter.envelope, charter.logged.map(|(_, t)| t))
-                .with_context(|| {
-                    format!(
-                        "{} line {}: cannot create the ledger from it",
-                        a.file.display(),
-                        n + 1
-                    )
-                })?
+            Ledger::create_at(
+                &dir,
+                &charter.envelope,
+                charter.restore.as_ref().map(|r| r.logged_at.clone()),
+            )
+            .with_context(|| format!("{name} line {n}: cannot create the ledger from it"))?
         }
         Err(e) => return Err(e.into()),
     };
-    let charter_leaf = ledger.entry(0)?.entry.envelope;
     let pb = output::progress(None, "import");
     let mut line_numbers = Vec::new();
-    let input = lines.filter_map(|(n, line)| {
-        let item = match line {
-            Err(e) => Err(Rejection::Envelope(format!("cannot read line: {e}"))),
-            Ok(l) if l.len() > MAX_ENVELOPE_BYTES * 2 => {
-                Err(Rejection::Envelope("line too long".into()))
-            }
-            Ok(l) => match item_of_line(&l) {
-                // An export's first line is the charter: skip it when it is this ledger's.
-                Ok(item)
-                    if item.logged.as_ref().is_some_and(|(i, _)| *i == 0)
-                        && item.envelope == charter_leaf =>
-                {
-                    return None
-                }
-                other => other,
-            },
-        };
-        line_numbers.push(n + 1);
-        Some(item)
+    let mut read_error = None;
+    let input = lines.map_while(|line| match line {
+        Err(e) => {
+            read_error = Some(e);
+            None
+        }
+        Ok((n, l)) => {
+            line_numbers.push(n);
+            Some(item_of_line(&l))
+        }
     });
     let report = ledger.import(input, &mut |done| pb.set_position(done))?;
     pb.finish_and_clear();
-    let _ = len;
     if ctx.json {
         output::json(&json!({
-            "created": created, "accepted": report.accepted, "first_index": report.first_index,
+            "created": created, "accepted": report.accepted, "skipped": report.skipped,
+            "first_index": report.first_index,
             "tree_size": ledger.size(), "root": ledger.root().to_base64(),
             "rejected": report.rejected.as_ref().map(|(pos, why)| json!({
                 "line": line_numbers.get(*pos as usize), "reason": why.to_string()})),
         }))?;
     } else {
         println!(
-            "imported {} entries; the ledger has {} entries",
+            "imported {} entries ({} already in the ledger, checked and skipped); the ledger has {} entries",
             report.accepted,
+            report.skipped,
             ledger.size()
         );
     }
     if let Some((pos, why)) = report.rejected {
         let line = line_numbers.get(pos as usize).copied().unwrap_or(0);
         return Err(Verdict(format!(
-            "{} line {line}: rejected: {why} (entries before it were appended)",
-            a.file.display()
+            "{name} line {line}: rejected: {why} (entries before it were appended)"
         ))
         .into());
+    }
+    if let Some(e) = read_error {
+        bail!("{name}: {e} (entries before it were appended; fix the file and import it again to resume)");
     }
     Ok(())
 }
