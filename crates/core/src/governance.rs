@@ -17,6 +17,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+mod snapshot;
+pub use snapshot::{SnapshotError, SNAPSHOT_FORMAT};
+
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::envelope::{Envelope, PAYLOAD_TYPE};
@@ -41,6 +44,10 @@ pub enum Rejection {
     /// The envelope carries no signature.
     #[error("entry is not signed")]
     Unsigned,
+    /// A state opened from a snapshot was asked about an id it was not told about
+    /// ([`State::learn`]): a fault of the caller, never a verdict on the entry.
+    #[error("internal: the governance state was not given the ledger's record of {0}")]
+    Unprepared(EntryId),
     /// The payload does not decode or breaks a field rule.
     #[error("malformed payload: {0}")]
     Malformed(#[from] PayloadError),
@@ -404,6 +411,9 @@ pub struct State {
     commitments: HashMap<EntryId, CommitmentState>,
     ids: HashSet<EntryId>,
     size: u64,
+    /// For a state opened from a snapshot: the ids it was told about ([`State::learn`]);
+    /// `None` for a state replayed from the charter, which knows every id.
+    learned: Option<HashSet<EntryId>>,
 }
 
 /// The checks of an envelope that do not depend on the state: its payload type, and its
@@ -511,6 +521,7 @@ impl State {
             commitments: HashMap::new(),
             ids: HashSet::new(),
             size: 1,
+            learned: None,
         };
         state.key_bytes.insert(*log_key.key_bytes());
         for m in members {
@@ -675,6 +686,7 @@ impl State {
                 found: payload.ledger.clone(),
             });
         }
+        self.knows(&payload.id)?;
         if self.ids.contains(&payload.id) {
             return Err(Rejection::DuplicateId(payload.id.clone()));
         }
@@ -790,6 +802,7 @@ impl State {
     }
 
     fn lifecycle_target(&self, target: &EntryId) -> Result<&CommitmentState, Rejection> {
+        self.knows(target)?;
         let c = self
             .commitments
             .get(target)
@@ -965,6 +978,9 @@ impl State {
             }
         }
         self.ids.insert(p.id.clone());
+        if let Some(l) = &mut self.learned {
+            l.insert(p.id.clone());
+        }
         self.size += 1;
         true
     }
