@@ -13,11 +13,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Envelope, EnvelopeError, MAX_ENVELOPE_BYTES};
+use crate::envelope::{Envelope, EnvelopeError};
 use crate::model::Timestamp;
 
 /// Largest leaf accepted.
-pub const MAX_LEAF_BYTES: usize = MAX_ENVELOPE_BYTES + 256;
+pub const MAX_LEAF_BYTES: usize = crate::tiles::MAX_ENTRY_BYTES;
 
 /// Why leaf bytes do not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,12 +13,16 @@ use crate::keys::KeyPair;
 
 /// The one DSSE payload type accord signs and accepts.
 pub const PAYLOAD_TYPE: &str = "application/vnd.accord.entry.v1+json";
-/// Largest payload accepted, in bytes.
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Largest payload accepted, in bytes. Chosen so that every envelope within the limits fits
+/// one leaf of a C2SP entry bundle (at most 65,535 bytes, `crate::tiles::MAX_ENTRY_BYTES`):
+/// 32 KiB of payload is 43,692 bytes of base64, and 64 signatures with their key ids at most
+/// 17,280 more.
+pub const MAX_PAYLOAD_BYTES: usize = 32 * 1024;
 /// Most signatures one envelope may carry.
 pub const MAX_SIGNATURES: usize = 64;
-/// Largest serialised envelope accepted, in bytes (payload in base64 plus signatures).
-pub const MAX_ENVELOPE_BYTES: usize = MAX_PAYLOAD_BYTES * 4 / 3 + MAX_SIGNATURES * 256 + 1024;
+/// Largest serialised envelope accepted, in bytes: what fits a leaf (65,535 bytes) with the
+/// leaf's own members (at most 256 bytes, docs/FORMAT.md section 5).
+pub const MAX_ENVELOPE_BYTES: usize = crate::tiles::MAX_ENTRY_BYTES - 256;
 /// Longest `keyid` accepted.
 pub const MAX_KEYID_LEN: usize = 160;
 

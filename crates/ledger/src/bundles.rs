@@ -181,11 +181,6 @@ impl EntryStore {
         })
     }
 
-    /// Entries held.
-    pub(crate) fn size(&self) -> u64 {
-        self.size
-    }
-
     /// Appends a leaf (at most [`tiles::MAX_ENTRY_BYTES`]; the caller checked).
     pub(crate) fn push(&mut self, leaf: Vec<u8>) {
         self.partial.push(Arc::new(leaf));

@@ -16,8 +16,22 @@ pub enum LedgerError {
     /// The directory holds no ledger.
     #[error("no ledger in {0} (create one with `accord init`)")]
     NotALedger(PathBuf),
+    /// The directory holds a ledger in a storage layout this version does not read.
+    #[error(
+        "{dir} holds a ledger in storage layout {found} (one key per leaf and Merkle node, \
+         accord 0.1 before the tiles layout); this accord reads accord-ledger/2. Export it with \
+         the accord that wrote it (`accord --ledger {dir} export --format jsonl --out ledger.jsonl`) \
+         and import that with this one (`accord --ledger NEW import ledger.jsonl`): the entries, \
+         indexes and root are the same (docs/GUARANTEES.md, \"Upgrading the storage layout\")"
+    )]
+    OldLayout {
+        /// The directory.
+        dir: PathBuf,
+        /// The layout name found.
+        found: String,
+    },
     /// The directory already holds a ledger.
-    #[error("{0} already holds a ledger")]
+    #[error("{0} already holds a ledger (or other data)")]
     Exists(PathBuf),
     /// Another process has the ledger open.
     #[error("ledger {0} is in use by another process (try again, or use --wait)")]

@@ -4,9 +4,13 @@
 //!
 //! | prefix | key                                  | value                        |
 //! |--------|--------------------------------------|------------------------------|
-//! | `M`    | `Mformat`                            | format name                  |
-//! | `E`    | index                                | leaf bytes                   |
-//! | `N`    | stored hash index                    | 32-byte hash                 |
+//! | `M`    | `Mformat`                            | layout name `accord-ledger/2`|
+//! | `M`    | `Mmeta`                              | size, times, counts (JSON)   |
+//! | `T`    | level (1 byte), tile index           | C2SP hash tile (32 * width)  |
+//! | `B`    | bundle index                         | codec byte, full entry bundle|
+//! | `L`    | index                                | leaf of the partial bundle   |
+//! | `G`    | (nothing)                            | governance snapshot (JSON)   |
+//! | `S`    | commitment id                        | commitment record (JSON)     |
 //! | `I`    | entry id                             | index                        |
 //! | `C`    | commitment id, 0, index              | empty (history)              |
 //! | `P`    | party member id, 0, commitment id    | empty                        |
@@ -15,16 +19,25 @@
 //! | `O`    | commodity, 0, commitment id, 0, index| empty                        |
 //! | `X`    | checkpoint sequence number           | signed note from the log     |
 //! | `Y`    | checkpoint seq, member id            | cosignature line             |
+//!
+//! `T`, `L`, `G`, `S` and `Mmeta` are replaced as the tree grows; everything else is written
+//! once. docs/FORMAT.md section 11 is the same table with the value encodings.
 
 pub(crate) const FORMAT_KEY: &[u8] = b"Mformat";
-pub(crate) const FORMAT: &[u8] = b"accord-ledger/1";
+pub(crate) const FORMAT: &[u8] = b"accord-ledger/2";
+/// The layout before tiles (one key per leaf and per Merkle node), refused with a way forward.
+pub(crate) const FORMAT_V1: &[u8] = b"accord-ledger/1";
+pub(crate) const META_KEY: &[u8] = b"Mmeta";
+pub(crate) const SNAPSHOT_KEY: &[u8] = b"G";
 
-pub(crate) fn entry(index: u64) -> Vec<u8> {
-    num(b'E', index)
+/// `S || commitment id`: what governance remembers of a commitment.
+pub(crate) fn commitment_record(id: &str) -> Vec<u8> {
+    parts(b'S', &[id.as_bytes()])
 }
 
-pub(crate) fn node(stored: u64) -> Vec<u8> {
-    num(b'N', stored)
+/// `I || entry id`: the index of the entry with that id.
+pub(crate) fn id(id: &str) -> Vec<u8> {
+    parts(b'I', &[id.as_bytes()])
 }
 
 /// `T || level || n`: the level-`level` Merkle tile `n` (full, or the partial right edge).

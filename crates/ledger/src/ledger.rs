@@ -1,23 +1,37 @@
-//! The ledger: a directory holding a sled database of write-once keys (see [`crate::keys`]),
-//! with the governance state, the Merkle frontier and the tree size derived from it on open.
+//! The ledger: a directory holding a sled database laid out as C2SP tiles and entry bundles
+//! (see [`crate::keys`] and docs/FORMAT.md section 11), opened in O(1): the tree's right
+//! edge, the partial entry bundle, a small metadata record and the governance snapshot are
+//! all it reads. Nothing is replayed on open; `accord verify` replays everything.
+//!
+//! The code is split by what it does: this file creates and opens a ledger and holds its
+//! state; [`append`](self) appends (one entry, a group, a bulk import); `read` reads entries
+//! and proofs; `checkpoints` issues checkpoints and stores cosignatures.
+
+mod append;
+mod checkpoints;
+mod read;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use accord_core::checkpoint::{Checkpoint, SignedCheckpoint};
 use accord_core::entry::LoggedEntry;
 use accord_core::envelope::Envelope;
-use accord_core::governance::{self, verify_parallel, Authorised, Rejection, State};
-use accord_core::keys::{KeyPair, VerifierKey};
-use accord_core::log::{self, Frontier, Hash, StoredIndex};
+use accord_core::governance::{CommitmentState, Rejection, State};
+use accord_core::keys::VerifierKey;
+use accord_core::log::Hash;
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::bundles::EntryStore;
 use crate::error::LedgerError;
 use crate::export::Restore;
 use crate::heads::{Head, HeadLog};
 use crate::keys;
 use crate::store::{SledStore, Store, StoreError, WriteBatch};
+use crate::tree::TileTree;
+
+pub use append::IMPORT_GROUP;
 
 /// An entry read back from the store, checked against its stored leaf hash.
 #[derive(Clone, Debug)]
@@ -115,7 +129,7 @@ pub struct StoredCheckpoint {
     /// Sequence number, from 0.
     pub seq: u64,
     /// The signed note with the log's signature and every cosignature line.
-    pub note: SignedCheckpoint,
+    pub note: accord_core::checkpoint::SignedCheckpoint,
     /// Members who cosigned.
     pub cosigners: Vec<String>,
 }
@@ -133,22 +147,37 @@ pub enum Wait {
 /// The most entries a ledger may hold (2^40); larger numbers read from disk are corruption.
 pub const MAX_ENTRIES: u64 = 1 << 40;
 
-/// Entries per group commit in a bulk import.
-pub const IMPORT_GROUP: usize = 2048;
+/// The small record that moves with every commit (`Mmeta`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    size: u64,
+    logged_at: Timestamp,
+    governance: u64,
+    checkpoints: u64,
+    cosignatures: u64,
+}
+
+impl Meta {
+    #[allow(clippy::expect_used)]
+    fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("integers and a time serialise")
+    }
+}
 
 /// A ledger.
 pub struct Ledger {
     store: Box<dyn Store>,
     dir: Option<PathBuf>,
     disk: Option<std::sync::Arc<SledStore>>,
-    size: u64,
-    frontier: Frontier,
+    tree: TileTree,
+    leaves: EntryStore,
     origin: String,
     log_key: VerifierKey,
     charter_hash: [u8; 32],
     last_logged_at: Timestamp,
     last_governance: u64,
-    state: Option<State>,
+    state: State,
     heads: Option<HeadLog>,
     checkpoint_count: u64,
     cosignature_count: u64,
@@ -170,10 +199,9 @@ fn now() -> Timestamp {
     Timestamp::now()
 }
 
-struct StagedEntry {
-    index: u64,
-    leaf: Vec<u8>,
-    hashes: Vec<Hash>,
+/// Whether a sled directory is there at all.
+fn has_database(dir: &Path) -> bool {
+    dir.join("db").exists() || dir.join("conf").exists()
 }
 
 impl Ledger {
@@ -181,9 +209,14 @@ impl Ledger {
     /// charter is verified like any entry: every founder signs it. The log key it names
     /// signs checkpoints later ([`Ledger::issue_checkpoint`]).
     ///
+    /// Creation is one atomic, durable batch (the charter's leaf and tiles, the metadata,
+    /// the governance snapshot, and the layout name), so a ledger either exists whole or not
+    /// at all: a directory whose database holds no key at all, as a creation killed before
+    /// that batch leaves it, is a creation that never completed and is created again here.
+    ///
     /// # Errors
     /// [`LedgerError::Rejected`] for a bad charter, [`LedgerError::Exists`] if `dir` holds
-    /// a ledger.
+    /// a ledger (or other data).
     pub fn create(dir: &Path, charter: &Envelope) -> Result<Self, LedgerError> {
         Self::create_at(dir, charter, None)
     }
@@ -198,23 +231,29 @@ impl Ledger {
         charter: &Envelope,
         logged_at: Option<Timestamp>,
     ) -> Result<Self, LedgerError> {
-        if dir.join("db").exists() || dir.join("conf").exists() {
-            return Err(LedgerError::Exists(dir.to_path_buf()));
+        let (state, _) = State::start(charter)?;
+        State::check_charter(charter)?.verify()?;
+        drop(state);
+        if has_database(dir) {
+            let sled = SledStore::open(dir)?;
+            if sled.scan(b"", None).next().is_some() {
+                return Err(LedgerError::Exists(dir.to_path_buf()));
+            }
         }
-        let (state, authorised) = State::start(charter)?;
-        authorised.verify()?;
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        // A head log left by a creation that never completed acknowledged nothing.
+        let heads_path = dir.join(crate::heads::FILE_NAME);
+        if heads_path.exists() {
+            std::fs::remove_file(&heads_path).map_err(|source| LedgerError::Io {
+                path: heads_path,
+                source,
+            })?;
+        }
         let sled = std::sync::Arc::new(SledStore::open(dir)?);
-        let mut ledger = Self::init(
-            Box::new(ArcStore(sled.clone())),
-            charter,
-            authorised,
-            state,
-            logged_at,
-        )?;
+        let mut ledger = Self::init(Box::new(ArcStore(sled.clone())), charter, logged_at)?;
         ledger.dir = Some(dir.to_path_buf());
         ledger.disk = Some(sled);
         ledger.heads = Some(HeadLog::open(dir)?);
@@ -227,50 +266,85 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::create`].
     pub fn create_in_memory(charter: &Envelope) -> Result<Self, LedgerError> {
-        let (state, authorised) = State::start(charter)?;
-        authorised.verify()?;
-        Self::init(
-            Box::new(crate::store::MemoryStore::new()),
-            charter,
-            authorised,
-            state,
-            None,
-        )
+        Self::create_over(Box::new(crate::store::MemoryStore::new()), charter)
+    }
+
+    /// Creates a ledger over any empty [`Store`] (one that passes
+    /// `store::conformance::run`, exported with the `test-support` feature).
+    ///
+    /// # Errors
+    /// As [`Ledger::create`]; [`LedgerError::Exists`] if the store is not empty.
+    pub fn create_over(store: Box<dyn Store>, charter: &Envelope) -> Result<Self, LedgerError> {
+        if store.scan(b"", None).next().is_some() {
+            return Err(LedgerError::Exists(PathBuf::from("(the store given)")));
+        }
+        Self::init(store, charter, None)
+    }
+
+    /// Opens a ledger over any [`Store`] holding one.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub fn open_over(store: Box<dyn Store>) -> Result<Self, LedgerError> {
+        Self::load(store)
     }
 
     fn init(
         store: Box<dyn Store>,
         charter: &Envelope,
-        authorised: Authorised,
-        state: State,
         logged_at: Option<Timestamp>,
     ) -> Result<Self, LedgerError> {
+        let (state, authorised) = State::start(charter)?;
+        authorised.verify()?;
         let logged_at = logged_at.unwrap_or_else(now);
-        let entry = LoggedEntry {
+        let leaf = LoggedEntry {
             index: 0,
             logged_at: logged_at.clone(),
             governance: 0,
             envelope: charter.clone(),
-        };
-        let leaf = entry.to_leaf();
-        let mut frontier = Frontier::new();
-        let hashes = frontier.push(log::leaf_hash(&leaf));
+        }
+        .to_leaf();
+        if leaf.len() > accord_core::tiles::MAX_ENTRY_BYTES {
+            return Err(Rejection::Envelope(format!(
+                "the charter is {} bytes as a leaf; the limit is {}",
+                leaf.len(),
+                accord_core::tiles::MAX_ENTRY_BYTES
+            ))
+            .into());
+        }
+        let mut tree = TileTree::new();
+        let mut leaves = EntryStore::new();
+        tree.push(accord_core::log::leaf_hash(&leaf));
+        leaves.push(leaf);
         let mut batch = WriteBatch::default();
+        tree.stage(&mut batch);
+        leaves.stage(&mut batch);
+        for (k, v) in index_keys(0, authorised.payload(), &state) {
+            batch.put(k, v);
+        }
+        batch.put(keys::SNAPSHOT_KEY.to_vec(), state.snapshot(0));
+        let meta = Meta {
+            size: 1,
+            logged_at: logged_at.clone(),
+            governance: 0,
+            checkpoints: 0,
+            cosignatures: 0,
+        };
+        batch.put(keys::META_KEY.to_vec(), meta.to_bytes());
         batch.put(keys::FORMAT_KEY.to_vec(), keys::FORMAT.to_vec());
-        stage_writes(&mut batch, 0, &leaf, &hashes, authorised.payload(), &state);
         store.commit(batch)?;
         Ok(Self {
             store,
             dir: None,
             disk: None,
-            size: 1,
-            frontier,
+            tree,
+            leaves,
             origin: state.origin().to_owned(),
             log_key: state.log_key().clone(),
             charter_hash: charter_hash(charter),
             last_logged_at: logged_at,
             last_governance: 0,
-            state: Some(state),
+            state,
             heads: None,
             checkpoint_count: 0,
             cosignature_count: 0,
@@ -288,10 +362,11 @@ impl Ledger {
     /// Opens the ledger in `dir`, waiting as asked for another process to let go.
     ///
     /// # Errors
-    /// [`LedgerError::NotALedger`], [`LedgerError::InUse`], [`LedgerError::Corrupt`] when
-    /// what is stored does not add up.
+    /// [`LedgerError::NotALedger`] (also for a creation that never completed),
+    /// [`LedgerError::InUse`], [`LedgerError::OldLayout`], [`LedgerError::Corrupt`] when what
+    /// is stored does not add up.
     pub fn open_with(dir: &Path, wait: Wait) -> Result<Self, LedgerError> {
-        if !dir.join("conf").exists() && !dir.join("db").exists() {
+        if !has_database(dir) {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
         }
         let started = Instant::now();
@@ -310,6 +385,10 @@ impl Ledger {
         let sled = std::sync::Arc::new(sled);
         let mut ledger = Self::load(Box::new(ArcStore(sled.clone()))).map_err(|e| match e {
             LedgerError::NotALedger(_) => LedgerError::NotALedger(dir.to_path_buf()),
+            LedgerError::OldLayout { found, .. } => LedgerError::OldLayout {
+                dir: dir.to_path_buf(),
+                found,
+            },
             e => e,
         })?;
         ledger.dir = Some(dir.to_path_buf());
@@ -334,10 +413,11 @@ impl Ledger {
                 ),
             )
         };
-        if self.size < h.size {
+        if self.size() < h.size {
             return Err(lost(format!(
                 "it holds {} entries but {} were acknowledged",
-                self.size, h.size
+                self.size(),
+                h.size
             )));
         }
         if self.root_at(h.size)? != h.root {
@@ -358,10 +438,10 @@ impl Ledger {
     /// Records what is now acknowledged in the head log (on-disk ledgers).
     fn record_head(&mut self) -> Result<(), LedgerError> {
         let head = Head {
-            size: self.size,
+            size: self.size(),
             checkpoints: self.checkpoint_count,
             cosignatures: self.cosignature_count,
-            root: self.frontier.root(),
+            root: self.root(),
         };
         let sync = std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none();
         match &mut self.heads {
@@ -370,36 +450,55 @@ impl Ledger {
         }
     }
 
-    fn load(store: Box<dyn Store>) -> Result<Self, LedgerError> {
-        if store.get(keys::FORMAT_KEY)?.as_deref() != Some(keys::FORMAT) {
-            return Err(LedgerError::NotALedger(PathBuf::new()));
+    fn meta(&self) -> Meta {
+        Meta {
+            size: self.size(),
+            logged_at: self.last_logged_at.clone(),
+            governance: self.last_governance,
+            checkpoints: self.checkpoint_count,
+            cosignatures: self.cosignature_count,
         }
-        let (last_key, last_leaf) = store
-            .last(b"E")?
-            .ok_or_else(|| corrupt("entry 0", "the ledger has no entries"))?;
-        let last = keys::tail_u64(&last_key)
-            .filter(|&n| n < MAX_ENTRIES && last_key.len() == 9)
-            .ok_or_else(|| corrupt("entries", "an entry key is out of range"))?;
-        let size = last + 1;
-        let nodes = match store.last(b"N")? {
-            Some((k, _)) => keys::tail_u64(&k)
-                .filter(|&n| n < 4 * MAX_ENTRIES && k.len() == 9)
-                .map(|n| n + 1)
-                .ok_or_else(|| corrupt("Merkle nodes", "a node key is out of range"))?,
-            None => 0,
-        };
-        if nodes != log::stored_hash_count(size) {
+    }
+
+    /// Opens what `store` holds: the layout name, the metadata, the tree's right edge, the
+    /// partial bundle, the charter, the last leaf and the governance snapshot, each checked
+    /// against the others.
+    fn load(store: Box<dyn Store>) -> Result<Self, LedgerError> {
+        match store.get(keys::FORMAT_KEY)?.as_deref() {
+            Some(f) if f == keys::FORMAT => {}
+            Some(f) if f == keys::FORMAT_V1 => {
+                return Err(LedgerError::OldLayout {
+                    dir: PathBuf::new(),
+                    found: String::from_utf8_lossy(f).into_owned(),
+                })
+            }
+            Some(f) => {
+                return Err(corrupt(
+                    "the layout name",
+                    format!(
+                        "{:?} is no layout this accord knows (it reads {:?})",
+                        String::from_utf8_lossy(f),
+                        String::from_utf8_lossy(keys::FORMAT)
+                    ),
+                ))
+            }
+            None => return Err(LedgerError::NotALedger(PathBuf::new())),
+        }
+        let meta_bytes = store
+            .get(keys::META_KEY)?
+            .ok_or_else(|| corrupt("the metadata record", "missing"))?;
+        let meta: Meta = accord_core::json::from_slice(&meta_bytes)
+            .map_err(|e| corrupt("the metadata record", e.to_string()))?;
+        let size = meta.size;
+        if size == 0 || size > MAX_ENTRIES || meta.governance >= size {
             return Err(corrupt(
-                "Merkle nodes",
-                format!(
-                    "{nodes} stored hashes for {size} entries (expected {})",
-                    log::stored_hash_count(size)
-                ),
+                "the metadata record",
+                format!("size {size}, governance {} do not add up", meta.governance),
             ));
         }
-        let charter_leaf = store
-            .get(&keys::entry(0))?
-            .ok_or_else(|| corrupt("entry 0", "missing"))?;
+        let tree = TileTree::load(store.as_ref(), size)?;
+        let leaves = EntryStore::load(store.as_ref(), size)?;
+        let charter_leaf = leaves.leaf(store.as_ref(), 0)?;
         let charter =
             LoggedEntry::from_leaf(&charter_leaf).map_err(|e| corrupt("entry 0", e.to_string()))?;
         let payload = Payload::from_bytes(&charter.envelope.payload)
@@ -407,74 +506,52 @@ impl Ledger {
         let Body::Charter(c) = &payload.body else {
             return Err(corrupt("entry 0", "not a charter"));
         };
-        let last_entry = LoggedEntry::from_leaf(&last_leaf)
-            .map_err(|e| corrupt(format!("entry {last}"), e.to_string()))?;
-        if last_entry.index != last {
-            return Err(corrupt(
-                format!("entry {last}"),
-                format!("leaf says index {}", last_entry.index),
-            ));
-        }
-        let last_payload = Payload::from_bytes(&last_entry.envelope.payload)
-            .map_err(|e| corrupt(format!("entry {last}"), e.to_string()))?;
-        let last_governance = if last_payload.body.is_governance() {
-            last
-        } else {
-            last_entry.governance
-        };
-        let mut ledger = Self {
-            store,
-            dir: None,
-            disk: None,
-            size,
-            frontier: Frontier::new(),
-            origin: payload.ledger.clone(),
-            log_key: c.log_key.clone(),
-            charter_hash: charter_hash(&charter.envelope),
-            last_logged_at: last_entry.logged_at,
-            last_governance,
-            state: None,
-            heads: None,
-            checkpoint_count: 0,
-            cosignature_count: 0,
-        };
-        for item in ledger.store.scan(b"X", None) {
-            item?;
-            ledger.checkpoint_count += 1;
-        }
-        for item in ledger.store.scan(b"Y", None) {
-            item?;
-            ledger.cosignature_count += 1;
-        }
-        let needs = Frontier::needs(size);
-        let hashes = ledger.read_nodes(&needs)?;
-        ledger.frontier = Frontier::from_hashes(size, &hashes)
-            .map_err(|e| corrupt("Merkle nodes", e.to_string()))?;
-        let stored_leaf_hash = ledger.read_nodes(&[log::stored_index_of_leaf(last)])?;
-        if stored_leaf_hash.first() != Some(&log::leaf_hash(&last_leaf)) {
+        let last = size - 1;
+        let last_leaf = leaves.leaf(store.as_ref(), last)?;
+        if tree.leaf_hash(store.as_ref(), last)? != accord_core::log::leaf_hash(&last_leaf) {
             return Err(corrupt(
                 format!("entry {last}"),
                 "leaf bytes do not match the stored leaf hash",
             ));
         }
-        Ok(ledger)
-    }
-
-    pub(crate) fn read_nodes(&self, indexes: &[StoredIndex]) -> Result<Vec<Hash>, LedgerError> {
-        indexes
-            .iter()
-            .map(|i| {
-                let v = self
-                    .store
-                    .get(&keys::node(i.0))?
-                    .ok_or_else(|| corrupt(format!("Merkle node {}", i.0), "missing"))?;
-                let arr: [u8; 32] = v
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| corrupt(format!("Merkle node {}", i.0), "not 32 bytes"))?;
-                Ok(Hash(arr))
-            })
-            .collect()
+        let last_entry = LoggedEntry::from_leaf(&last_leaf)
+            .map_err(|e| corrupt(format!("entry {last}"), e.to_string()))?;
+        if last_entry.index != last || last_entry.logged_at != meta.logged_at {
+            return Err(corrupt(
+                format!("entry {last}"),
+                "the last leaf does not match the metadata record",
+            ));
+        }
+        let snapshot = store
+            .get(keys::SNAPSHOT_KEY)?
+            .ok_or_else(|| corrupt("the governance snapshot", "missing"))?;
+        let (state, through) = State::from_snapshot(&snapshot, size)
+            .map_err(|e| corrupt("the governance snapshot", e.to_string()))?;
+        if through != meta.governance || state.origin() != payload.ledger {
+            return Err(corrupt(
+                "the governance snapshot",
+                format!(
+                    "it reflects entry {through}, but the last governance entry is {}",
+                    meta.governance
+                ),
+            ));
+        }
+        Ok(Self {
+            store,
+            dir: None,
+            disk: None,
+            tree,
+            leaves,
+            origin: payload.ledger.clone(),
+            log_key: c.log_key.clone(),
+            charter_hash: charter_hash(&charter.envelope),
+            last_logged_at: meta.logged_at,
+            last_governance: meta.governance,
+            state,
+            heads: None,
+            checkpoint_count: meta.checkpoints,
+            cosignature_count: meta.cosignatures,
+        })
     }
 
     /// The directory, for an on-disk ledger.
@@ -484,7 +561,7 @@ impl Ledger {
 
     /// Number of entries.
     pub fn size(&self) -> u64 {
-        self.size
+        self.tree.size()
     }
 
     /// The ledger origin.
@@ -504,22 +581,7 @@ impl Ledger {
 
     /// The current Merkle root.
     pub fn root(&self) -> Hash {
-        self.frontier.root()
-    }
-
-    /// The root of the tree of the first `size` entries, from O(log n) stored nodes.
-    ///
-    /// # Errors
-    /// [`LedgerError::OutOfRange`] or a store failure.
-    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
-        if size == 0 || size > self.size {
-            return Err(LedgerError::OutOfRange(format!(
-                "tree size {size} (the ledger has {} entries)",
-                self.size
-            )));
-        }
-        let hashes = self.read_nodes(&log::root_needs(size))?;
-        log::root_from(size, &hashes).map_err(|e| corrupt("Merkle nodes", e.to_string()))
+        self.tree.root()
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -537,51 +599,75 @@ impl Ledger {
         self.disk.as_ref().map_or(0, |d| d.size_on_disk())
     }
 
-    /// The governance state after the last entry. Built on first use by replaying the
-    /// ledger's entries through the state machine (signatures are checked by
-    /// [`Ledger::verify`], not here).
+    /// The governance state after the last entry: members, keys and policy, from the stored
+    /// snapshot. What it knows of entry ids and commitments is only what was looked up for
+    /// it ([`Ledger::learn`]); ask the ledger ([`Ledger::index_of`],
+    /// [`Ledger::commitment_state`]) for those.
     ///
     /// # Errors
-    /// [`LedgerError::Corrupt`] if a stored entry no longer passes governance.
+    /// None today; kept fallible for stores that load lazily.
     pub fn governance(&mut self) -> Result<&State, LedgerError> {
-        if self.state.is_none() {
-            let state = self.replay_governance()?;
-            self.state = Some(state);
-        }
-        self.state
-            .as_ref()
-            .ok_or_else(|| corrupt("governance", "state unavailable"))
+        Ok(&self.state)
     }
 
-    /// The state after the stored entries, by [`State::replay`] without signature checks:
-    /// they were verified when appended, and [`crate::verify`] audits them in full.
-    fn replay_governance(&self) -> Result<State, LedgerError> {
-        let mut failure: Option<LedgerError> = None;
-        let mut expected = 0u64;
-        let envelopes = self.store.scan(b"E", None).map_while(|item| {
-            let read = item.map_err(LedgerError::from).and_then(|(k, leaf)| {
-                let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
-                if index != expected {
-                    return Err(corrupt(format!("entry {expected}"), "missing"));
-                }
-                expected += 1;
-                LoggedEntry::from_leaf(&leaf)
-                    .map(|e| e.envelope)
-                    .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))
-            });
-            match read {
-                Ok(env) => Some(env),
-                Err(e) => {
-                    failure = Some(e);
-                    None
-                }
-            }
-        });
-        let replayed = State::replay(envelopes, governance::Signatures::Skip);
-        if let Some(e) = failure {
-            return Err(e);
+    /// Looks up what governance must know to decide about `payload` — whether its id is
+    /// used, and the commitment a lifecycle entry targets — and tells the state, so that
+    /// [`Ledger::governance`]'s `check` decides it as a full replay would.
+    ///
+    /// # Errors
+    /// Store failures or corrupt records.
+    pub fn learn(&mut self, payload: &Payload) -> Result<(), LedgerError> {
+        for (id, used, record) in self.lookups(&self.state, payload)? {
+            self.state.learn(&id, used, record);
         }
-        replayed.map_err(|e| corrupt(format!("entry {}", e.index), e.rejection.to_string()))
+        Ok(())
+    }
+
+    /// [`Ledger::learn`] into a given state (the one an append or import is building).
+    pub(crate) fn learn_into(
+        &self,
+        state: &mut State,
+        payload: &Payload,
+    ) -> Result<(), LedgerError> {
+        for (id, used, record) in self.lookups(state, payload)? {
+            state.learn(&id, used, record);
+        }
+        Ok(())
+    }
+
+    /// What the store says of the ids `payload` touches that `state` does not know yet.
+    #[allow(clippy::type_complexity)]
+    fn lookups(
+        &self,
+        state: &State,
+        payload: &Payload,
+    ) -> Result<Vec<(EntryId, bool, Option<CommitmentState>)>, LedgerError> {
+        let mut out = Vec::new();
+        if !state.needs_history() {
+            return Ok(out);
+        }
+        for id in std::iter::once(&payload.id).chain(lifecycle_target(payload)) {
+            if state.knows_id(id) {
+                continue;
+            }
+            let used = self.index_of(id)?.is_some();
+            out.push((id.clone(), used, self.commitment_state(id)?));
+        }
+        Ok(out)
+    }
+
+    /// What governance remembers of commitment `id` (its parties, kind and withdrawal), from
+    /// its stored record.
+    ///
+    /// # Errors
+    /// Store failures or a corrupt record.
+    pub fn commitment_state(&self, id: &EntryId) -> Result<Option<CommitmentState>, LedgerError> {
+        match self.store.get(&keys::commitment_record(id.as_str()))? {
+            Some(v) => CommitmentState::from_bytes(&v)
+                .map(Some)
+                .map_err(|e| corrupt(format!("the record of commitment {id}"), e.to_string())),
+            None => Ok(None),
+        }
     }
 
     fn next_logged_at(&self, at: Timestamp) -> Timestamp {
@@ -592,670 +678,15 @@ impl Ledger {
             at
         }
     }
-
-    /// Validates `env` against the governance state, appends it, and returns once it is
-    /// durable. A rejected entry changes nothing.
-    ///
-    /// # Errors
-    /// [`LedgerError::Rejected`] with the reason, or a store failure.
-    pub fn append(&mut self, env: &Envelope) -> Result<Appended, LedgerError> {
-        self.append_at(env, now())
-    }
-
-    /// [`Ledger::append`] with the ledger's timestamp given (for reproducible tests).
-    ///
-    /// # Errors
-    /// As [`Ledger::append`].
-    pub fn append_at(&mut self, env: &Envelope, at: Timestamp) -> Result<Appended, LedgerError> {
-        let index = self.size;
-        let authorised = self.governance()?.check(index, env)?;
-        authorised.verify()?;
-        let logged_at = self.next_logged_at(at);
-        let staged = self.stage(index, env, &logged_at, &mut self.frontier.clone());
-        let mut batch = WriteBatch::default();
-        stage_writes(
-            &mut batch,
-            index,
-            &staged.leaf,
-            &staged.hashes,
-            authorised.payload(),
-            self.governance()?,
-        );
-        self.store.commit(batch)?;
-        let leaf_hash = staged.hashes[0];
-        self.finish(&staged, &authorised, &logged_at);
-        self.record_head()?;
-        Ok(Appended {
-            index,
-            id: authorised.payload().id.clone(),
-            leaf_hash,
-            logged_at,
-        })
-    }
-
-    fn stage(
-        &self,
-        index: u64,
-        env: &Envelope,
-        logged_at: &Timestamp,
-        frontier: &mut Frontier,
-    ) -> StagedEntry {
-        let leaf = LoggedEntry {
-            index,
-            logged_at: logged_at.clone(),
-            governance: self.last_governance,
-            envelope: env.clone(),
-        }
-        .to_leaf();
-        let hashes = frontier.push(log::leaf_hash(&leaf));
-        StagedEntry {
-            index,
-            leaf,
-            hashes,
-        }
-    }
-
-    fn finish(&mut self, staged: &StagedEntry, authorised: &Authorised, logged_at: &Timestamp) {
-        self.frontier.push(staged.hashes[0]);
-        if let Some(state) = &mut self.state {
-            state.commit(authorised);
-        }
-        if authorised.payload().body.is_governance() {
-            self.last_governance = staged.index;
-        }
-        self.size = staged.index + 1;
-        self.last_logged_at = logged_at.clone();
-    }
-
-    /// Appends many envelopes: governance is decided in order, signatures are verified in
-    /// parallel per group, and each group of up to [`IMPORT_GROUP`] entries is one atomic,
-    /// durable commit. Stops at the first entry that is rejected (or fails to parse); every
-    /// entry before it is appended, exactly as appending them one by one would.
-    /// `progress` is called with the number of entries appended so far.
-    ///
-    /// An entry restored from a JSON Lines export ([`ImportItem::restore`]) gets the index
-    /// and `logged_at` it had, and the leaf rebuilt from them must have the leaf hash the
-    /// line claims. One whose index is already in this ledger is not appended again: the
-    /// stored entry must be the same leaf (same leaf hash, and the line's envelope and
-    /// `logged_at` rebuild it), and the line is then skipped ([`ImportReport::skipped`]).
-    /// So an interrupted restore resumes when it is run again (docs/GUARANTEES.md).
-    ///
-    /// # Errors
-    /// Store failures. Rejections are reported in [`ImportReport::rejected`].
-    pub fn import<I, T>(
-        &mut self,
-        envelopes: I,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<ImportReport, LedgerError>
-    where
-        I: IntoIterator<Item = Result<T, Rejection>>,
-        T: Into<ImportItem>,
-    {
-        use rayon::prelude::*;
-        self.governance()?;
-        let mut report = ImportReport {
-            accepted: 0,
-            skipped: 0,
-            first_index: None,
-            rejected: None,
-        };
-        let mut input = envelopes.into_iter();
-        let mut position: u64 = 0;
-        loop {
-            let at = self.next_logged_at(now());
-            // Read a group ahead and decode it on all cores: what needs no state (payload
-            // parsing and validation) runs before the sequential governance checks.
-            let block: Vec<Result<ImportItem, Rejection>> = input
-                .by_ref()
-                .take(IMPORT_GROUP)
-                .map(|item| item.map(Into::into))
-                .collect();
-            let exhausted = block.len() < IMPORT_GROUP;
-            let block_len = block.len() as u64;
-            let block: Vec<_> = block
-                .into_par_iter()
-                .map(|item| {
-                    let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
-                    (item, decoded)
-                })
-                .collect();
-            let Some(mut state) = self.state.take() else {
-                return Err(corrupt("governance", "state unavailable"));
-            };
-            let mut frontier = self.frontier.clone();
-            let mut staged: Vec<StagedEntry> = Vec::with_capacity(IMPORT_GROUP);
-            let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
-            let mut positions: Vec<u64> = Vec::with_capacity(IMPORT_GROUP);
-            let mut stop: Option<(u64, Rejection)> = None;
-            let mut last_governance = self.last_governance;
-            let mut last_at = self.last_logged_at.clone();
-            // Optimistically commit to the state; on a bad signature the state is rebuilt.
-            for (j, (item, decoded)) in block.into_iter().enumerate() {
-                let pos = position + j as u64;
-                let index = self.size + staged.len() as u64;
-                let item = match item {
-                    Ok(item) => item,
-                    Err(rej) => {
-                        stop = Some((pos, rej));
-                        break;
-                    }
-                };
-                let logged_at = match &item.restore {
-                    None => at.clone(),
-                    Some(r) if r.index < index => {
-                        match self.check_present(r, &item.envelope, &staged) {
-                            Ok(()) => {
-                                report.skipped += 1;
-                                continue;
-                            }
-                            Err(LedgerError::Rejected(rej)) => {
-                                stop = Some((pos, rej));
-                                break;
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    Some(r) => {
-                        if r.index != index {
-                            stop = Some((
-                                pos,
-                                Rejection::BadLine(format!(
-                                    "restoring entry {}, but the ledger's next index is {index}",
-                                    r.index
-                                )),
-                            ));
-                            break;
-                        }
-                        if r.logged_at.instant() < last_at.instant() {
-                            stop = Some((
-                                pos,
-                                Rejection::BadLine(format!(
-                                    "entry {}'s logged_at {} is before the previous entry's {last_at}",
-                                    r.index, r.logged_at
-                                )),
-                            ));
-                            break;
-                        }
-                        r.logged_at.clone()
-                    }
-                };
-                let entry = LoggedEntry {
-                    index,
-                    logged_at: logged_at.clone(),
-                    governance: last_governance,
-                    envelope: item.envelope,
-                };
-                let leaf = entry.to_leaf();
-                let leaf_hash = log::leaf_hash(&leaf);
-                if let Some(r) = &item.restore {
-                    if r.leaf_hash != leaf_hash {
-                        stop = Some((
-                            pos,
-                            Rejection::BadLine(format!(
-                                "member \"leaf_hash\" disagrees with the leaf of entry {index} \
-                                 rebuilt from the line ({})",
-                                leaf_hash.to_base64()
-                            )),
-                        ));
-                        break;
-                    }
-                }
-                match state.advance(&entry.envelope, decoded) {
-                    Ok(a) => {
-                        last_at = logged_at;
-                        if a.payload().body.is_governance() {
-                            last_governance = index;
-                        }
-                        let hashes = frontier.push(leaf_hash);
-                        staged.push(StagedEntry {
-                            index,
-                            leaf,
-                            hashes,
-                        });
-                        authorised.push(a);
-                        positions.push(pos);
-                    }
-                    Err(rej) => {
-                        stop = Some((pos, rej));
-                        break;
-                    }
-                }
-            }
-            let mut state_dirty = false;
-            if let Err((bad, rej)) = verify_parallel(&authorised) {
-                stop = Some((positions.get(bad).copied().unwrap_or(position), rej));
-                staged.truncate(bad);
-                authorised.truncate(bad);
-                state_dirty = true;
-            }
-            if !staged.is_empty() {
-                let mut batch = WriteBatch::default();
-                for (s, a) in staged.iter().zip(&authorised) {
-                    stage_writes(&mut batch, s.index, &s.leaf, &s.hashes, a.payload(), &state);
-                }
-                self.store.commit(batch)?;
-                report.first_index.get_or_insert(staged[0].index);
-                report.accepted += staged.len() as u64;
-                for (s, a) in staged.iter().zip(&authorised) {
-                    self.frontier.push(s.hashes[0]);
-                    if a.payload().body.is_governance() {
-                        self.last_governance = s.index;
-                    }
-                }
-                self.size += staged.len() as u64;
-                if let Some(last) = staged.last() {
-                    if let Ok(e) = LoggedEntry::from_leaf(&last.leaf) {
-                        self.last_logged_at = e.logged_at;
-                    }
-                }
-                self.record_head()?;
-                progress(report.accepted);
-            }
-            if state_dirty {
-                self.governance()?;
-            } else {
-                self.state = Some(state);
-            }
-            position += block_len;
-            if let Some(s) = stop {
-                report.rejected = Some(s);
-                return Ok(report);
-            }
-            if exhausted {
-                return Ok(report);
-            }
-        }
-    }
-
-    /// For a restored entry whose index is already in the ledger: the stored entry must be
-    /// the leaf the line describes.
-    fn check_present(
-        &self,
-        r: &Restore,
-        envelope: &Envelope,
-        staged: &[StagedEntry],
-    ) -> Result<(), LedgerError> {
-        let stored = match r.index.checked_sub(self.size) {
-            // Staged in this group, not yet committed.
-            Some(k) => {
-                let s = usize::try_from(k)
-                    .ok()
-                    .and_then(|k| staged.get(k))
-                    .ok_or_else(|| corrupt("import", "a staged entry is missing"))?;
-                self.decode_staged(s)?
-            }
-            None => self.entry(r.index)?,
-        };
-        if stored.leaf_hash != r.leaf_hash {
-            return Err(Rejection::BadLine(format!(
-                "entry {} is already in the ledger with leaf hash {}; the line's \
-                 \"leaf_hash\" {} is another entry's",
-                r.index,
-                stored.leaf_hash.to_base64(),
-                r.leaf_hash.to_base64()
-            ))
-            .into());
-        }
-        let rebuilt = LoggedEntry {
-            index: r.index,
-            logged_at: r.logged_at.clone(),
-            governance: stored.entry.governance,
-            envelope: envelope.clone(),
-        }
-        .to_leaf();
-        if rebuilt != stored.leaf {
-            return Err(Rejection::BadLine(format!(
-                "entry {} is already in the ledger with the line's leaf hash, but the line's \
-                 \"envelope\" or \"logged_at\" disagrees with member \"leaf_hash\"",
-                r.index
-            ))
-            .into());
-        }
-        Ok(())
-    }
-
-    /// Reads entry `index`, checking its bytes against the stored leaf hash.
-    ///
-    /// # Errors
-    /// [`LedgerError::NotFound`], or [`LedgerError::Corrupt`] if it does not check out.
-    pub fn entry(&self, index: u64) -> Result<StoredEntry, LedgerError> {
-        if index >= self.size {
-            return Err(LedgerError::NotFound(format!(
-                "entry {index} (the ledger has {} entries, 0 to {})",
-                self.size,
-                self.size.saturating_sub(1)
-            )));
-        }
-        let leaf = self
-            .store
-            .get(&keys::entry(index))?
-            .ok_or_else(|| corrupt(format!("entry {index}"), "missing"))?;
-        self.decode(index, leaf)
-    }
-
-    /// An entry staged by an import but not yet committed, as [`Ledger::entry`] would read it.
-    fn decode_staged(&self, s: &StagedEntry) -> Result<StoredEntry, LedgerError> {
-        let entry = LoggedEntry::from_leaf(&s.leaf)
-            .map_err(|e| corrupt(format!("entry {}", s.index), e.to_string()))?;
-        let payload = Payload::from_bytes(&entry.envelope.payload)
-            .map_err(|e| corrupt(format!("entry {}", s.index), e.to_string()))?;
-        Ok(StoredEntry {
-            index: s.index,
-            leaf: s.leaf.clone(),
-            leaf_hash: s.hashes[0],
-            entry,
-            payload,
-        })
-    }
-
-    pub(crate) fn decode(&self, index: u64, leaf: Vec<u8>) -> Result<StoredEntry, LedgerError> {
-        let leaf_hash = log::leaf_hash(&leaf);
-        let stored = self.read_nodes(&[log::stored_index_of_leaf(index)])?;
-        if stored.first() != Some(&leaf_hash) {
-            return Err(corrupt(
-                format!("entry {index}"),
-                "leaf bytes do not match the stored leaf hash",
-            ));
-        }
-        let entry = LoggedEntry::from_leaf(&leaf)
-            .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
-        if entry.index != index {
-            return Err(corrupt(
-                format!("entry {index}"),
-                format!("leaf says index {}", entry.index),
-            ));
-        }
-        let payload = Payload::from_bytes(&entry.envelope.payload)
-            .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
-        Ok(StoredEntry {
-            index,
-            leaf,
-            leaf_hash,
-            entry,
-            payload,
-        })
-    }
-
-    /// The index of the entry with id `id`.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub fn index_of(&self, id: &EntryId) -> Result<Option<u64>, LedgerError> {
-        let key = keys::parts(b'I', &[id.as_str().as_bytes()]);
-        match self.store.get(&key)? {
-            Some(v) => {
-                let arr: [u8; 8] = v
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| corrupt(format!("id index {id}"), "not 8 bytes"))?;
-                Ok(Some(u64::from_be_bytes(arr)))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// The entry with id `id`, checked to carry that id.
-    ///
-    /// # Errors
-    /// [`LedgerError::NotFound`] or corruption.
-    pub fn entry_by_id(&self, id: &EntryId) -> Result<StoredEntry, LedgerError> {
-        let index = self
-            .index_of(id)?
-            .ok_or_else(|| LedgerError::NotFound(format!("entry with id {id}")))?;
-        let e = self.entry(index)?;
-        if &e.payload.id != id {
-            return Err(corrupt(
-                format!("id index {id}"),
-                format!("points at entry {index} with id {}", e.payload.id),
-            ));
-        }
-        Ok(e)
-    }
-
-    /// Entries from `start`, in order, each checked against its stored leaf hash.
-    pub fn entries(
-        &self,
-        start: u64,
-    ) -> impl Iterator<Item = Result<StoredEntry, LedgerError>> + '_ {
-        let from = keys::entry(start);
-        self.store.scan(b"E", Some(&from)).map(move |item| {
-            let (k, leaf) = item?;
-            let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
-            self.decode(index, leaf)
-        })
-    }
-
-    /// Raw leaves from `start`, in order, unchecked (for verification, which checks them).
-    pub(crate) fn raw_leaves(
-        &self,
-        start: u64,
-    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), LedgerError>> + '_ {
-        let from = keys::entry(start);
-        self.store.scan(b"E", Some(&from)).map(|item| {
-            let (k, leaf) = item?;
-            let index = keys::tail_u64(&k).ok_or_else(|| corrupt("entries", "bad key"))?;
-            Ok((index, leaf))
-        })
-    }
-
-    /// Inclusion proof of entry `index` in the tree of size `size` (default: current).
-    ///
-    /// # Errors
-    /// [`LedgerError::OutOfRange`] for an index or size outside the ledger.
-    pub fn inclusion_proof(
-        &self,
-        index: u64,
-        size: Option<u64>,
-    ) -> Result<InclusionProof, LedgerError> {
-        let size = size.unwrap_or(self.size);
-        if size == 0 || size > self.size || index >= size {
-            return Err(LedgerError::OutOfRange(format!(
-                "entry {index} in tree size {size} (the ledger has {} entries)",
-                self.size
-            )));
-        }
-        let needs = log::inclusion_needs(index, size)
-            .map_err(|e| LedgerError::OutOfRange(e.to_string()))?;
-        let hashes = self.read_nodes(&needs)?;
-        let proof = log::inclusion_proof_from(index, size, &hashes)
-            .map_err(|e| corrupt("Merkle nodes", e.to_string()))?;
-        let leaf_hash = self.read_nodes(&[log::stored_index_of_leaf(index)])?[0];
-        Ok(InclusionProof {
-            index,
-            tree_size: size,
-            leaf_hash,
-            root: self.root_at(size)?,
-            proof,
-        })
-    }
-
-    /// Consistency proof from size `from` to size `to` (default: current).
-    ///
-    /// # Errors
-    /// [`LedgerError::OutOfRange`] unless `1 <= from <= to <= size`.
-    pub fn consistency_proof(
-        &self,
-        from: u64,
-        to: Option<u64>,
-    ) -> Result<ConsistencyProof, LedgerError> {
-        let to = to.unwrap_or(self.size);
-        if from == 0 || from > to || to > self.size {
-            return Err(LedgerError::OutOfRange(format!(
-                "consistency from {from} to {to} needs 1 <= from <= to <= {}",
-                self.size
-            )));
-        }
-        let needs =
-            log::consistency_needs(from, to).map_err(|e| LedgerError::OutOfRange(e.to_string()))?;
-        let hashes = self.read_nodes(&needs)?;
-        let proof = log::consistency_proof_from(from, to, &hashes)
-            .map_err(|e| corrupt("Merkle nodes", e.to_string()))?;
-        Ok(ConsistencyProof {
-            from,
-            to,
-            old_root: self.root_at(from)?,
-            new_root: self.root_at(to)?,
-            proof,
-        })
-    }
-
-    /// Signs the current tree head with the log key and stores it.
-    ///
-    /// # Errors
-    /// [`LedgerError::WrongLogKey`] if `key` is not the charter's log key.
-    pub fn issue_checkpoint(&mut self, key: &KeyPair) -> Result<StoredCheckpoint, LedgerError> {
-        if key.verifier().ok().as_ref() != Some(&self.log_key) {
-            return Err(LedgerError::WrongLogKey {
-                expected: self.log_key.to_string(),
-            });
-        }
-        let cp = Checkpoint::new(&self.origin, self.size, self.root())
-            .map_err(|e| corrupt("checkpoint", e.to_string()))?;
-        let note = SignedCheckpoint::sign(&cp, self.log_key.name(), key.signing_key())
-            .map_err(|e| corrupt("checkpoint", e.to_string()))?;
-        let seq = match self.store.last(b"X")? {
-            Some((k, _)) => keys::tail_u64(&k)
-                .and_then(|n| n.checked_add(1))
-                .ok_or_else(|| corrupt("checkpoints", "a checkpoint key is out of range"))?,
-            None => 0,
-        };
-        let mut batch = WriteBatch::default();
-        batch.put(keys::checkpoint(seq), note.to_bytes());
-        self.store.commit(batch)?;
-        self.checkpoint_count += 1;
-        self.record_head()?;
-        Ok(StoredCheckpoint {
-            seq,
-            note,
-            cosigners: Vec::new(),
-        })
-    }
-
-    /// Every checkpoint issued, oldest first, with its cosignatures.
-    ///
-    /// # Errors
-    /// Store failures or corrupt notes.
-    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, LedgerError> {
-        let mut out = Vec::new();
-        for item in self.store.scan(b"X", None) {
-            let (k, _) = item?;
-            let seq = keys::tail_u64(&k).ok_or_else(|| corrupt("checkpoints", "bad key"))?;
-            out.push(self.checkpoint(seq)?);
-        }
-        Ok(out)
-    }
-
-    /// Checkpoint `seq`, with its cosignatures.
-    ///
-    /// # Errors
-    /// [`LedgerError::NotFound`] or corruption.
-    pub fn checkpoint(&self, seq: u64) -> Result<StoredCheckpoint, LedgerError> {
-        let bytes = self
-            .store
-            .get(&keys::checkpoint(seq))?
-            .ok_or_else(|| LedgerError::NotFound(format!("checkpoint {seq}")))?;
-        let mut note = SignedCheckpoint::from_bytes(&bytes)
-            .map_err(|e| corrupt(format!("checkpoint {seq}"), e.to_string()))?;
-        let mut cosigners = Vec::new();
-        let prefix = keys::num(b'Y', seq);
-        for item in self.store.scan(&prefix, None) {
-            let (k, line) = item?;
-            let member = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            note.add_signature_line(&line).map_err(|e| {
-                corrupt(
-                    format!("cosignature of {member} on checkpoint {seq}"),
-                    e.to_string(),
-                )
-            })?;
-            cosigners.push(member);
-        }
-        Ok(StoredCheckpoint {
-            seq,
-            note,
-            cosigners,
-        })
-    }
-
-    /// The latest checkpoint, if any was issued.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, LedgerError> {
-        match self.store.last(b"X")? {
-            Some((k, _)) => {
-                let seq = keys::tail_u64(&k).ok_or_else(|| corrupt("checkpoints", "bad key"))?;
-                Ok(Some(self.checkpoint(seq)?))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Stores a member's cosignature on checkpoint `seq`, after checking it against the
-    /// member's current key. Use [`crate::verify`] first: a member cosigns only what it
-    /// has verified.
-    ///
-    /// # Errors
-    /// [`LedgerError::Cosign`] naming what is wrong.
-    pub fn add_cosignature(
-        &mut self,
-        seq: u64,
-        member: &KeyPair,
-        timestamp: u64,
-    ) -> Result<StoredCheckpoint, LedgerError> {
-        let cp = self.checkpoint(seq)?;
-        let id: accord_core::model::MemberId = member
-            .name()
-            .parse()
-            .map_err(|e: accord_core::model::FieldError| LedgerError::Cosign(e.to_string()))?;
-        let current = self
-            .governance()?
-            .current_key(&id)
-            .cloned()
-            .ok_or_else(|| {
-                LedgerError::Cosign(format!("{id} is not an active member with a usable key"))
-            })?;
-        if member.verifier().ok().as_ref() != Some(&current) {
-            return Err(LedgerError::Cosign(format!(
-                "the key given is not {id}'s current key {}",
-                current.keyid()
-            )));
-        }
-        if cp.cosigners.iter().any(|c| c == id.as_str()) {
-            return Err(LedgerError::Cosign(format!(
-                "{id} already cosigned checkpoint {seq}"
-            )));
-        }
-        let line = cp
-            .note
-            .cosignature_line(id.as_str(), member.signing_key(), timestamp)
-            .map_err(|e| LedgerError::Cosign(e.to_string()))?;
-        let mut key = keys::num(b'Y', seq);
-        key.extend_from_slice(id.as_str().as_bytes());
-        let mut batch = WriteBatch::default();
-        batch.put(key, line);
-        self.store.commit(batch)?;
-        self.cosignature_count += 1;
-        self.record_head()?;
-        self.checkpoint(seq)
-    }
 }
 
-/// Writes for one entry: the leaf, its new Merkle nodes, and the indexes.
-fn stage_writes(
-    batch: &mut WriteBatch,
-    index: u64,
-    leaf: &[u8],
-    hashes: &[Hash],
-    payload: &Payload,
-    state: &State,
-) {
-    batch.put(keys::entry(index), leaf.to_vec());
-    let first = log::stored_index_of_leaf(index).0;
-    for (i, h) in hashes.iter().enumerate() {
-        batch.put(keys::node(first + i as u64), h.0.to_vec());
-    }
-    for (k, v) in index_keys(index, payload, state) {
-        batch.put(k, v);
+/// The commitment a lifecycle entry refers to.
+pub(crate) fn lifecycle_target(payload: &Payload) -> Option<&EntryId> {
+    match &payload.body {
+        Body::Amend(a) => Some(&a.target),
+        Body::Progress(p) => Some(&p.target),
+        Body::Withdraw(w) => Some(&w.target),
+        _ => None,
     }
 }
 
@@ -1264,10 +695,7 @@ fn stage_writes(
 /// recomputes these and checks the store holds exactly them.
 pub(crate) fn index_keys(index: u64, payload: &Payload, state: &State) -> Vec<(Vec<u8>, Vec<u8>)> {
     let idx = index.to_be_bytes();
-    let mut out = vec![(
-        keys::parts(b'I', &[payload.id.as_str().as_bytes()]),
-        idx.to_vec(),
-    )];
+    let mut out = vec![(keys::id(payload.id.as_str()), idx.to_vec())];
     if let Some(cid) = payload.body.commitment_id(&payload.id) {
         let c = cid.as_str().as_bytes();
         out.push((keys::parts(b'C', &[c, &idx]), Vec::new()));

@@ -16,7 +16,6 @@ pub mod ledger;
 pub mod query;
 pub mod store;
 pub mod synth;
-mod tiles;
 mod tree;
 pub mod verify;
 

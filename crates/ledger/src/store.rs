@@ -321,21 +321,32 @@ impl SledStore {
     }
 
     fn open_once(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
-            .map_err(|e| match &e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("could not acquire lock") =>
-                {
-                    StoreError::InUse(dir.to_path_buf())
-                }
-                sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
-                _ => backend(e),
+            .cache_capacity(SLED_CACHE_BYTES);
+        // sled 0.34 panics on some corruptions of its files while it recovers (in
+        // `PageState::serialized_size`, "tried to serialize Uninitialized"); a corrupt file is
+        // an error to report, never a crash.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+            .map_err(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "sled failed while reading its files".into());
+                StoreError::Corrupt(format!("sled could not recover its files: {what}"))
             })?;
+        let db = opened.map_err(|e| match &e {
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("could not acquire lock") =>
+            {
+                StoreError::InUse(dir.to_path_buf())
+            }
+            sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
+            _ => backend(e),
+        })?;
         let tree = db.open_tree("accord").map_err(backend)?;
         Ok(Self {
             db,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use accord_core::entry::LoggedEntry;
 use accord_core::governance::{self, verify_parallel, Authorised, KeyStatus, Rejection, State};
-use accord_core::log::{self, Frontier, Hash, StoredIndex};
+use accord_core::log::{self, Frontier, Hash};
 use accord_core::model::MemberId;
 use accord_core::model::Payload;
 use rayon::prelude::*;
@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use crate::error::LedgerError;
 use crate::ledger::{charter_hash, index_keys, Ledger};
 use crate::store::printable;
+use crate::tree::TileTree;
 
 /// Entries whose signatures are checked together.
 pub const VERIFY_CHUNK: usize = 1024;
@@ -171,6 +172,7 @@ pub fn verify(
         .collect();
     let mut roots: BTreeMap<u64, Hash> = BTreeMap::new();
     let mut frontier = Frontier::new();
+    let mut rebuilt = TileTree::new();
     let mut state: Option<State> = None;
     let mut pending: Vec<Authorised> = Vec::with_capacity(VERIFY_CHUNK);
     let mut pipeline = Pipeline { inflight: None };
@@ -231,28 +233,11 @@ pub fn verify(
                         format!("entry is missing (next stored entry is {index})"),
                     ));
                 }
-                let new_hashes = frontier.push(hash);
-                let first = log::stored_index_of_leaf(index).0;
-                let wanted_nodes: Vec<StoredIndex> = (0..new_hashes.len() as u64)
-                    .map(|i| StoredIndex(first + i))
-                    .collect();
-                let stored = ledger
-                    .read_nodes(&wanted_nodes)
-                    .map_err(|e| failed(index, e.to_string()))?;
-                for (i, (got, want)) in stored.iter().zip(&new_hashes).enumerate() {
-                    if got != want {
-                        return Err(failed(
-                            index,
-                            if i == 0 {
-                                "the entry's bytes do not match its stored leaf hash".to_owned()
-                            } else {
-                                format!(
-                                    "stored Merkle node {} does not match the recomputed one",
-                                    first + i as u64
-                                )
-                            },
-                        ));
-                    }
+                frontier.push(hash);
+                rebuilt.push(hash);
+                if rebuilt.size() % 256 == 0 || rebuilt.size() == size {
+                    let at_end = rebuilt.size() == ledger.size();
+                    compare_tiles(ledger, &mut rebuilt, at_end)?;
                 }
                 let entry = entry.map_err(|e| failed(index, e.to_string()))?;
                 if entry.index != index {
@@ -366,11 +351,22 @@ pub fn verify(
         return Err(failed(expected, "entry is missing"));
     }
     if size == ledger.size() {
-        // Nothing beyond the entries: no stray entries, nodes or index keys.
-        for prefix in [b'E', b'N', b'I', b'C', b'P', b'Q', b'K', b'O'] {
+        // The state at rest is the state the replay reached: the governance snapshot and
+        // every commitment record, byte for byte.
+        if let Some(s) = &state {
+            check_state_at_rest(ledger, s, last_governance)?;
+            index_counts.insert(b'S', s.commitments().count() as u64);
+        }
+        // Nothing beyond the entries: no stray tiles, bundles, leaves or index keys.
+        for prefix in [
+            b'M', b'G', b'T', b'B', b'L', b'S', b'I', b'C', b'P', b'Q', b'K', b'O',
+        ] {
             let want = match prefix {
-                b'E' => size,
-                b'N' => log::stored_hash_count(size),
+                b'M' => 2,
+                b'G' => 1,
+                b'T' => accord_core::tiles::hash_tiles(size).len() as u64,
+                b'B' => size / 256,
+                b'L' => size % 256,
                 p => index_counts.get(&p).copied().unwrap_or(0),
             };
             let mut have = 0u64;
@@ -440,10 +436,20 @@ pub fn verify(
                     format!("cosignature by {:?}, not a member id", cos.name),
                 )
             })?;
-            let ok = state.member_keys(&member).iter().any(|(k, status)| {
-                !matches!(status, KeyStatus::Revoked(_))
-                    && cp.note.verify_cosignature(&cos, member.as_str(), k).is_ok()
-            });
+            // Judged as of the checkpoint's size: the member was still in the group, and the
+            // key was not yet rotated out or revoked (what a key signed before it was
+            // retired stays valid, docs/FORMAT.md section 8).
+            let active = state
+                .member(&member)
+                .is_some_and(|m| m.removed_at.is_none_or(|r| r >= c.size()));
+            let ok = active
+                && state.member_keys(&member).iter().any(|(k, status)| {
+                    let held = match status {
+                        KeyStatus::Current => true,
+                        KeyStatus::Rotated(at) | KeyStatus::Revoked(at) => *at >= c.size(),
+                    };
+                    held && cp.note.verify_cosignature(&cos, member.as_str(), k).is_ok()
+                });
             if !ok {
                 return Err(failed_at(
                     at,
@@ -469,10 +475,89 @@ pub fn verify(
     Ok(report)
 }
 
+/// Compares the tiles a replay rebuilds with the stored ones: a full tile exactly; a partial
+/// one as a prefix of the stored tile (which is wider, or full, when the ledger went on),
+/// and exactly at the ledger's own size.
+fn compare_tiles(ledger: &Ledger, rebuilt: &mut TileTree, at_end: bool) -> Result<(), VerifyError> {
+    let mut batch = crate::store::WriteBatch::default();
+    rebuilt.stage(&mut batch);
+    for op in batch.ops {
+        let crate::store::Op::Replace(key, want) = op else {
+            continue;
+        };
+        let got = ledger
+            .store()
+            .get(&key)
+            .map_err(LedgerError::from)?
+            .unwrap_or_default();
+        let full = want.len() == accord_core::tiles::FULL_TILE_BYTES;
+        let ok = if full || at_end {
+            got == want
+        } else {
+            got.starts_with(&want)
+        };
+        if ok {
+            continue;
+        }
+        let level = key.get(1).copied().unwrap_or(0);
+        let n = crate::keys::tail_u64(&key).unwrap_or(0);
+        let id = accord_core::tiles::TileId::hashes(level, n, (want.len() / 32) as u32);
+        // At level 0 the first differing hash names the entry whose bytes changed.
+        let first_bad = (0..want.len() / 32)
+            .find(|i| got.get(i * 32..i * 32 + 32) != want.get(i * 32..i * 32 + 32));
+        return Err(match (level, first_bad) {
+            (0, Some(i)) if got.len() >= (i + 1) * 32 => failed(
+                n * 256 + i as u64,
+                "the entry's bytes do not match its stored leaf hash",
+            ),
+            _ => failed_at(
+                format!("Merkle tile {id}"),
+                if got.is_empty() {
+                    "missing".to_owned()
+                } else {
+                    "does not match the tile recomputed from the entries".to_owned()
+                },
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The governance snapshot and commitment records hold what the replay reached.
+fn check_state_at_rest(ledger: &Ledger, state: &State, through: u64) -> Result<(), VerifyError> {
+    let stored = ledger
+        .store()
+        .get(crate::keys::SNAPSHOT_KEY)
+        .map_err(LedgerError::from)?;
+    if stored.as_deref() != Some(state.snapshot(through).as_slice()) {
+        return Err(failed_at(
+            "the governance snapshot",
+            "it is not the state the entries replay to (members, keys or policy altered)",
+        ));
+    }
+    for (id, c) in state.commitments() {
+        let got = ledger
+            .store()
+            .get(&crate::keys::commitment_record(id.as_str()))
+            .map_err(LedgerError::from)?;
+        if got.as_deref() != Some(c.to_bytes().as_slice()) {
+            return Err(failed_at(
+                format!("the record of commitment {id}"),
+                "missing or not what the entries replay to",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn table_name(prefix: u8) -> &'static str {
     match prefix {
-        b'E' => "entries",
-        b'N' => "Merkle nodes",
+        b'M' => "layout and metadata records",
+        b'G' => "governance snapshot",
+        b'T' => "Merkle tiles",
+        b'B' => "entry bundles",
+        b'L' => "partial bundle leaves",
+        b'S' => "commitment records",
         b'I' => "entry id index",
         b'C' => "commitment history index",
         b'P' => "party index",

@@ -63,13 +63,13 @@ fn original() -> Original {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Synth::new(5, 4);
     let mut l = Ledger::create(dir.path(), &s.charter()).unwrap();
-    for _ in 0..40 {
+    for _ in 0..150 {
         l.append(&s.next_entry()).unwrap();
     }
     let first = l.issue_checkpoint(&s.log).unwrap();
     l.add_cosignature(first.seq, &s.members[1], 1_800_000_000)
         .unwrap();
-    for _ in 0..40 {
+    for _ in 0..150 {
         l.append(&s.next_entry()).unwrap();
     }
     let cp = l.issue_checkpoint(&s.log).unwrap();
@@ -113,11 +113,21 @@ fn every_change_to_the_store_is_found() {
         .map(|(k, _)| k.clone())
         .max()
         .unwrap();
-    let entries: Vec<&Vec<u8>> = raw
+    // The stored leaves: full entry bundles (`B`) and the partial bundle's leaves (`L`).
+    let bundles: Vec<&Vec<u8>> = raw
         .iter()
-        .filter(|(k, _)| k[0] == b'E')
+        .filter(|(k, _)| k[0] == b'B')
         .map(|(k, _)| k)
         .collect();
+    let leaves: Vec<&Vec<u8>> = raw
+        .iter()
+        .filter(|(k, _)| k[0] == b'L')
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        !bundles.is_empty() && leaves.len() > 2,
+        "the ledger spans a full bundle"
+    );
     let mut rng = Rng::new();
     let trials = 150;
     let mut found = 0;
@@ -152,58 +162,44 @@ fn every_change_to_the_store_is_found() {
                 }
                 2 => {
                     let (a, b) = (
-                        entries[rng.below(entries.len())],
-                        entries[rng.below(entries.len())],
+                        leaves[rng.below(leaves.len())],
+                        leaves[rng.below(leaves.len())],
                     );
-                    if a == b {
-                        what = "duplicate entry 0 over entry 1".into();
-                        t.insert(entries[1], t.get(entries[0]).unwrap().unwrap())
-                            .unwrap();
+                    let (a, b) = if a == b {
+                        (leaves[0], leaves[1])
                     } else {
-                        what = "duplicate an entry over another".into();
-                        t.insert(b, t.get(a).unwrap().unwrap()).unwrap();
-                    }
+                        (a, b)
+                    };
+                    what = "duplicate a leaf over another".into();
+                    t.insert(b, t.get(a).unwrap().unwrap()).unwrap();
                 }
                 3 => {
-                    let i = rng.below(entries.len() - 1);
-                    let (a, b) = (entries[i], entries[i + 1]);
+                    let i = rng.below(leaves.len() - 1);
+                    let (a, b) = (leaves[i], leaves[i + 1]);
                     let (va, vb) = (t.get(a).unwrap().unwrap(), t.get(b).unwrap().unwrap());
                     t.insert(a, vb).unwrap();
                     t.insert(b, va).unwrap();
-                    what = "swap two adjacent entries".into();
+                    what = "swap two adjacent leaves".into();
                 }
                 4 => {
-                    let prefix = b"ENICPQKOX"[rng.below(9)];
+                    let prefix = b"TBLSGMICPQKOX"[rng.below(13)];
                     let mut k = vec![prefix];
-                    if matches!(prefix, b'E' | b'N' | b'X') {
-                        k.extend(u64::MAX.to_be_bytes());
-                    } else {
-                        k.extend_from_slice(b"forged\0c-000000001");
+                    match prefix {
+                        b'T' => {
+                            k.push(0);
+                            k.extend(u64::MAX.to_be_bytes());
+                        }
+                        b'B' | b'L' | b'X' => k.extend(u64::MAX.to_be_bytes()),
+                        _ => k.extend_from_slice(b"forged\0c-000000001"),
                     }
                     what = format!("insert a key into {:?}", prefix as char);
                     t.insert(k, vec![0u8; 32]).unwrap();
                 }
                 _ => {
-                    // A consistent truncation: the last entry and every key it wrote.
-                    let last = entries.last().unwrap();
-                    let leaf = t.get(last).unwrap().unwrap();
-                    let n = o.size - 1;
-                    let first = accord_core::log::stored_index_of_leaf(n).0;
-                    for (k, _) in &raw {
-                        let is_node = k[0] == b'N'
-                            && u64::from_be_bytes(k[1..9].try_into().unwrap()) >= first;
-                        let tail_is_n = k.len() >= 8
-                            && k[0] != b'N'
-                            && k[0] != b'E'
-                            && k[0] != b'X'
-                            && k[k.len() - 8..] == n.to_be_bytes();
-                        if is_node || tail_is_n {
-                            t.remove(k).unwrap();
-                        }
-                    }
-                    let _ = leaf;
+                    // Drop the last leaf, as if the last append had never been written.
+                    let last = leaves.last().unwrap();
                     t.remove(last).unwrap();
-                    what = "truncate the last entry with all its keys".into();
+                    what = "drop the last leaf".into();
                 }
             }
             db.flush().unwrap();

@@ -348,6 +348,7 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
 /// What the ledger at hand says of a draft: its id must be unused, a commitment's parties
 /// active members, a lifecycle entry's target a commitment of this ledger.
 fn check_against(ledger: &mut Ledger, payload: &Payload) -> Result<()> {
+    ledger.learn(payload)?;
     let state = ledger.governance()?;
     if state.has_id(&payload.id) {
         bail!(

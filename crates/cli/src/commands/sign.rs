@@ -20,6 +20,9 @@ fn readiness(ctx: &Ctx, env: &Envelope) -> Option<Result<(), Rejection>> {
     ctx.ledger.as_ref()?;
     let mut ledger = ctx.open().ok()?;
     let size = ledger.size();
+    if let Ok(payload) = accord_core::governance::decode(env) {
+        ledger.learn(&payload).ok()?;
+    }
     let state = ledger.governance().ok()?;
     Some(state.check(size, env).and_then(|a| a.verify()))
 }
@@ -56,6 +59,7 @@ fn entitled(ctx: &Ctx, payload: &Payload, key: &KeyPair) -> Result<()> {
     let Some(mut ledger) = ctx.ledger_at_hand()? else {
         return Ok(());
     };
+    ledger.learn(payload)?;
     let state = ledger.governance()?;
     let target = match &payload.body {
         Body::Amend(x) => Some(&x.target),

@@ -251,13 +251,22 @@ impl State {
         let Some(learned) = &mut self.learned else {
             return;
         };
-        learned.insert(id.clone());
+        // What the state already knows (learned, or committed since) is newer than the store.
+        if !learned.insert(id.clone()) {
+            return;
+        }
         if used {
             self.ids.insert(id.clone());
         }
         if let Some(c) = commitment {
-            self.commitments.insert(id.clone(), c);
+            self.commitments.entry(id.clone()).or_insert(c);
         }
+    }
+
+    /// Whether the state can decide about `id` without being told more: always for a
+    /// replayed state; for one opened from a snapshot, once it learned or committed it.
+    pub fn knows_id(&self, id: &EntryId) -> bool {
+        self.learned.as_ref().is_none_or(|l| l.contains(id))
     }
 
     /// Whether the state must be told about ids before it checks entries (it was opened from

@@ -1,0 +1,486 @@
+//! Appending: one entry, a group of independent submissions (one durable commit for all,
+//! as a service's sequencer needs), and a bulk import that stops at the first refusal.
+//!
+//! Every path stages on copies of the tree's right edge, the partial bundle and the
+//! governance state, writes everything in one atomic batch (leaves, tiles, indexes,
+//! commitment records, the snapshot if governance changed, the metadata), and only after
+//! the store says it is durable takes the copies as the ledger's state. A refused or failed
+//! commit therefore changes nothing. The head log is written after the batch is durable and
+//! before the call returns: what a caller was told is acknowledged, the next open checks.
+
+use std::collections::BTreeMap;
+
+use accord_core::entry::LoggedEntry;
+use accord_core::envelope::Envelope;
+use accord_core::governance::{
+    self, verify_parallel, Authorised, CommitmentState, Rejection, State,
+};
+use accord_core::log::{self, Hash};
+use accord_core::model::{Body, EntryId, Payload, Timestamp};
+use accord_core::tiles::MAX_ENTRY_BYTES;
+
+use super::{corrupt, index_keys, now, Appended, ImportItem, ImportReport, Ledger};
+use crate::bundles::EntryStore;
+use crate::error::LedgerError;
+use crate::export::Restore;
+use crate::keys;
+use crate::store::WriteBatch;
+use crate::tree::TileTree;
+
+/// Entries per group commit in a bulk import.
+pub const IMPORT_GROUP: usize = 2048;
+
+/// What a group of appends will make of the ledger, not yet written.
+struct Pending {
+    state: State,
+    tree: TileTree,
+    leaves: EntryStore,
+    batch: WriteBatch,
+    last_governance: u64,
+    last_at: Timestamp,
+    governance_changed: bool,
+    records: BTreeMap<EntryId, CommitmentState>,
+    /// The leaves staged, for a restore that must compare with them.
+    staged: Vec<(u64, Vec<u8>, Hash)>,
+}
+
+impl Ledger {
+    fn pending(&self) -> Pending {
+        Pending {
+            state: self.state.clone(),
+            tree: self.tree.clone(),
+            leaves: self.leaves.clone(),
+            batch: WriteBatch::default(),
+            last_governance: self.last_governance,
+            last_at: self.last_logged_at.clone(),
+            governance_changed: false,
+            records: BTreeMap::new(),
+            staged: Vec::new(),
+        }
+    }
+
+    /// The leaf entry `index` gets, refused if an entry bundle cannot hold it.
+    fn leaf_for(
+        p: &Pending,
+        index: u64,
+        env: &Envelope,
+        logged_at: &Timestamp,
+    ) -> Result<Vec<u8>, Rejection> {
+        let leaf = LoggedEntry {
+            index,
+            logged_at: logged_at.clone(),
+            governance: p.last_governance,
+            envelope: env.clone(),
+        }
+        .to_leaf();
+        if leaf.len() > MAX_ENTRY_BYTES {
+            return Err(Rejection::Envelope(format!(
+                "the entry is {} bytes as a leaf; an entry bundle holds leaves of at most \
+                 {MAX_ENTRY_BYTES} bytes (docs/FORMAT.md section 11)",
+                leaf.len()
+            )));
+        }
+        Ok(leaf)
+    }
+
+    /// Stages an entry the pending state has just committed.
+    fn stage_entry(
+        p: &mut Pending,
+        a: &Authorised,
+        leaf: Vec<u8>,
+        logged_at: &Timestamp,
+    ) -> Appended {
+        let index = a.index();
+        let leaf_hash = log::leaf_hash(&leaf);
+        let payload = a.payload();
+        for (k, v) in index_keys(index, payload, &p.state) {
+            p.batch.put(k, v);
+        }
+        match &payload.body {
+            Body::Commitment(_) => {
+                if let Some(c) = p.state.commitment(&payload.id) {
+                    p.records.insert(payload.id.clone(), c.clone());
+                }
+            }
+            Body::Withdraw(w) => {
+                if let Some(c) = p.state.commitment(&w.target) {
+                    p.records.insert(w.target.clone(), c.clone());
+                }
+            }
+            _ => {}
+        }
+        if payload.body.is_governance() {
+            p.last_governance = index;
+            p.governance_changed = true;
+        }
+        p.tree.push(leaf_hash);
+        p.staged.push((index, leaf.clone(), leaf_hash));
+        p.leaves.push(leaf);
+        p.last_at = logged_at.clone();
+        Appended {
+            index,
+            id: payload.id.clone(),
+            leaf_hash,
+            logged_at: logged_at.clone(),
+        }
+    }
+
+    /// Writes a pending group in one durable batch and takes it as the ledger's state.
+    fn commit_pending(&mut self, mut p: Pending) -> Result<(), LedgerError> {
+        if p.staged.is_empty() {
+            return Ok(());
+        }
+        p.tree.stage(&mut p.batch);
+        p.leaves.stage(&mut p.batch);
+        for (id, c) in &p.records {
+            p.batch
+                .replace(keys::commitment_record(id.as_str()), c.to_bytes());
+        }
+        if p.governance_changed {
+            p.batch.replace(
+                keys::SNAPSHOT_KEY.to_vec(),
+                p.state.snapshot(p.last_governance),
+            );
+        }
+        let meta = super::Meta {
+            size: p.tree.size(),
+            logged_at: p.last_at.clone(),
+            governance: p.last_governance,
+            checkpoints: self.checkpoint_count,
+            cosignatures: self.cosignature_count,
+        };
+        p.batch.replace(keys::META_KEY.to_vec(), meta.to_bytes());
+        self.store.commit(p.batch)?;
+        // The store holds every id and record now: what the state learned need not be kept.
+        p.state.forget_history();
+        self.state = p.state;
+        self.tree = p.tree;
+        self.leaves = p.leaves;
+        self.last_governance = p.last_governance;
+        self.last_logged_at = p.last_at;
+        self.record_head()
+    }
+
+    /// Validates `env` against the governance state, appends it, and returns once it is
+    /// durable. A rejected entry changes nothing.
+    ///
+    /// # Errors
+    /// [`LedgerError::Rejected`] with the reason, or a store failure.
+    pub fn append(&mut self, env: &Envelope) -> Result<Appended, LedgerError> {
+        self.append_at(env, now())
+    }
+
+    /// [`Ledger::append`] with the ledger's timestamp given (for reproducible tests).
+    ///
+    /// # Errors
+    /// As [`Ledger::append`].
+    pub fn append_at(&mut self, env: &Envelope, at: Timestamp) -> Result<Appended, LedgerError> {
+        let at = self.next_logged_at(at);
+        let mut p = self.pending();
+        let payload = governance::decode(env)?;
+        self.learn_into(&mut p.state, &payload)?;
+        let index = p.tree.size();
+        let a = p.state.check_decoded(index, env, Ok(payload))?;
+        a.verify()?;
+        let leaf = Self::leaf_for(&p, index, env, &at)?;
+        p.state.commit(&a);
+        let appended = Self::stage_entry(&mut p, &a, leaf, &at);
+        self.commit_pending(p)?;
+        Ok(appended)
+    }
+
+    /// Appends a group of independent submissions in one durable commit: each envelope is
+    /// judged as if appended alone after the ones before it that were accepted, and a refused
+    /// one changes nothing for the others. Signatures are verified on all cores. This is a
+    /// service's group commit: one device flush for the whole group.
+    ///
+    /// # Errors
+    /// A store failure fails the whole group (nothing was appended); each entry's own
+    /// refusal is in its place in the returned list.
+    pub fn append_batch(
+        &mut self,
+        envs: &[Envelope],
+    ) -> Result<Vec<Result<Appended, LedgerError>>, LedgerError> {
+        let at = self.next_logged_at(now());
+        // Optimistic: decide every entry against the state the ones before it leave, then
+        // verify all their signatures at once. Should one fail, the decisions after it may
+        // rest on it, so the group is decided again one entry at a time, verifying first.
+        let (p, results, authorised) = self.stage_group(envs, &at, false)?;
+        let (p, results) = if verify_parallel(&authorised).is_ok() {
+            (p, results)
+        } else {
+            let (p, results, _) = self.stage_group(envs, &at, true)?;
+            (p, results)
+        };
+        self.commit_pending(p)?;
+        Ok(results)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn stage_group(
+        &self,
+        envs: &[Envelope],
+        at: &Timestamp,
+        verify_each: bool,
+    ) -> Result<(Pending, Vec<Result<Appended, LedgerError>>, Vec<Authorised>), LedgerError> {
+        use rayon::prelude::*;
+        let decoded: Vec<Result<Payload, Rejection>> =
+            envs.par_iter().map(governance::decode).collect();
+        let mut p = self.pending();
+        let mut results = Vec::with_capacity(envs.len());
+        let mut authorised = Vec::new();
+        for (env, decoded) in envs.iter().zip(decoded) {
+            if let Ok(payload) = &decoded {
+                self.learn_into(&mut p.state, payload)?;
+            }
+            let index = p.tree.size();
+            let outcome = p
+                .state
+                .check_decoded(index, env, decoded)
+                .and_then(|a| {
+                    if verify_each {
+                        a.verify()?;
+                    }
+                    Ok(a)
+                })
+                .and_then(|a| Self::leaf_for(&p, index, env, at).map(|leaf| (a, leaf)));
+            match outcome {
+                Ok((a, leaf)) => {
+                    p.state.commit(&a);
+                    results.push(Ok(Self::stage_entry(&mut p, &a, leaf, at)));
+                    authorised.push(a);
+                }
+                Err(rej) => results.push(Err(rej.into())),
+            }
+        }
+        Ok((p, results, authorised))
+    }
+
+    /// Appends many envelopes: governance is decided in order, signatures are verified in
+    /// parallel per group, and each group of up to [`IMPORT_GROUP`] entries is one atomic,
+    /// durable commit. Stops at the first entry that is rejected (or fails to parse); every
+    /// entry before it is appended, exactly as appending them one by one would.
+    /// `progress` is called with the number of entries appended so far.
+    ///
+    /// An entry restored from a JSON Lines export ([`ImportItem::restore`]) gets the index
+    /// and `logged_at` it had, and the leaf rebuilt from them must have the leaf hash the
+    /// line claims. One whose index is already in this ledger is not appended again: the
+    /// stored entry must be the same leaf (same leaf hash, and the line's envelope and
+    /// `logged_at` rebuild it), and the line is then skipped ([`ImportReport::skipped`]).
+    /// So an interrupted restore resumes when it is run again (docs/GUARANTEES.md).
+    ///
+    /// # Errors
+    /// Store failures. Rejections are reported in [`ImportReport::rejected`].
+    pub fn import<I, T>(
+        &mut self,
+        envelopes: I,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportReport, LedgerError>
+    where
+        I: IntoIterator<Item = Result<T, Rejection>>,
+        T: Into<ImportItem>,
+    {
+        use rayon::prelude::*;
+        let mut report = ImportReport {
+            accepted: 0,
+            skipped: 0,
+            first_index: None,
+            rejected: None,
+        };
+        let mut input = envelopes.into_iter();
+        let mut position: u64 = 0;
+        loop {
+            let at = self.next_logged_at(now());
+            // Read a group ahead and decode it on all cores: what needs no state (payload
+            // parsing and validation) runs before the sequential governance checks.
+            let block: Vec<Result<ImportItem, Rejection>> = input
+                .by_ref()
+                .take(IMPORT_GROUP)
+                .map(|item| item.map(Into::into))
+                .collect();
+            let exhausted = block.len() < IMPORT_GROUP;
+            let block_len = block.len() as u64;
+            let block: Vec<_> = block
+                .into_par_iter()
+                .map(|item| {
+                    let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
+                    (item, decoded)
+                })
+                .collect();
+            let mut p = self.pending();
+            let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
+            let mut positions: Vec<u64> = Vec::with_capacity(IMPORT_GROUP);
+            let mut stop: Option<(u64, Rejection)> = None;
+            for (j, (item, decoded)) in block.into_iter().enumerate() {
+                let pos = position + j as u64;
+                let index = p.tree.size();
+                let item = match item {
+                    Ok(item) => item,
+                    Err(rej) => {
+                        stop = Some((pos, rej));
+                        break;
+                    }
+                };
+                let logged_at = match &item.restore {
+                    None => at.clone(),
+                    Some(r) if r.index < index => match self.check_present(r, &item.envelope, &p) {
+                        Ok(()) => {
+                            report.skipped += 1;
+                            continue;
+                        }
+                        Err(LedgerError::Rejected(rej)) => {
+                            stop = Some((pos, rej));
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    Some(r) => {
+                        if r.index != index {
+                            stop = Some((
+                                pos,
+                                Rejection::BadLine(format!(
+                                    "restoring entry {}, but the ledger's next index is {index}",
+                                    r.index
+                                )),
+                            ));
+                            break;
+                        }
+                        if r.logged_at.instant() < p.last_at.instant() {
+                            stop = Some((
+                                pos,
+                                Rejection::BadLine(format!(
+                                    "entry {}'s logged_at {} is before the previous entry's {}",
+                                    r.index, r.logged_at, p.last_at
+                                )),
+                            ));
+                            break;
+                        }
+                        r.logged_at.clone()
+                    }
+                };
+                let leaf = match Self::leaf_for(&p, index, &item.envelope, &logged_at) {
+                    Ok(l) => l,
+                    Err(rej) => {
+                        stop = Some((pos, rej));
+                        break;
+                    }
+                };
+                if let Some(r) = &item.restore {
+                    let leaf_hash = log::leaf_hash(&leaf);
+                    if r.leaf_hash != leaf_hash {
+                        stop = Some((
+                            pos,
+                            Rejection::BadLine(format!(
+                                "member \"leaf_hash\" disagrees with the leaf of entry {index} \
+                                 rebuilt from the line ({})",
+                                leaf_hash.to_base64()
+                            )),
+                        ));
+                        break;
+                    }
+                }
+                if let Some(Ok(payload)) = &decoded {
+                    self.learn_into(&mut p.state, payload)?;
+                }
+                match p.state.advance(&item.envelope, decoded) {
+                    Ok(a) => {
+                        Self::stage_entry(&mut p, &a, leaf, &logged_at);
+                        authorised.push(a);
+                        positions.push(pos);
+                    }
+                    Err(rej) => {
+                        stop = Some((pos, rej));
+                        break;
+                    }
+                }
+            }
+            if let Err((bad, rej)) = verify_parallel(&authorised) {
+                // Everything from the bad entry on rests on it: stage the group again up to
+                // it, from the ledger as it is.
+                stop = Some((positions.get(bad).copied().unwrap_or(position), rej));
+                p = self.restage(&p, bad)?;
+            }
+            let accepted = p.staged.len() as u64;
+            if accepted > 0 {
+                report.first_index.get_or_insert(p.staged[0].0);
+                self.commit_pending(p)?;
+                report.accepted += accepted;
+                progress(report.accepted);
+            }
+            position += block_len;
+            if let Some(s) = stop {
+                report.rejected = Some(s);
+                return Ok(report);
+            }
+            if exhausted {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// The first `keep` entries of a pending group, staged again from the ledger's state.
+    fn restage(&self, p: &Pending, keep: usize) -> Result<Pending, LedgerError> {
+        let mut q = self.pending();
+        for (index, leaf, _) in p.staged.iter().take(keep) {
+            let e = LoggedEntry::from_leaf(leaf)
+                .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
+            let payload = governance::decode(&e.envelope)?;
+            self.learn_into(&mut q.state, &payload)?;
+            let a = q.state.advance(&e.envelope, Some(Ok(payload)))?;
+            Self::stage_entry(&mut q, &a, leaf.clone(), &e.logged_at);
+        }
+        Ok(q)
+    }
+
+    /// For a restored entry whose index is already in the ledger: the stored entry must be
+    /// the leaf the line describes.
+    fn check_present(
+        &self,
+        r: &Restore,
+        envelope: &Envelope,
+        p: &Pending,
+    ) -> Result<(), LedgerError> {
+        let (leaf, leaf_hash) = match r.index.checked_sub(self.size()) {
+            // Staged in this group, not yet committed.
+            Some(k) => {
+                let (_, leaf, hash) = usize::try_from(k)
+                    .ok()
+                    .and_then(|k| p.staged.get(k))
+                    .ok_or_else(|| corrupt("import", "a staged entry is missing"))?;
+                (leaf.clone(), *hash)
+            }
+            None => {
+                let e = self.entry(r.index)?;
+                (e.leaf, e.leaf_hash)
+            }
+        };
+        if leaf_hash != r.leaf_hash {
+            return Err(Rejection::BadLine(format!(
+                "entry {} is already in the ledger with leaf hash {}; the line's \
+                 \"leaf_hash\" {} is another entry's",
+                r.index,
+                leaf_hash.to_base64(),
+                r.leaf_hash.to_base64()
+            ))
+            .into());
+        }
+        let stored = LoggedEntry::from_leaf(&leaf)
+            .map_err(|e| corrupt(format!("entry {}", r.index), e.to_string()))?;
+        let rebuilt = LoggedEntry {
+            index: r.index,
+            logged_at: r.logged_at.clone(),
+            governance: stored.governance,
+            envelope: envelope.clone(),
+        }
+        .to_leaf();
+        if rebuilt != leaf {
+            return Err(Rejection::BadLine(format!(
+                "entry {} is already in the ledger with the line's leaf hash, but the line's \
+                 \"envelope\" or \"logged_at\" disagrees with member \"leaf_hash\"",
+                r.index
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
