@@ -16,6 +16,11 @@ pub enum LedgerError {
     /// The directory holds no ledger.
     #[error("no ledger in {0} (create one with `accord init`)")]
     NotALedger(PathBuf),
+    /// The directory holds what a creation that never completed left (docs/GUARANTEES.md).
+    #[error(
+        "the creation of a ledger in {0} did not complete; `accord init` or `accord import` creates it afresh"
+    )]
+    Incomplete(PathBuf),
     /// The directory already holds a ledger.
     #[error("{0} already holds a ledger")]
     Exists(PathBuf),

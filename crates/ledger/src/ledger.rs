@@ -170,6 +170,82 @@ fn now() -> Timestamp {
     Timestamp::now()
 }
 
+/// The file that marks a creation in progress.
+pub const CREATING: &str = "creating";
+
+fn marker(dir: &Path) -> PathBuf {
+    dir.join(CREATING)
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
+    if std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_some() {
+        return Ok(());
+    }
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_at(dir))
+}
+
+fn write_marker(dir: &Path) -> Result<(), LedgerError> {
+    use std::io::Write;
+    let m = marker(dir);
+    let mut f = std::fs::File::create(&m).map_err(io_at(&m))?;
+    f.write_all(b"an accord ledger is being created here; if this file stays, the creation did not complete and `accord init` or `accord import` creates the ledger afresh\n")
+        .and_then(|()| f.sync_all())
+        .map_err(io_at(&m))?;
+    sync_dir(dir)
+}
+
+/// Whether `dir` holds what a creation that never completed leaves: the marker, or (from
+/// versions before the marker) sled's files with no acknowledged head and not even the
+/// format key stored, so no entry. A complete ledger, or a store holding anything, is not.
+fn creation_incomplete(dir: &Path) -> Result<bool, LedgerError> {
+    if marker(dir).exists() {
+        return Ok(true);
+    }
+    if dir.join(crate::heads::FILE_NAME).exists() && HeadLog::open(dir)?.last().is_some() {
+        return Ok(false);
+    }
+    let Ok(store) = SledStore::open(dir) else {
+        return Ok(false);
+    };
+    let empty = store.scan(b"", None).next().is_none();
+    Ok(empty)
+}
+
+/// Removes the files of an incomplete creation: sled's own, the head log and the marker,
+/// the marker last. Anything else in the directory is left alone.
+fn remove_leftovers(dir: &Path) -> Result<(), LedgerError> {
+    let entries = std::fs::read_dir(dir).map_err(io_at(dir))?;
+    for e in entries {
+        let e = e.map_err(io_at(dir))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let path = e.path();
+        let ours = matches!(name.as_ref(), "db" | "conf" | crate::heads::FILE_NAME)
+            || name.starts_with("snap.");
+        if name == "blobs" && path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(io_at(&path))?;
+        } else if ours {
+            std::fs::remove_file(&path).map_err(io_at(&path))?;
+        }
+    }
+    sync_dir(dir)?;
+    let m = marker(dir);
+    if m.exists() {
+        std::fs::remove_file(&m).map_err(io_at(&m))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 struct StagedEntry {
     index: u64,
     leaf: Vec<u8>,
@@ -198,15 +274,22 @@ impl Ledger {
         charter: &Envelope,
         logged_at: Option<Timestamp>,
     ) -> Result<Self, LedgerError> {
-        if dir.join("db").exists() || dir.join("conf").exists() {
-            return Err(LedgerError::Exists(dir.to_path_buf()));
-        }
         let (state, authorised) = State::start(charter)?;
         authorised.verify()?;
+        if dir.join("db").exists() || dir.join("conf").exists() || marker(dir).exists() {
+            if !creation_incomplete(dir)? {
+                return Err(LedgerError::Exists(dir.to_path_buf()));
+            }
+            remove_leftovers(dir)?;
+        }
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
+        // Crash-safe order: the marker is durable before any of the ledger's files exist,
+        // and goes only once the charter and the first head are durable. A directory with
+        // the marker is a creation that never completed (docs/GUARANTEES.md).
+        write_marker(dir)?;
         let sled = std::sync::Arc::new(SledStore::open(dir)?);
         let mut ledger = Self::init(
             Box::new(ArcStore(sled.clone())),
@@ -219,6 +302,9 @@ impl Ledger {
         ledger.disk = Some(sled);
         ledger.heads = Some(HeadLog::open(dir)?);
         ledger.record_head()?;
+        let m = marker(dir);
+        std::fs::remove_file(&m).map_err(|source| LedgerError::Io { path: m, source })?;
+        sync_dir(dir)?;
         Ok(ledger)
     }
 
@@ -291,6 +377,9 @@ impl Ledger {
     /// [`LedgerError::NotALedger`], [`LedgerError::InUse`], [`LedgerError::Corrupt`] when
     /// what is stored does not add up.
     pub fn open_with(dir: &Path, wait: Wait) -> Result<Self, LedgerError> {
+        if marker(dir).exists() {
+            return Err(LedgerError::Incomplete(dir.to_path_buf()));
+        }
         if !dir.join("conf").exists() && !dir.join("db").exists() {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
         }

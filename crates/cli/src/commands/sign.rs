@@ -163,7 +163,9 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
             super::note_quarantine(&l);
             l
         }
-        Err(accord_ledger::LedgerError::NotALedger(_)) => {
+        Err(
+            accord_ledger::LedgerError::NotALedger(_) | accord_ledger::LedgerError::Incomplete(_),
+        ) => {
             let (n, charter) = first;
             let charter = charter.map_err(|e| anyhow!("{name} line {n}: {e}"))?;
             if charter.restore.as_ref().is_some_and(|r| r.index != 0) {
