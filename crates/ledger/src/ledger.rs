@@ -206,16 +206,21 @@ fn write_marker(dir: &Path) -> Result<(), LedgerError> {
 /// Whether `dir` holds what a creation that never completed leaves: the marker, or (from
 /// versions before the marker) sled's files with no acknowledged head and not even the
 /// format key stored, so no entry. A complete ledger, or a store holding anything, is not.
+/// Decided under sled's lock, so a creation still running in another process is `InUse`,
+/// never a leftover.
 fn creation_incomplete(dir: &Path) -> Result<bool, LedgerError> {
+    let store = match SledStore::open(dir) {
+        Ok(store) => store,
+        Err(StoreError::InUse(p)) => return Err(LedgerError::InUse(p)),
+        // sled's files unreadable: a leftover only if the marker says creation was under way.
+        Err(_) => return Ok(marker(dir).exists()),
+    };
     if marker(dir).exists() {
         return Ok(true);
     }
     if dir.join(crate::heads::FILE_NAME).exists() && HeadLog::open(dir)?.last().is_some() {
         return Ok(false);
     }
-    let Ok(store) = SledStore::open(dir) else {
-        return Ok(false);
-    };
     let empty = store.scan(b"", None).next().is_none();
     Ok(empty)
 }
@@ -286,11 +291,13 @@ impl Ledger {
             path: dir.to_path_buf(),
             source,
         })?;
-        // Crash-safe order: the marker is durable before any of the ledger's files exist,
-        // and goes only once the charter and the first head are durable. A directory with
-        // the marker is a creation that never completed (docs/GUARANTEES.md).
-        write_marker(dir)?;
+        // Crash-safe order, under sled's lock (taken by opening it, so no other process
+        // acts on the marker while this one creates): sled's files, then the marker, durable,
+        // then the charter and the first head, durable, then the marker goes. A kill before
+        // the marker leaves sled's files with nothing stored and no head; after it, the
+        // marker. Both are recognised as a creation that never completed (docs/GUARANTEES.md).
         let sled = std::sync::Arc::new(SledStore::open(dir)?);
+        write_marker(dir)?;
         let mut ledger = Self::init(
             Box::new(ArcStore(sled.clone())),
             charter,
@@ -377,9 +384,6 @@ impl Ledger {
     /// [`LedgerError::NotALedger`], [`LedgerError::InUse`], [`LedgerError::Corrupt`] when
     /// what is stored does not add up.
     pub fn open_with(dir: &Path, wait: Wait) -> Result<Self, LedgerError> {
-        if marker(dir).exists() {
-            return Err(LedgerError::Incomplete(dir.to_path_buf()));
-        }
         if !dir.join("conf").exists() && !dir.join("db").exists() {
             return Err(LedgerError::NotALedger(dir.to_path_buf()));
         }
@@ -396,6 +400,10 @@ impl Ledger {
                 Err(e) => return Err(e.into()),
             }
         };
+        // Read only under the lock: a creation in progress holds it until the marker is gone.
+        if marker(dir).exists() {
+            return Err(LedgerError::Incomplete(dir.to_path_buf()));
+        }
         let sled = std::sync::Arc::new(sled);
         let mut ledger = Self::load(Box::new(ArcStore(sled.clone()))).map_err(|e| match e {
             LedgerError::NotALedger(_) => LedgerError::NotALedger(dir.to_path_buf()),
