@@ -236,3 +236,31 @@ fn an_export_line_has_exactly_the_documented_members() {
         assert_eq!(members, documented);
     }
 }
+
+/// A ledger directory whose creation never completed (the creation marker is still there):
+/// `verify` says so, and `import` (like `init`) creates the ledger afresh.
+#[test]
+fn an_incomplete_creation_is_named_and_recreated_by_import() {
+    let e = exported(1);
+    e.write("part.jsonl", &(lines(&e)[..1].join("\n") + "\n"));
+    e.ok(&["--ledger", "rebuilt", "import", "part.jsonl"]);
+    e.write("rebuilt/creating", "");
+    e.fails(2, &["--ledger", "rebuilt", "verify"], "did not complete");
+    e.ok(&["--ledger", "rebuilt", "import", "all.jsonl"]);
+    assert_eq!(root(&e, "rebuilt"), root(&e, "ledger"));
+    // `init` over the same leftover.
+    e.write("rebuilt/creating", "");
+    e.ok(&[
+        "--ledger",
+        "rebuilt",
+        "init",
+        "--charter",
+        "charter.json",
+        "--log-key",
+        "log.key",
+    ]);
+    assert_eq!(
+        e.ok(&["--ledger", "rebuilt", "--json", "verify"]).json()["size"],
+        1
+    );
+}

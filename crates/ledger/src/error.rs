@@ -30,6 +30,11 @@ pub enum LedgerError {
         /// The layout name found.
         found: String,
     },
+    /// The directory holds what a creation that never completed left (docs/GUARANTEES.md).
+    #[error(
+        "the creation of a ledger in {0} did not complete; `accord init` or `accord import` creates it afresh"
+    )]
+    Incomplete(PathBuf),
     /// The directory already holds a ledger.
     #[error("{0} already holds a ledger (or other data)")]
     Exists(PathBuf),

@@ -199,6 +199,87 @@ fn now() -> Timestamp {
     Timestamp::now()
 }
 
+/// The file that marks a creation in progress.
+pub const CREATING: &str = "creating";
+
+fn marker(dir: &Path) -> PathBuf {
+    dir.join(CREATING)
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
+    if std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_some() {
+        return Ok(());
+    }
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_at(dir))
+}
+
+fn write_marker(dir: &Path) -> Result<(), LedgerError> {
+    use std::io::Write;
+    let m = marker(dir);
+    let mut f = std::fs::File::create(&m).map_err(io_at(&m))?;
+    f.write_all(b"an accord ledger is being created here; if this file stays, the creation did not complete and `accord init` or `accord import` creates the ledger afresh\n")
+        .and_then(|()| f.sync_all())
+        .map_err(io_at(&m))?;
+    sync_dir(dir)
+}
+
+/// Whether `dir` holds what a creation that never completed leaves: the marker, or (from
+/// versions before the marker) sled's files with no acknowledged head and not even the
+/// format key stored, so no entry. A complete ledger, or a store holding anything, is not.
+/// Decided under sled's lock, so a creation still running in another process is `InUse`,
+/// never a leftover.
+fn creation_incomplete(dir: &Path) -> Result<bool, LedgerError> {
+    let store = match SledStore::open(dir) {
+        Ok(store) => store,
+        Err(StoreError::InUse(p)) => return Err(LedgerError::InUse(p)),
+        // sled's files unreadable: a leftover only if the marker says creation was under way.
+        Err(_) => return Ok(marker(dir).exists()),
+    };
+    if marker(dir).exists() {
+        return Ok(true);
+    }
+    if dir.join(crate::heads::FILE_NAME).exists() && HeadLog::open(dir)?.last().is_some() {
+        return Ok(false);
+    }
+    let empty = store.scan(b"", None).next().is_none();
+    Ok(empty)
+}
+
+/// Removes the files of an incomplete creation: sled's own, the head log and the marker,
+/// the marker last. Anything else in the directory is left alone.
+fn remove_leftovers(dir: &Path) -> Result<(), LedgerError> {
+    let entries = std::fs::read_dir(dir).map_err(io_at(dir))?;
+    for e in entries {
+        let e = e.map_err(io_at(dir))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let path = e.path();
+        let ours = matches!(name.as_ref(), "db" | "conf" | crate::heads::FILE_NAME)
+            || name.starts_with("snap.");
+        if name == "blobs" && path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(io_at(&path))?;
+        } else if ours {
+            std::fs::remove_file(&path).map_err(io_at(&path))?;
+        }
+    }
+    sync_dir(dir)?;
+    let m = marker(dir);
+    if m.exists() {
+        std::fs::remove_file(&m).map_err(io_at(&m))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Whether a sled directory is there at all.
 fn has_database(dir: &Path) -> bool {
     dir.join("db").exists() || dir.join("conf").exists()
@@ -209,10 +290,9 @@ impl Ledger {
     /// charter is verified like any entry: every founder signs it. The log key it names
     /// signs checkpoints later ([`Ledger::issue_checkpoint`]).
     ///
-    /// Creation is one atomic, durable batch (the charter's leaf and tiles, the metadata,
-    /// the governance snapshot, and the layout name), so a ledger either exists whole or not
-    /// at all: a directory whose database holds no key at all, as a creation killed before
-    /// that batch leaves it, is a creation that never completed and is created again here.
+    /// The charter's leaf and tiles, the metadata, the governance snapshot and the layout name
+    /// are one atomic, durable batch; a creation marker file around it tells a creation that
+    /// never completed from a ledger, so such a leftover is created again here.
     ///
     /// # Errors
     /// [`LedgerError::Rejected`] for a bad charter, [`LedgerError::Exists`] if `dir` holds
@@ -231,33 +311,34 @@ impl Ledger {
         charter: &Envelope,
         logged_at: Option<Timestamp>,
     ) -> Result<Self, LedgerError> {
-        let (state, _) = State::start(charter)?;
-        State::check_charter(charter)?.verify()?;
-        drop(state);
-        if has_database(dir) {
-            let sled = SledStore::open(dir)?;
-            if sled.scan(b"", None).next().is_some() {
+        let (_, authorised) = State::start(charter)?;
+        authorised.verify()?;
+        if has_database(dir) || marker(dir).exists() {
+            if !creation_incomplete(dir)? {
                 return Err(LedgerError::Exists(dir.to_path_buf()));
             }
+            remove_leftovers(dir)?;
         }
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        // A head log left by a creation that never completed acknowledged nothing.
-        let heads_path = dir.join(crate::heads::FILE_NAME);
-        if heads_path.exists() {
-            std::fs::remove_file(&heads_path).map_err(|source| LedgerError::Io {
-                path: heads_path,
-                source,
-            })?;
-        }
+        // Crash-safe order, under sled's lock (taken by opening it, so no other process
+        // acts on the marker while this one creates): sled's files, then the marker, durable,
+        // then the one atomic batch of the charter, and the first head, durable, then the
+        // marker goes. A kill before the marker leaves sled's files with nothing stored and
+        // no head; after it, the marker. Both are recognised as a creation that never
+        // completed (docs/GUARANTEES.md).
         let sled = std::sync::Arc::new(SledStore::open(dir)?);
+        write_marker(dir)?;
         let mut ledger = Self::init(Box::new(ArcStore(sled.clone())), charter, logged_at)?;
         ledger.dir = Some(dir.to_path_buf());
         ledger.disk = Some(sled);
         ledger.heads = Some(HeadLog::open(dir)?);
         ledger.record_head()?;
+        let m = marker(dir);
+        std::fs::remove_file(&m).map_err(|source| LedgerError::Io { path: m, source })?;
+        sync_dir(dir)?;
         Ok(ledger)
     }
 
@@ -382,6 +463,10 @@ impl Ledger {
                 Err(e) => return Err(e.into()),
             }
         };
+        // Read only under the lock: a creation in progress holds it until the marker is gone.
+        if marker(dir).exists() {
+            return Err(LedgerError::Incomplete(dir.to_path_buf()));
+        }
         let sled = std::sync::Arc::new(sled);
         let mut ledger = Self::load(Box::new(ArcStore(sled.clone()))).map_err(|e| match e {
             LedgerError::NotALedger(_) => LedgerError::NotALedger(dir.to_path_buf()),

@@ -280,3 +280,64 @@ proptest! {
         prop_assert!(log::verify_inclusion(&leaves[i as usize], i, size, &p.proof, &l.root()).is_ok());
     }
 }
+
+/// What a kill a few milliseconds into `create` leaves: sled's files (`blobs/ conf db`), no
+/// head, nothing stored. It is recognised as a creation that never completed and created
+/// afresh; files that are not the ledger's are left alone.
+#[test]
+fn a_creation_that_never_completed_is_created_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(accord_ledger::store::SledStore::open(dir.path()).unwrap());
+    assert!(dir.path().join("db").exists() && !dir.path().join("heads").exists());
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    assert!(matches!(
+        Ledger::open(dir.path()),
+        Err(LedgerError::NotALedger(_))
+    ));
+    let (l, _) = build(dir.path(), 3);
+    drop(l);
+    let l = Ledger::open(dir.path()).unwrap();
+    verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+/// A kill after the marker was written, at any later point before `create` returned: the
+/// marker says so, `open` names it, and `create` starts over.
+#[test]
+fn a_creation_marker_means_incomplete_whatever_else_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, _) = build(dir.path(), 2);
+    drop(l);
+    std::fs::write(dir.path().join(accord_ledger::ledger::CREATING), "").unwrap();
+    assert!(matches!(
+        Ledger::open(dir.path()),
+        Err(LedgerError::Incomplete(_))
+    ));
+    let (l, _) = build(dir.path(), 5);
+    assert_eq!(l.size(), 6);
+    drop(l);
+    let l = Ledger::open(dir.path()).unwrap();
+    verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+    assert!(!dir.path().join(accord_ledger::ledger::CREATING).exists());
+}
+
+#[test]
+fn a_complete_ledger_or_a_store_holding_data_is_never_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, s) = build(dir.path(), 2);
+    drop(l);
+    assert!(matches!(
+        Ledger::create(dir.path(), &s.charter()),
+        Err(LedgerError::Exists(_))
+    ));
+    // Even with its head log gone, a store holding entries is a ledger.
+    std::fs::remove_file(dir.path().join("heads")).unwrap();
+    assert!(matches!(
+        Ledger::create(dir.path(), &s.charter()),
+        Err(LedgerError::Exists(_))
+    ));
+    assert_eq!(Ledger::open(dir.path()).unwrap().size(), 3);
+}

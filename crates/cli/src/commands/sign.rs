@@ -239,13 +239,20 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
             super::note_quarantine(&l);
             l
         }
-        Err(accord_ledger::LedgerError::NotALedger(_)) => {
+        Err(
+            accord_ledger::LedgerError::NotALedger(_) | accord_ledger::LedgerError::Incomplete(_),
+        ) => {
             let (n, charter) = first;
             let charter = charter.map_err(|e| anyhow!("{name} line {n}: {e}"))?;
             if charter.restore.as_ref().is_some_and(|r| r.index != 0) {
                 bail!("{name} line {n}: a new ledger starts from entry 0, the charter");
             }
             created = true;
+            // An export's line 0 is imported as well, which checks its leaf_hash against
+            // the entry just created; a bare charter envelope is consumed here.
+            if charter.restore.is_none() {
+                lines.next();
+            }
             Ledger::create_at(
                 &dir,
                 &charter.envelope,
