@@ -104,6 +104,9 @@ pub(crate) fn decode_full(stored: &[u8], at: &str) -> Result<Decoded, LedgerErro
     Ok(d)
 }
 
+/// Recently decoded full bundles, newest last.
+type BundleCache = VecDeque<(u64, Arc<Decoded>)>;
+
 /// The leaves: the partial bundle in memory, full bundles through a small cache.
 #[derive(Clone)]
 pub(crate) struct EntryStore {
@@ -114,7 +117,7 @@ pub(crate) struct EntryStore {
     stored: usize,
     /// Full bundles completed since the last stage: (n, bundle bytes, leaf keys to delete).
     completed: Vec<(u64, Vec<u8>, usize)>,
-    cache: Arc<Mutex<VecDeque<(u64, Arc<Decoded>)>>>,
+    cache: Arc<Mutex<BundleCache>>,
 }
 
 impl EntryStore {

@@ -154,6 +154,16 @@ impl Ledger {
     ) -> Result<StoredCheckpoint, LedgerError> {
         let cp = self.checkpoint(seq)?;
         let line = line.strip_suffix(b"\n").unwrap_or(line);
+        // `— <name> <base64>`: a member that already cosigned is told so, whatever else.
+        let named = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| l.strip_prefix("\u{2014} "))
+            .and_then(|l| l.split(' ').next());
+        if let Some(name) = named.filter(|n| cp.cosigners.iter().any(|c| c == n)) {
+            return Err(LedgerError::Cosign(format!(
+                "{name} already cosigned checkpoint {seq}"
+            )));
+        }
         let mut note = cp.note.clone();
         note.add_signature_line(line)
             .map_err(|e| LedgerError::Cosign(e.to_string()))?;
