@@ -1149,6 +1149,64 @@ impl Ledger {
         self.record_head()?;
         self.checkpoint(seq)
     }
+
+    /// Stores a cosignature line a member made elsewhere (`— <member> base64(key ID ||
+    /// timestamp || signature)`, c2sp.org/tlog-cosignature) on checkpoint `seq`, after
+    /// checking that it is a `cosignature/v1` of that checkpoint by the member's current
+    /// key. The service receives these; [`Ledger::add_cosignature`] makes them locally.
+    ///
+    /// # Errors
+    /// [`LedgerError::NotFound`] for no such checkpoint; [`LedgerError::Cosign`] naming
+    /// what is wrong with the line.
+    pub fn add_cosignature_line(
+        &mut self,
+        seq: u64,
+        line: &[u8],
+    ) -> Result<StoredCheckpoint, LedgerError> {
+        let cp = self.checkpoint(seq)?;
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let mut probe = cp.note.clone();
+        probe
+            .add_signature_line(line)
+            .map_err(|e| LedgerError::Cosign(e.to_string()))?;
+        let before = cp.note.cosignatures();
+        let c = probe
+            .cosignatures()
+            .into_iter()
+            .find(|c| !before.contains(c))
+            .ok_or_else(|| {
+                LedgerError::Cosign("the line is not a new cosignature/v1 signature line".into())
+            })?;
+        let id: accord_core::model::MemberId = c
+            .name
+            .parse()
+            .map_err(|e: accord_core::model::FieldError| LedgerError::Cosign(e.to_string()))?;
+        let current = self
+            .governance()?
+            .current_key(&id)
+            .cloned()
+            .ok_or_else(|| {
+                LedgerError::Cosign(format!("{id} is not an active member with a usable key"))
+            })?;
+        if cp.cosigners.iter().any(|m| m == id.as_str()) {
+            return Err(LedgerError::Cosign(format!(
+                "{id} already cosigned checkpoint {seq}"
+            )));
+        }
+        cp.note
+            .verify_cosignature(&c, id.as_str(), current.verifying_key())
+            .map_err(|e| LedgerError::Cosign(e.to_string()))?;
+        let mut key = keys::num(b'Y', seq);
+        key.extend_from_slice(id.as_str().as_bytes());
+        let mut stored = line.to_vec();
+        stored.push(b'\n');
+        let mut batch = WriteBatch::default();
+        batch.put(key, stored);
+        self.store.commit(batch)?;
+        self.cosignature_count += 1;
+        self.record_head()?;
+        self.checkpoint(seq)
+    }
 }
 
 /// Writes for one entry: the leaf, its new Merkle nodes, and the indexes.
