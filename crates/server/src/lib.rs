@@ -187,20 +187,7 @@ pub async fn bind(ledger: Ledger, config: Config) -> Result<Bound, ServeError> {
             addr: config.listen,
             source,
         })?;
-    let metrics = Arc::new(metrics::Metrics::default());
-    let ledger = Arc::new(Mutex::new(ledger));
-    let sequencer = sequencer::Sequencer::start(
-        ledger.clone(),
-        config.log_key,
-        config.checkpoint_every,
-        metrics.clone(),
-    );
-    let state = AppState {
-        ledger,
-        seq: sequencer.handle(),
-        metrics,
-        limiter: Arc::new(limits::RateLimiter::new(config.rate.0, config.rate.1)),
-    };
+    let (state, sequencer) = start(ledger, config.log_key, config.checkpoint_every, config.rate);
     Ok(Bound {
         listener,
         tls: config.tls,
@@ -208,3 +195,27 @@ pub async fn bind(ledger: Ledger, config: Config) -> Result<Bound, ServeError> {
         sequencer,
     })
 }
+
+/// Starts the sequencer over `ledger` and returns what the handlers share (the service
+/// without a socket: [`router`] of it answers requests in process).
+pub fn start(
+    ledger: Ledger,
+    log_key: KeyPair,
+    checkpoint_every: Duration,
+    rate: (f64, f64),
+) -> (AppState, sequencer::Sequencer) {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let ledger = Arc::new(Mutex::new(ledger));
+    let sequencer =
+        sequencer::Sequencer::start(ledger.clone(), log_key, checkpoint_every, metrics.clone());
+    let state = AppState {
+        ledger,
+        seq: sequencer.handle(),
+        metrics,
+        limiter: Arc::new(limits::RateLimiter::new(rate.0, rate.1)),
+    };
+    (state, sequencer)
+}
+
+#[cfg(test)]
+mod tests;
