@@ -1169,13 +1169,14 @@ impl Ledger {
         probe
             .add_signature_line(line)
             .map_err(|e| LedgerError::Cosign(e.to_string()))?;
-        let before = cp.note.cosignatures();
+        // The line just added is the last one (a line replacing one of the same key moves
+        // to the end); it must have the shape of a cosignature/v1.
         let c = probe
             .cosignatures()
-            .into_iter()
-            .find(|c| !before.contains(c))
+            .pop()
+            .filter(|c| line.starts_with(format!("\u{2014} {} ", c.name).as_bytes()))
             .ok_or_else(|| {
-                LedgerError::Cosign("the line is not a new cosignature/v1 signature line".into())
+                LedgerError::Cosign("the line is not a cosignature/v1 signature line".into())
             })?;
         let id: accord_core::model::MemberId = c
             .name
