@@ -62,7 +62,10 @@ impl Remote {
         let status = res.status();
         if let Some(len) = res.content_length() {
             if len > MAX_RESPONSE {
-                bail!("{} answered with {len} bytes, more than {MAX_RESPONSE}", self.url(path));
+                bail!(
+                    "{} answered with {len} bytes, more than {MAX_RESPONSE}",
+                    self.url(path)
+                );
             }
         }
         let mut body = Vec::new();
@@ -98,7 +101,8 @@ impl Remote {
     /// As [`Remote::get`], and a body that is not JSON.
     pub fn get_json(&self, path: &str) -> Result<Value> {
         let b = self.get(path)?;
-        serde_json::from_slice(&b).with_context(|| format!("{} did not answer JSON", self.url(path)))
+        serde_json::from_slice(&b)
+            .with_context(|| format!("{} did not answer JSON", self.url(path)))
     }
 
     /// POST a JSON body, the JSON answer.
@@ -114,7 +118,8 @@ impl Remote {
                 .body(body)
                 .send(),
         )?;
-        serde_json::from_slice(&b).with_context(|| format!("{} did not answer JSON", self.url(path)))
+        serde_json::from_slice(&b)
+            .with_context(|| format!("{} did not answer JSON", self.url(path)))
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod charter;
+pub mod cosign_remote;
 pub mod draft;
 pub mod keys;
 pub mod log;

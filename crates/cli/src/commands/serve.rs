@@ -36,7 +36,9 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
         let quarantined = ledger.quarantined_snapshots().is_some();
         let note_ledger = quarantined.then(|| dir.to_path_buf());
         let bound = accord_server::bind(ledger, config).await?;
-        let addr = bound.local_addr().context("cannot read the bound address")?;
+        let addr = bound
+            .local_addr()
+            .context("cannot read the bound address")?;
         eprintln!("listening on {}://{addr}", bound.scheme());
         if let Some(d) = note_ledger {
             // Printed after the listening line, which scripts read first.
