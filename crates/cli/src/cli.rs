@@ -22,6 +22,12 @@ pub struct Cli {
     /// If the ledger is in use by another process, wait up to this many seconds.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub wait: Option<u64>,
+    /// Talk to an `accord serve` at this URL instead of a local ledger directory.
+    #[arg(long, global = true, env = "ACCORD_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Trust this PEM CA certificate (besides the system's roots) for an https --server.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
@@ -79,6 +85,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Verify an audit bundle offline, without a ledger.
     VerifyBundle(VerifyBundleArgs),
+    /// Run the ledger as a service: C2SP tlog-tiles and a JSON API over HTTP(S).
+    Serve(ServeArgs),
 }
 
 /// `accord demo`.
@@ -733,4 +741,30 @@ pub struct VerifyBundleArgs {
     /// The charter hash you trust.
     #[arg(long, value_name = "HEX")]
     pub charter_hash: Option<String>,
+}
+
+/// `accord serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// The log key file; decrypted once and held in memory.
+    #[arg(long, value_name = "FILE")]
+    pub log_key: PathBuf,
+    /// Sign a checkpoint at most this often while the tree grows.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub checkpoint_every: u64,
+    /// PEM certificate chain for HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Writes (submissions, cosignatures) per second per source address; 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = 20.0)]
+    pub rate_limit: f64,
+    /// Passphrase source for the log key.
+    #[command(flatten)]
+    pub pass: PassArgs,
 }

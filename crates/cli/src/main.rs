@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod client;
 mod commands;
 mod demo;
 mod keyfile;
@@ -112,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(a) => commands::audit::verify(&ctx, a),
         Command::Export(a) => commands::audit::export(&ctx, a),
         Command::VerifyBundle(a) => commands::audit::verify_bundle(&ctx, a),
+        Command::Serve(a) => commands::serve::serve(&ctx, a),
     }
 }
 

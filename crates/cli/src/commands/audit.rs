@@ -57,6 +57,18 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
 
 /// `accord export`.
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
+    if let Some(r) = ctx.remote()? {
+        if a.format != ExportFormat::Bundle {
+            bail!("with --server only --format bundle is served; export jsonl and csv on the server's machine");
+        }
+        filter(&a.filter, a.commitment.as_deref())?;
+        let q = super::read::filter_query(&a.filter, a.commitment.as_deref());
+        let bytes = r.get(&format!("/api/v1/bundle{q}"))?;
+        let bundle = accord_core::bundle::Bundle::from_json(&bytes)
+            .context("the server's answer is not an audit bundle")?;
+        write_file(&a.out, &bytes)?;
+        return report_export(ctx, &a, bundle.entries.len() as u64, "entries with proofs");
+    }
     let ledger = ctx.open()?;
     let f = filter(&a.filter, a.commitment.as_deref())?;
     if let Some(c) = &a.commitment {
@@ -109,6 +121,10 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             (bundle.entries.len() as u64, "entries with proofs")
         }
     };
+    report_export(ctx, &a, count, what)
+}
+
+fn report_export(ctx: &Ctx, a: &ExportArgs, count: u64, what: &str) -> Result<()> {
     if ctx.json {
         output::json(
             &json!({"file": a.out, "format": format!("{:?}", a.format).to_lowercase(), "count": count}),

@@ -2,19 +2,31 @@
 
 use crate::output::{out, outln};
 use accord_ledger::{verify, VerifyOptions};
+use accord_server::views;
 use anyhow::{anyhow, Context, Result};
-use serde_json::json;
+use serde_json::{json, Value};
+
+use crate::client::Remote;
 
 use super::Ctx;
 use crate::cli::{CheckpointArgs, ConsistencyArgs, CosignArgs, ProofFormat, ProveArgs};
 use crate::{keyfile, output, Verdict};
 
-fn b64s(hashes: &[accord_core::log::Hash]) -> Vec<String> {
-    hashes.iter().map(|h| h.to_base64()).collect()
-}
-
 /// `accord checkpoint`.
 pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
+    if let Some(r) = ctx.remote()? {
+        if a.log_key.is_some() {
+            return Err(anyhow!(
+                "with --server the service signs checkpoints itself (accord serve --checkpoint-every); drop --log-key"
+            ));
+        }
+        let v = r.get_json("/api/v1/checkpoint")?;
+        if ctx.json {
+            return output::json(&v);
+        }
+        out!("{}", v["note"].as_str().unwrap_or_default())?;
+        return Ok(());
+    }
     let mut ledger = ctx.open()?;
     let cp = match &a.log_key {
         Some(path) => {
@@ -27,11 +39,7 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
     };
     let text = String::from_utf8_lossy(&cp.note.to_bytes()).into_owned();
     if ctx.json {
-        let c = cp.note.checkpoint();
-        output::json(
-            &json!({"seq": cp.seq, "origin": c.origin(), "tree_size": c.size(),
-            "root": c.root().to_base64(), "cosigners": cp.cosigners, "note": text}),
-        )
+        output::json(&views::checkpoint(&cp))
     } else {
         out!("{text}")?;
         Ok(())
@@ -51,6 +59,9 @@ pub fn log_key(ctx: &Ctx) -> Result<()> {
 
 /// `accord prove`.
 pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<()> {
+    if let Some(r) = ctx.remote()? {
+        return prove_remote(ctx, &r, a);
+    }
     let ledger = ctx.open()?;
     if a.format == ProofFormat::TlogProof {
         let cp = ledger
@@ -62,63 +73,108 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<()> {
                 "a tlog-proof is against the latest checkpoint (size {size}); drop --size"
             ));
         }
-        let p = ledger.inclusion_proof(a.index, Some(size))?;
-        let mut text = format!("c2sp.org/tlog-proof@v1\nindex {}\n", p.index);
-        for h in &p.proof {
-            text.push_str(&h.to_base64());
-            text.push('\n');
-        }
+        let p = views::inclusion(&ledger.inclusion_proof(a.index, Some(size))?);
+        let note = String::from_utf8_lossy(&cp.note.to_bytes()).into_owned();
+        return print_tlog_proof(&p, &note);
+    }
+    let p = views::inclusion(&ledger.inclusion_proof(a.index, a.size)?);
+    print_inclusion(ctx, &p)
+}
+
+fn print_tlog_proof(p: &Value, note: &str) -> Result<()> {
+    let mut text = format!("c2sp.org/tlog-proof@v1\nindex {}\n", p["index"]);
+    for h in strings(&p["proof"]) {
+        text.push_str(&h);
         text.push('\n');
-        text.push_str(&String::from_utf8_lossy(&cp.note.to_bytes()));
-        out!("{text}")?;
-        return Ok(());
     }
-    let p = ledger.inclusion_proof(a.index, a.size)?;
+    text.push('\n');
+    text.push_str(note);
+    out!("{text}")?;
+    Ok(())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn field(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_inclusion(ctx: &Ctx, p: &Value) -> Result<()> {
     if ctx.json {
-        output::json(
-            &json!({"index": p.index, "tree_size": p.tree_size, "leaf_hash": p.leaf_hash.to_base64(),
-            "root": p.root.to_base64(), "proof": b64s(&p.proof)}),
-        )
-    } else {
-        output::fields(&[
-            ("index", p.index.to_string()),
-            ("tree size", p.tree_size.to_string()),
-            ("leaf hash", p.leaf_hash.to_base64()),
-            ("root", p.root.to_base64()),
-        ])?;
-        for h in &p.proof {
-            outln!("  {}", h.to_base64())?;
-        }
-        Ok(())
+        return output::json(p);
     }
+    output::fields(&[
+        ("index", field(p, "index")),
+        ("tree size", field(p, "tree_size")),
+        ("leaf hash", field(p, "leaf_hash")),
+        ("root", field(p, "root")),
+    ])?;
+    for h in strings(&p["proof"]) {
+        outln!("  {h}")?;
+    }
+    Ok(())
+}
+
+fn prove_remote(ctx: &Ctx, r: &Remote, a: ProveArgs) -> Result<()> {
+    if a.format == ProofFormat::TlogProof {
+        let cp = r.get_json("/api/v1/checkpoint")?;
+        let size = cp["tree_size"].as_u64().unwrap_or(0);
+        if a.size.is_some_and(|s| s != size) {
+            return Err(anyhow!(
+                "a tlog-proof is against the latest checkpoint (size {size}); drop --size"
+            ));
+        }
+        let p = r.get_json(&format!(
+            "/api/v1/proof/inclusion?index={}&size={size}",
+            a.index
+        ))?;
+        return print_tlog_proof(&p, cp["note"].as_str().unwrap_or_default());
+    }
+    let size = a.size.map(|s| format!("&size={s}")).unwrap_or_default();
+    let p = r.get_json(&format!("/api/v1/proof/inclusion?index={}{size}", a.index))?;
+    print_inclusion(ctx, &p)
 }
 
 /// `accord consistency`.
 pub fn consistency(ctx: &Ctx, a: ConsistencyArgs) -> Result<()> {
-    let ledger = ctx.open()?;
-    let p = ledger.consistency_proof(a.from, a.to)?;
-    if ctx.json {
-        output::json(
-            &json!({"from": p.from, "to": p.to, "old_root": p.old_root.to_base64(),
-            "new_root": p.new_root.to_base64(), "proof": b64s(&p.proof)}),
-        )
+    let p = if let Some(r) = ctx.remote()? {
+        let to = a.to.map(|t| format!("&to={t}")).unwrap_or_default();
+        r.get_json(&format!("/api/v1/proof/consistency?from={}{to}", a.from))?
     } else {
-        output::fields(&[
-            ("from", p.from.to_string()),
-            ("to", p.to.to_string()),
-            ("old root", p.old_root.to_base64()),
-            ("new root", p.new_root.to_base64()),
-        ])?;
-        for h in &p.proof {
-            outln!("  {}", h.to_base64())?;
-        }
-        Ok(())
+        views::consistency(&ctx.open()?.consistency_proof(a.from, a.to)?)
+    };
+    if ctx.json {
+        return output::json(&p);
     }
+    output::fields(&[
+        ("from", field(&p, "from")),
+        ("to", field(&p, "to")),
+        ("old root", field(&p, "old_root")),
+        ("new root", field(&p, "new_root")),
+    ])?;
+    for h in strings(&p["proof"]) {
+        outln!("  {h}")?;
+    }
+    Ok(())
 }
 
 /// `accord cosign`.
 pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
     let key = keyfile::load(&a.key, &a.pass)?;
+    if let Some(r) = ctx.remote()? {
+        return super::cosign_remote::cosign(ctx, &r, &a, &key);
+    }
     let mut ledger = ctx.open()?;
     if key.name().parse::<accord_core::model::MemberId>().is_err() {
         return Err(Verdict(format!(

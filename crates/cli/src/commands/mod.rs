@@ -2,10 +2,12 @@
 
 pub mod audit;
 pub mod charter;
+pub mod cosign_remote;
 pub mod draft;
 pub mod keys;
 pub mod log;
 pub mod read;
+pub mod serve;
 pub mod sign;
 
 use std::io::{Read, Write};
@@ -28,6 +30,10 @@ pub struct Ctx {
     pub json: bool,
     /// --wait.
     pub wait: Wait,
+    /// --server / ACCORD_SERVER.
+    pub server: Option<String>,
+    /// --ca-cert.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -40,7 +46,17 @@ impl Ctx {
                 Some(s) => Wait::Upto(Duration::from_secs(s)),
                 None => Wait::No,
             },
+            server: cli.server.clone(),
+            ca_cert: cli.ca_cert.clone(),
         }
+    }
+
+    /// The server, when `--server` names one.
+    pub fn remote(&self) -> Result<Option<crate::client::Remote>> {
+        self.server
+            .as_deref()
+            .map(|url| crate::client::Remote::new(url, self.ca_cert.as_deref()))
+            .transpose()
     }
 
     /// The ledger directory, or an error saying how to name one.

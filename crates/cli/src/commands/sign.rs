@@ -186,6 +186,25 @@ pub fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<()> {
             a.file.display()
         ),
     };
+    if let Some(r) = ctx.remote()? {
+        let v = r
+            .post_json("/api/v1/entries", env.to_json())
+            .with_context(|| format!("{} was not appended", a.file.display()))?;
+        if ctx.json {
+            return output::json(&v);
+        }
+        let s = |k: &str| match &v[k] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        outln!(
+            "appended {} as entry {} (leaf hash {})",
+            s("id"),
+            s("index"),
+            s("leaf_hash")
+        )?;
+        return Ok(());
+    }
     let mut ledger = ctx.open()?;
     let appended = ledger
         .append(&env)

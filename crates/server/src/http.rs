@@ -1,0 +1,606 @@
+//! The HTTP handlers: thin. Each parses its request, calls the ledger (through the
+//! sequencer for writes, under the shared lock in a blocking task for reads), and returns
+//! JSON or bytes; every failure is an [`ApiError`], mapped to a status in one place.
+//!
+//! Read API (c2sp.org/tlog-tiles): `GET /checkpoint`, `GET /tile/<L>/<N>[.p/<W>]`,
+//! `GET /tile/entries/<N>[.p/<W>]`. JSON API under `/api/v1/`. Operations: `/healthz`,
+//! `/metrics`. docs/FORMAT.md "HTTP API" lists every path, status and shape.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use accord_core::envelope::Envelope;
+use accord_core::lifecycle::Status;
+use accord_core::model::EntryId;
+use accord_core::tiles::{self, TileId};
+use accord_ledger::query::Filter;
+use accord_ledger::Ledger;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::limits::{Peer, RateLimiter, MAX_BODY_BYTES, REQUEST_TIMEOUT};
+use crate::metrics::Metrics;
+use crate::sequencer::{lock, Handle, SharedLedger};
+use crate::views;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The ledger (the sequencer writes it; handlers read it).
+    pub ledger: SharedLedger,
+    /// The sequencer's queue.
+    pub seq: Handle,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Writes per source.
+    pub limiter: Arc<RateLimiter>,
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs `f` on the ledger in a blocking task; a panic in it is an internal error.
+async fn read<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&mut Ledger) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let ledger = st.ledger.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut g = lock(&ledger)?;
+        f(&mut g)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::BadRequest(format!("bad query: {}", e.body_text())))
+}
+
+fn body(b: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!(
+                "request body larger than {MAX_BODY_BYTES} bytes, the limit for one envelope"
+            ))
+        } else {
+            ApiError::BadRequest(format!("cannot read the request body: {}", e.body_text()))
+        }
+    })
+}
+
+fn limit(st: &AppState, peer: Option<&Peer>) -> ApiResult<()> {
+    match peer {
+        Some(p) if !st.limiter.allow(p.0.ip()) => Err(ApiError::RateLimited(format!(
+            "too many writes from {}; slow down",
+            p.0.ip()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn bytes_response(content_type: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(bytes));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    res
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    let mut res = (status, Json(v)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// The latest checkpoint's tree size: what the tile endpoints publish.
+fn published_size(l: &Ledger) -> ApiResult<u64> {
+    Ok(l.latest_checkpoint()?
+        .map(|c| c.note.checkpoint().size())
+        .unwrap_or(0))
+}
+
+/// `GET /checkpoint`: the latest checkpoint note, the log's signature and every
+/// cosignature.
+async fn checkpoint(State(st): State<AppState>) -> ApiResult<Response> {
+    let note = read(&st, |l| {
+        l.latest_checkpoint()?
+            .map(|c| c.note.to_bytes())
+            .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))
+    })
+    .await?;
+    Ok(bytes_response(
+        "text/plain; charset=utf-8",
+        "no-cache",
+        note,
+    ))
+}
+
+/// `GET /tile/...`: a hash tile or entry bundle of the published tree.
+async fn tile(State(st): State<AppState>, uri: Uri) -> ApiResult<Response> {
+    let path = uri.path().trim_start_matches('/').to_owned();
+    let id = TileId::parse(&path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let bytes = read(&st, move |l| {
+        let size = published_size(l)?;
+        let published =
+            tiles::tile_at_size(id.kind, id.n, size).is_some_and(|w| w.width >= id.width);
+        if !published {
+            return Err(ApiError::NotFound(format!(
+                "{id} is not in the published tree (size {size})"
+            )));
+        }
+        Ok(l.read_tile(id)?)
+    })
+    .await?;
+    let cache = if id.is_full() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Ok(bytes_response("application/octet-stream", cache, bytes))
+}
+
+/// `POST /api/v1/entries`: a signed DSSE envelope; 201 once durable.
+async fn submit(
+    State(st): State<AppState>,
+    peer: Option<axum::Extension<Peer>>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let outcome = async {
+        limit(&st, peer.as_deref())?;
+        let b = body(b)?;
+        let env = Envelope::from_json(&b)
+            .map_err(|e| ApiError::BadRequest(format!("not a valid DSSE envelope: {e}")))?;
+        st.seq.submit(env).await
+    }
+    .await;
+    match &outcome {
+        Ok(_) => st.metrics.accepted(),
+        Err(ApiError::Refused { class, .. }) => st.metrics.refused(class),
+        Err(ApiError::Duplicate(_)) => st.metrics.refused("duplicate_id"),
+        Err(ApiError::BadRequest(_)) => st.metrics.refused("unparsable"),
+        Err(ApiError::TooLarge(_)) => st.metrics.refused("too_large"),
+        Err(ApiError::RateLimited(_)) => st.metrics.refused("rate_limited"),
+        Err(_) => st.metrics.refused("unavailable"),
+    }
+    let v = outcome?;
+    let mut res = json_response(StatusCode::CREATED, v.clone());
+    if let Some(i) = v.get("index").and_then(Value::as_u64) {
+        if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/entries/{i}")) {
+            res.headers_mut().insert(header::LOCATION, loc);
+        }
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    from: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// The most entries one `GET /api/v1/entries` returns.
+pub const PAGE: u64 = 1000;
+
+/// `GET /api/v1/entries?from=&limit=`: list lines, at most [`PAGE`].
+async fn list(
+    State(st): State<AppState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let from = q.from.unwrap_or(0);
+    let n = q.limit.unwrap_or(PAGE).min(PAGE) as usize;
+    let v = read(&st, move |l| {
+        let mut out = Vec::new();
+        for e in l.entries(from).take(n) {
+            out.push(views::entry_line(&e?));
+        }
+        Ok(Value::Array(out))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+fn entry_id(s: &str) -> ApiResult<EntryId> {
+    EntryId::parse(s).map_err(|e| ApiError::BadRequest(format!("{s:?}: {e}")))
+}
+
+/// `GET /api/v1/entries/{index or id}`: one entry in full.
+async fn entry(State(st): State<AppState>, uri: Uri) -> ApiResult<Response> {
+    let which = uri
+        .path()
+        .strip_prefix("/api/v1/entries/")
+        .unwrap_or_default()
+        .to_owned();
+    let v = read(&st, move |l| {
+        let e = match which.parse::<u64>() {
+            Ok(i) => l.entry(i)?,
+            Err(_) => {
+                let id = EntryId::parse(&which).map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "{which:?} is neither an index nor an entry id: {e}"
+                    ))
+                })?;
+                l.entry_by_id(&id)?
+            }
+        };
+        Ok(views::entry_object(&e))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+/// Filters on commitments, as query parameters named like the CLI's flags.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FilterQuery {
+    member: Option<String>,
+    country: Option<String>,
+    kind: Option<String>,
+    commodity: Option<String>,
+    status: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    as_of: Option<String>,
+    commitment: Option<String>,
+}
+
+fn day(name: &str, s: &str) -> ApiResult<time::Date> {
+    accord_core::model::Date::parse(s)
+        .map(|d| d.date())
+        .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+}
+
+impl FilterQuery {
+    fn everything(&self) -> bool {
+        self.member.is_none()
+            && self.country.is_none()
+            && self.kind.is_none()
+            && self.commodity.is_none()
+            && self.status.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.commitment.is_none()
+    }
+
+    fn filter(&self) -> ApiResult<Filter> {
+        let status = match &self.status {
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "status {s:?}: expected active, amended, expired, pending or withdrawn"
+                ))
+            })?),
+            None => None,
+        };
+        if let Some(k) = &self.kind {
+            if !accord_core::model::commitment::MEASURE_KINDS.contains(&k.as_str()) {
+                return Err(ApiError::BadRequest(format!(
+                    "kind {k:?}: expected one of {}",
+                    accord_core::model::commitment::MEASURE_KINDS.join(", ")
+                )));
+            }
+        }
+        Ok(Filter {
+            member: self.member.clone(),
+            country: self.country.clone(),
+            kind: self.kind.clone(),
+            commodity: self.commodity.clone(),
+            status,
+            from: self.since.as_deref().map(|s| day("since", s)).transpose()?,
+            to: self.until.as_deref().map(|s| day("until", s)).transpose()?,
+            as_of: self.as_of.as_deref().map(|s| day("as_of", s)).transpose()?,
+            commitment: self.commitment.clone(),
+        })
+    }
+}
+
+/// `GET /api/v1/commitments?...`: commitments with their status.
+async fn commitments(
+    State(st): State<AppState>,
+    q: Result<Query<FilterQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let f = query(q)?.filter()?;
+    let v = read(&st, move |l| {
+        let day = f.day();
+        let views = l.commitments(&f)?;
+        Ok(Value::Array(
+            views.iter().map(|v| views::commitment(v, day)).collect(),
+        ))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AsOf {
+    as_of: Option<String>,
+}
+
+fn as_of(a: &AsOf) -> ApiResult<time::Date> {
+    match &a.as_of {
+        Some(s) => day("as_of", s),
+        None => Ok(time::OffsetDateTime::now_utc().date()),
+    }
+}
+
+/// `GET /api/v1/commitments/{id}`: current terms and state, and the history.
+async fn commitment(
+    State(st): State<AppState>,
+    uri: Uri,
+    q: Result<Query<AsOf>, QueryRejection>,
+) -> ApiResult<Response> {
+    let on = as_of(&query(q)?)?;
+    let id = entry_id(
+        uri.path()
+            .strip_prefix("/api/v1/commitments/")
+            .unwrap_or_default(),
+    )?;
+    let v = read(&st, move |l| {
+        let view = l.commitment(&id)?;
+        let history = l.history(&id)?;
+        Ok(json!({"commitment": views::commitment(&view, on),
+            "history": history.iter().map(views::entry_object).collect::<Vec<_>>()}))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+/// `GET /api/v1/summary?as_of=`.
+async fn summary(
+    State(st): State<AppState>,
+    q: Result<Query<AsOf>, QueryRejection>,
+) -> ApiResult<Response> {
+    let on = as_of(&query(q)?)?;
+    let v = read(&st, move |l| {
+        let s = l.summary(on)?;
+        serde_json::to_value(&s).map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+/// `GET /api/v1/members`.
+async fn members(State(st): State<AppState>) -> ApiResult<Response> {
+    let v = read(&st, |l| Ok(Value::Array(views::members(l.governance()?)))).await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+/// `GET /api/v1/proof/inclusion?index=&size=`.
+async fn inclusion(
+    State(st): State<AppState>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let v = read(&st, move |l| {
+        Ok(views::inclusion(&l.inclusion_proof(q.index, q.size)?))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+/// `GET /api/v1/proof/consistency?from=&to=`.
+async fn consistency(
+    State(st): State<AppState>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let v = read(&st, move |l| {
+        Ok(views::consistency(&l.consistency_proof(q.from, q.to)?))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+/// `GET /api/v1/bundle?commitment=ID` (or filters): an audit bundle against the latest
+/// checkpoint.
+async fn bundle(
+    State(st): State<AppState>,
+    q: Result<Query<FilterQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let f = q.filter()?;
+    let everything = q.everything();
+    let commitment = q.commitment.as_deref().map(entry_id).transpose()?;
+    let bytes = read(&st, move |l| {
+        if let Some(id) = &commitment {
+            match l.commitment(id) {
+                Err(accord_ledger::LedgerError::NotFound(_)) => {
+                    return Err(ApiError::NotFound(format!(
+                        "no commitment {id} in the ledger"
+                    )))
+                }
+                r => {
+                    r?;
+                }
+            }
+        }
+        let selected = l.select(&f, everything)?;
+        Ok(l.export_bundle(&selected)?.to_json())
+    })
+    .await?;
+    Ok(bytes_response("application/json", "no-cache", bytes))
+}
+
+/// `GET /api/v1/checkpoint`: the latest checkpoint as `accord checkpoint --json` prints it.
+async fn checkpoint_json(State(st): State<AppState>) -> ApiResult<Response> {
+    let v = read(&st, |l| {
+        l.latest_checkpoint()?
+            .map(|c| views::checkpoint(&c))
+            .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+/// `GET /api/v1/log-key`.
+async fn log_key(State(st): State<AppState>) -> ApiResult<Response> {
+    let v = read(&st, |l| Ok(views::log_key(l.origin(), l.log_key()))).await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CosignatureBody {
+    /// The checkpoint cosigned: its body, or the note as served.
+    checkpoint: String,
+    /// The `cosignature/v1` line.
+    cosignature: String,
+}
+
+/// `POST /api/v1/cosignatures`: a member's cosignature line on a checkpoint the log signed.
+async fn cosign(
+    State(st): State<AppState>,
+    peer: Option<axum::Extension<Peer>>,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    limit(&st, peer.as_deref())?;
+    let b = body(b)?;
+    let req: CosignatureBody = accord_core::json::from_slice(&b).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{\"checkpoint\": NOTE, \"cosignature\": LINE}}: {e}"
+        ))
+    })?;
+    let text = match req.checkpoint.split_once("\n\n") {
+        Some((t, _)) => format!("{t}\n"),
+        None => req.checkpoint.clone(),
+    };
+    let v = read(&st, move |l| {
+        let all = l.checkpoints()?;
+        let seq = all
+            .iter()
+            .rev()
+            .find(|c| c.note.text() == text.as_bytes())
+            .map(|c| c.seq)
+            .ok_or_else(|| ApiError::NotFound("the log never signed that checkpoint".into()))?;
+        let cp = l.add_cosignature_line(seq, req.cosignature.as_bytes())?;
+        Ok(views::cosigned(&cp))
+    })
+    .await?;
+    st.metrics.cosignature();
+    Ok(json_response(StatusCode::CREATED, v))
+}
+
+async fn healthz(State(st): State<AppState>) -> ApiResult<Response> {
+    let v = read(&st, |l| Ok(json!({"status": "ok", "entries": l.size()}))).await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    bytes_response(
+        "text/plain; version=0.0.4; charset=utf-8",
+        "no-cache",
+        st.metrics.render().into_bytes(),
+    )
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no such path {}", uri.path()))
+}
+
+/// Records each request's latency and status, and turns every error response that is not
+/// already JSON (a body limit, a timeout, a panic caught, a wrong method) into the API's
+/// `{"error": reason}`.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let res = if status.is_client_error() || status.is_server_error() {
+        if is_json {
+            res
+        } else {
+            let e = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::TooLarge(format!("request body larger than {MAX_BODY_BYTES} bytes"))
+                }
+                StatusCode::METHOD_NOT_ALLOWED => {
+                    ApiError::NotFound(format!("{method} is not allowed here"))
+                }
+                StatusCode::REQUEST_TIMEOUT => ApiError::Unavailable(format!(
+                    "the request took longer than {} seconds",
+                    REQUEST_TIMEOUT.as_secs()
+                )),
+                s if s.is_client_error() => ApiError::BadRequest(format!("bad request ({s})")),
+                _ => ApiError::Internal("internal error".into()),
+            };
+            let mut out = e.into_response();
+            *out.status_mut() = status;
+            out
+        }
+    } else {
+        res
+    };
+    st.metrics
+        .request(&route, status.as_u16(), started.elapsed());
+    res
+}
+
+/// The service's routes and layers.
+pub fn router(st: AppState) -> Router {
+    use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+    let compress = tower_http::compression::CompressionLayer::new().compress_when(
+        DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream")),
+    );
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/api/v1/entries", post(submit).get(list))
+        .route("/api/v1/entries/{*which}", get(entry))
+        .route("/api/v1/commitments", get(commitments))
+        .route("/api/v1/commitments/{*id}", get(commitment))
+        .route("/api/v1/summary", get(summary))
+        .route("/api/v1/members", get(members))
+        .route("/api/v1/proof/inclusion", get(inclusion))
+        .route("/api/v1/proof/consistency", get(consistency))
+        .route("/api/v1/bundle", get(bundle))
+        .route("/api/v1/checkpoint", get(checkpoint_json))
+        .route("/api/v1/log-key", get(log_key))
+        .route("/api/v1/cosignatures", post(cosign))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(compress)
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn_with_state(st.clone(), observe))
+        .with_state(st)
+}
