@@ -575,6 +575,10 @@ pub struct CosignArgs {
     /// This member's private key file.
     #[arg(long, value_name = "KEYFILE")]
     pub key: PathBuf,
+    /// Verify the whole ledger from the charter again instead of only what is new since
+    /// the state kept in KEYFILE.verified.
+    #[arg(long)]
+    pub full: bool,
     /// Passphrase source.
     #[command(flatten)]
     pub pass: PassArgs,

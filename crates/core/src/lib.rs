@@ -13,6 +13,7 @@
 //! - [`tiles`]: C2SP tlog-tiles paths, entry bundles, stored hashes read from tiles;
 //! - [`checkpoint`]: C2SP checkpoints, signed notes and cosignatures;
 //! - [`lifecycle`]: a commitment's status folded from its history;
+//! - [`follow`]: a verified follower, checking only what is new since its last run;
 //! - [`bundle`]: the self-contained audit bundle and its offline verification.
 //!
 //! The byte-level formats are specified in `docs/FORMAT.md`.
@@ -24,6 +25,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod entry;
 pub mod envelope;
+pub mod follow;
 pub mod governance;
 pub mod json;
 pub mod keys;

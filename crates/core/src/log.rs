@@ -597,6 +597,12 @@ impl Frontier {
         iter.fold(last, |right, left| node_hash(left, &right))
     }
 
+    /// The perfect-subtree roots, largest (leftmost) first: what [`Frontier::from_hashes`]
+    /// takes back.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.nodes
+    }
+
     /// The stored indexes of the perfect-subtree roots that make up the frontier at `size`
     /// (at most 64, largest subtree first; the same as [`root_needs`]).
     pub fn needs(size: u64) -> Vec<StoredIndex> {

@@ -1,7 +1,6 @@
 //! `accord checkpoint`, `log-key`, `prove`, `consistency`, `cosign`.
 
 use crate::output::{out, outln};
-use accord_ledger::{verify, VerifyOptions};
 use accord_server::views;
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
@@ -188,31 +187,117 @@ pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
         .latest_checkpoint()?
         .ok_or_else(|| anyhow!("no checkpoint to cosign yet"))?;
     let size = cp.note.checkpoint().size();
-    let pb = output::progress(Some(size), "verify");
-    verify(
-        &ledger,
-        &VerifyOptions {
-            charter_hash: None,
-            up_to: Some(size),
-        },
-        &mut |done, _| pb.set_position(done),
-    )
-    .context("refusing to cosign: the ledger does not verify")?;
-    pb.finish_and_clear();
+    let (follower, verified_now) = follow_local(&ledger, &a, size)?;
+    follower
+        .check_checkpoint(&cp.note)
+        .map_err(|e| Verdict(format!("refusing to cosign: {e}")))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let cp = ledger.add_cosignature(cp.seq, &key, now)?;
+    let state = verified_path(&a.key);
+    super::write_file(&state, &follower.to_bytes()?)
+        .with_context(|| format!("cosigned, but could not record it in {}", state.display()))?;
     if ctx.json {
-        output::json(&json!({"seq": cp.seq, "tree_size": size, "cosigners": cp.cosigners}))
+        output::json(
+            &json!({"seq": cp.seq, "tree_size": size, "verified": verified_now,
+            "cosigners": cp.cosigners}),
+        )
     } else {
         outln!(
-            "{} verified {size} entries and cosigned checkpoint {}; cosigners: {}",
+            "{} verified {verified_now} new entries (the tree of {size} is the one verified before, \
+             extended) and cosigned checkpoint {}; cosigners: {}",
             key.name(),
             cp.seq,
             cp.cosigners.join(", ")
         )?;
         Ok(())
     }
+}
+
+/// `KEYFILE.verified`: what this member verified of the ledger (docs/CLI.md, `cosign`).
+fn verified_path(key: &std::path::Path) -> std::path::PathBuf {
+    let mut p = key.as_os_str().to_owned();
+    p.push(".verified");
+    std::path::PathBuf::from(p)
+}
+
+/// Brings what the member verified up to `size` entries of the local ledger: from the state
+/// kept beside the key (checking that the ledger still extends the tree verified then, with a
+/// consistency proof), or from the charter with `--full` or on the first run. Returns the
+/// follower and how many entries were verified now.
+fn follow_local(
+    ledger: &accord_ledger::Ledger,
+    a: &CosignArgs,
+    size: u64,
+) -> Result<(accord_core::follow::Follower, u64)> {
+    use accord_core::follow::Follower;
+    let refuse =
+        |why: String| -> anyhow::Error { Verdict(format!("refusing to cosign: {why}")).into() };
+    let path = verified_path(&a.key);
+    let mut f = if a.full || !path.exists() {
+        Follower::new()
+    } else {
+        let bytes = super::read_file(&path, 16 * 1024 * 1024)?;
+        Follower::from_bytes(&bytes)
+            .with_context(|| format!("{} (remove it, or use --full)", path.display()))?
+    };
+    if f.size() > 0 {
+        if f.origin() != Some(ledger.origin()) || f.charter_hash() != ledger.charter_hash() {
+            return Err(refuse(format!(
+                "{} records another ledger than {}; use --full to verify this one",
+                path.display(),
+                ledger.origin()
+            )));
+        }
+        if f.size() > size {
+            return Err(refuse(format!(
+                "the latest checkpoint covers {size} entries, fewer than the {} verified before: \
+                 the log was rolled back",
+                f.size()
+            )));
+        }
+        let p = ledger.consistency_proof(f.size(), Some(size))?;
+        if p.old_root != f.root() {
+            return Err(refuse(format!(
+                "the ledger's first {} entries are not the ones verified before (a fork or a rewrite)",
+                f.size()
+            )));
+        }
+        accord_core::log::verify_consistency(f.size(), size, &f.root(), &p.new_root, &p.proof)
+            .map_err(|e| refuse(format!("the consistency proof from size {}: {e}", f.size())))?;
+    }
+    let from = f.size();
+    let pb = output::progress(Some(size - from), "verify");
+    let mut read_error = None;
+    let mut done = 0u64;
+    let leaves = ledger
+        .entries(from)
+        .take((size - from) as usize)
+        .map_while(|e| match e {
+            Ok(e) => {
+                done += 1;
+                if done % 4096 == 0 {
+                    pb.set_position(done);
+                }
+                Some(e.leaf)
+            }
+            Err(e) => {
+                read_error = Some(e);
+                None
+            }
+        });
+    let mut lookup = |id: &accord_core::model::EntryId| {
+        let at = ledger.index_of(id).map_err(|e| e.to_string())?;
+        let record = ledger.commitment_state(id).map_err(|e| e.to_string())?;
+        Ok((at, record))
+    };
+    let advanced = f.advance(leaves, &mut lookup);
+    pb.finish_and_clear();
+    if let Some(e) = read_error {
+        return Err(refuse(format!("the ledger does not verify: {e}")));
+    }
+    advanced.map_err(|e| refuse(format!("the ledger does not verify: {e}")))?;
+    Ok((f, size - from))
 }
