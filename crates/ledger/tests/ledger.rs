@@ -341,3 +341,22 @@ fn a_complete_ledger_or_a_store_holding_data_is_never_recreated() {
     ));
     assert_eq!(Ledger::open(dir.path()).unwrap().size(), 3);
 }
+
+#[test]
+fn a_ledger_of_layout_1_is_refused_with_the_way_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let t = db.open_tree("accord").unwrap();
+        t.insert(b"Mformat", b"accord-ledger/1".to_vec()).unwrap();
+        t.insert(b"E\0\0\0\0\0\0\0\0", b"{}".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let e = Ledger::open(dir.path()).err().expect("refused").to_string();
+    assert!(e.contains("storage layout accord-ledger/1"), "{e}");
+    assert!(e.contains("export --format jsonl") && e.contains("import"), "{e}");
+    // Nothing was changed: the old key is still there.
+    let db = sled::open(dir.path()).unwrap();
+    let t = db.open_tree("accord").unwrap();
+    assert_eq!(t.get(b"Mformat").unwrap().unwrap().as_ref(), b"accord-ledger/1");
+}
