@@ -86,7 +86,11 @@ impl Synth {
     }
 
     fn sign(&self, payload: &Value, signers: &[usize]) -> Envelope {
-        let mut env = Envelope::new(serde_json::to_vec(payload).unwrap_or_default());
+        // A `json!` value of strings, numbers and arrays: serde_json cannot fail on it, and a
+        // silent empty payload would be signed bytes nobody meant.
+        #[allow(clippy::expect_used)]
+        let bytes = serde_json::to_vec(payload).expect("a JSON value serialises");
+        let mut env = Envelope::new(bytes);
         for &s in signers {
             env.sign(&self.members[s]);
         }
