@@ -354,9 +354,15 @@ fn a_ledger_of_layout_1_is_refused_with_the_way_forward() {
     }
     let e = Ledger::open(dir.path()).err().expect("refused").to_string();
     assert!(e.contains("storage layout accord-ledger/1"), "{e}");
-    assert!(e.contains("export --format jsonl") && e.contains("import"), "{e}");
+    assert!(
+        e.contains("export --format jsonl") && e.contains("import"),
+        "{e}"
+    );
     // Nothing was changed: the old key is still there.
     let db = sled::open(dir.path()).unwrap();
     let t = db.open_tree("accord").unwrap();
-    assert_eq!(t.get(b"Mformat").unwrap().unwrap().as_ref(), b"accord-ledger/1");
+    assert_eq!(
+        t.get(b"Mformat").unwrap().unwrap().as_ref(),
+        b"accord-ledger/1"
+    );
 }
