@@ -414,6 +414,10 @@ impl Ledger {
         batch.put(keys::META_KEY.to_vec(), meta.to_bytes());
         batch.put(keys::FORMAT_KEY.to_vec(), keys::FORMAT.to_vec());
         store.commit(batch)?;
+        // Hold the state as every open does, from its snapshot: a state replayed from the
+        // charter keeps every id and commitment in memory, and appends copy the state.
+        let (state, _) = State::from_snapshot(&state.snapshot(0), 1)
+            .map_err(|e| corrupt("the governance snapshot", e.to_string()))?;
         Ok(Self {
             store,
             dir: None,
