@@ -149,6 +149,7 @@ fn main() -> Result<()> {
             json_out,
         }) => {
             let o = outside::measure(ledger, *entries, *seed, *submits, *clients)?;
+            print!("{}", outside::table(&o));
             let line = serde_json::to_string(&o)?;
             println!("{line}");
             if let Some(path) = json_out {
@@ -236,6 +237,19 @@ fn main() -> Result<()> {
         println!("plot written to {}", cli.svg.display());
     }
     if let Some(k) = &cli.keep {
+        outside::keep_keys(k, &w.synth)?;
+        let o = outside::measure(k, largest, cli.seed, 15, 64)?;
+        print!("{}", outside::table(&o));
+        let line = serde_json::to_string(&o)?;
+        println!("{line}");
+        if let Some(path) = &cli.json_out {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            writeln!(file, "{line}").with_context(|| format!("writing {}", path.display()))?;
+        }
         println!(
             "ledger of {largest} entries kept in {} (check it with `accord --ledger {} verify`)",
             k.display(),

@@ -390,3 +390,38 @@ fn serve(
     drop(child);
     Ok(())
 }
+
+/// The outside figures as table rows, with the issue-#10/#11 targets.
+pub fn table(o: &Outside) -> String {
+    format!(
+        "outside timings at {} entries (new `accord` processes; load {} -> {})
+  open + one read (show <id>), p50 of 7   {:>9.1} ms   target <= 50 ms
+  submit, p50 of new processes            {:>9.1} ms   target <= 30 ms   (p99 {:.1} ms)
+  checkpoint --log-key                    {:>9.1} ms
+  cosign after one new entry              {:>9.1} ms   target <= 100 ms
+service (accord serve, loopback, reqwest/tokio load generator in-process, {} clients)
+  submissions accepted                    {:>9.0} /s   ({} of {}; p50 {:.1} ms, p99 {:.1} ms; target p99 <= 50 ms)
+  full level-0 tile GETs                  {:>9.0} /s   target >= 20000 /s
+  full entry-bundle GETs                  {:>9.0} /s
+  inclusion proof over HTTP, p50          {:>9.3} ms   target <= 1 ms   (p99 {:.3} ms)
+",
+        o.entries,
+        o.loadavg_start,
+        o.loadavg_end,
+        o.open_ms,
+        o.submit_ms,
+        o.submit_p99_ms,
+        o.checkpoint_ms,
+        o.cosign_ms,
+        o.serve_clients,
+        o.serve_accepted_per_s,
+        o.serve_accepted,
+        o.serve_submitted,
+        o.serve_submit_p50_ms,
+        o.serve_submit_p99_ms,
+        o.tile_gets_per_s,
+        o.bundle_gets_per_s,
+        o.http_inclusion_p50_ms,
+        o.http_inclusion_p99_ms,
+    )
+}
