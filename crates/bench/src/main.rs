@@ -9,6 +9,7 @@
 
 mod ceilings;
 mod measure;
+mod outside;
 mod report;
 mod svg;
 mod util;
@@ -37,7 +38,10 @@ const BUNDLES: usize = 100;
 #[command(
     name = "accord-bench",
     version,
-    about = "Builds a realistic accord ledger and measures it against raw component ceilings"
+    about = "Builds a realistic accord ledger and measures it against raw component ceilings",
+    after_help = "Outside timings (open, submit, cosign) and the service figures run the release `accord` \
+binary found beside this one (target/release/accord): build both with \
+`cargo build --release -p accord-bench -p accord`."
 )]
 struct Cli {
     /// Entries in the ledger (the charter included).
@@ -52,8 +56,10 @@ struct Cli {
     /// Where a multi-size run writes its plot.
     #[arg(long, default_value = "docs/perf-scale.svg")]
     svg: PathBuf,
-    /// Leave the (largest) ledger in DIR (which must not exist or be empty), for
-    /// `accord --ledger DIR verify`.
+    /// Leave the (largest) ledger in DIR (which must not exist or be empty), with the
+    /// members' keys and the log key, unencrypted, in DIR/keys/ (the CLI's key-file format),
+    /// for `accord --ledger DIR verify`, `submit`, `cosign --key`, `checkpoint --log-key`.
+    /// Also times new `accord` processes and `accord serve` on it.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
     /// Where scratch databases go (default: the system temp directory).
@@ -88,6 +94,26 @@ enum Cmd {
         #[arg(long)]
         up_to: Option<u64>,
     },
+    /// Outside timings on a kept ledger: new `accord` processes (open + one read, submit,
+    /// checkpoint, cosign) and `accord serve` over loopback HTTP (concurrent submissions,
+    /// tile and bundle GETs, inclusion proofs). Adds entries to the ledger.
+    Outside {
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Entries the kept ledger was built with (as `--entries` of the run that kept it).
+        #[arg(long)]
+        entries: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u8,
+        /// `accord submit` processes timed.
+        #[arg(long, default_value_t = 15)]
+        submits: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, value_name = "FILE")]
+        json_out: Option<PathBuf>,
+    },
     /// Diagnostic: the memory the governance state takes after replaying N entries (no
     /// store, no signature checks): what verify, import and append keep in memory.
     StateMemory {
@@ -114,6 +140,28 @@ fn main() -> Result<()> {
             return measure::state_memory(*entries, *seed);
         }
         Some(Cmd::Inspect { ledger }) => return measure::inspect(ledger),
+        Some(Cmd::Outside {
+            ledger,
+            entries,
+            seed,
+            submits,
+            clients,
+            json_out,
+        }) => {
+            let o = outside::measure(ledger, *entries, *seed, *submits, *clients)?;
+            print!("{}", outside::table(&o));
+            let line = serde_json::to_string(&o)?;
+            println!("{line}");
+            if let Some(path) = json_out {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                writeln!(file, "{line}")?;
+            }
+            return Ok(());
+        }
         None => {}
     }
     let mut sizes: Vec<u64> = if cli.scale {
@@ -189,6 +237,19 @@ fn main() -> Result<()> {
         println!("plot written to {}", cli.svg.display());
     }
     if let Some(k) = &cli.keep {
+        outside::keep_keys(k, &w.synth)?;
+        let o = outside::measure(k, largest, cli.seed, 15, 64)?;
+        print!("{}", outside::table(&o));
+        let line = serde_json::to_string(&o)?;
+        println!("{line}");
+        if let Some(path) = &cli.json_out {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            writeln!(file, "{line}").with_context(|| format!("writing {}", path.display()))?;
+        }
         println!(
             "ledger of {largest} entries kept in {} (check it with `accord --ledger {} verify`)",
             k.display(),
