@@ -395,7 +395,13 @@ impl SledStore {
                 if !owned {
                     continue;
                 }
-                let meta = d.metadata().map_err(io(&d.path()))?;
+                // sled removes blob files of replaced or deleted values in the background: a
+                // file listed a moment ago may be gone, and then there is nothing to sync.
+                let meta = match d.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(&d.path())(e)),
+                };
                 if meta.is_file() {
                     let rel = Path::new(dir.file_name().unwrap_or_default()).join(&name);
                     let key = if *dir == blobs {
