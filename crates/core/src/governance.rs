@@ -344,8 +344,8 @@ impl AsRef<OwedSignatures> for OwedSignatures {
 /// use accord_core::governance::Authorised;
 /// let forged = Authorised {
 ///     index: 1,
-///     payload: todo!(),
-///     owed: todo!(),
+///     payload: std::process::abort(),
+///     owed: std::process::abort(),
 ///     signers: Vec::new(),
 /// };
 /// ```
