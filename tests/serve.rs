@@ -8,130 +8,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use accord_core::checkpoint::SignedCheckpoint;
 use accord_core::keys::VerifierKey;
 use base64::prelude::*;
+use common::server::{get, http, post, Server};
 use common::Env;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-/// A running `accord serve`, killed when dropped (a failing test leaves no process behind).
-struct Server {
-    child: Option<Child>,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Server {
-    fn start(env: &Env, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
-            .current_dir(env.dir.path())
-            .env_remove("ACCORD_LEDGER")
-            .env_remove("ACCORD_SERVER")
-            .args([
-                "--ledger",
-                "d/ledger",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--log-key",
-                "d/keys/log.key",
-                "--checkpoint-every",
-                "1",
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut server = Server {
-            child: Some(child),
-            url: String::new(),
-        };
-        let mut lines = BufReader::new(stderr);
-        let mut first = String::new();
-        lines.read_line(&mut first).unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first stderr line: {first:?}"))
-            .to_owned();
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for l in lines.lines() {
-                match l {
-                    Ok(l) => eprintln!("[serve] {l}"),
-                    Err(_) => break,
-                }
-            }
-        });
-        server.url = url;
-        server
-    }
-
-    /// SIGTERM, then the exit code.
-    fn terminate(mut self) -> i32 {
-        let mut c = self.child.take().unwrap();
-        let st = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let started = Instant::now();
-        loop {
-            if let Some(s) = c.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                let _ = c.kill();
-                let _ = c.wait();
-                panic!("accord serve did not stop within 30 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-fn get(url: &str) -> (u16, Vec<u8>) {
-    let r = http().get(url).send().unwrap();
-    (r.status().as_u16(), r.bytes().unwrap().to_vec())
-}
-
-fn post(url: &str, body: Vec<u8>) -> (u16, Value) {
-    let r = http()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .unwrap();
-    let s = r.status().as_u16();
-    (
-        s,
-        serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
-    )
-}
 
 fn demo(env: &Env) {
     env.ok(&["demo", "--dir", "d"]);

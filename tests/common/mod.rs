@@ -6,6 +6,8 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+pub mod server;
+
 /// A scratch directory and the binary.
 pub struct Env {
     pub dir: tempfile::TempDir,
