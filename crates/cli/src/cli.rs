@@ -87,6 +87,16 @@ pub enum Command {
     VerifyBundle(VerifyBundleArgs),
     /// Run the ledger as a service: C2SP tlog-tiles and a JSON API over HTTP(S).
     Serve(ServeArgs),
+    /// Create or update a verified replica of a log from its C2SP tlog-tiles endpoints.
+    #[command(
+        after_help = "Example:\n  accord --ledger replica mirror --from https://log.example.org --charter-hash 3f2a...\n  accord --ledger replica mirror --from http://127.0.0.1:8080/bucket/g7 --follow 60"
+    )]
+    Mirror(MirrorArgs),
+    /// Check a mirror's fork evidence file offline: does it prove the log signed two histories?
+    #[command(
+        after_help = "Example:\n  accord verify-evidence replica/evidence/fork-12-12-20260102030405.json\n\nExit codes: 0 the file proves a fork; 1 it does not; 2 the file cannot be read."
+    )]
+    VerifyEvidence(VerifyEvidenceArgs),
 }
 
 /// `accord demo`.
@@ -771,4 +781,28 @@ pub struct ServeArgs {
     /// Passphrase source for the log key.
     #[command(flatten)]
     pub pass: PassArgs,
+}
+
+/// `accord mirror`.
+#[derive(Args, Debug)]
+pub struct MirrorArgs {
+    /// The log's base URL: an `accord serve`, or a static copy of its tiles at a URL prefix.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The charter hash you trust (hex SHA-256 of the charter payload); checked on every run.
+    #[arg(long, value_name = "HEX")]
+    pub charter_hash: Option<String>,
+    /// Keep the replica current: sync again every SECONDS until SIGTERM or SIGINT.
+    #[arg(long, value_name = "SECONDS")]
+    pub follow: Option<u64>,
+    /// Give up on a request after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+/// `accord verify-evidence`.
+#[derive(Args, Debug)]
+pub struct VerifyEvidenceArgs {
+    /// The evidence file `accord mirror` wrote.
+    pub file: PathBuf,
 }

@@ -114,6 +114,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => commands::audit::export(&ctx, a),
         Command::VerifyBundle(a) => commands::audit::verify_bundle(&ctx, a),
         Command::Serve(a) => commands::serve::serve(&ctx, a),
+        Command::Mirror(a) => commands::mirror::mirror(&ctx, a),
+        Command::VerifyEvidence(a) => commands::mirror::verify_evidence(&ctx, a),
     }
 }
 
