@@ -41,6 +41,10 @@ pub struct Target {
     kind: Kind,
 }
 
+/// The URL forms accepted.
+const FORMS: &str =
+    "expected s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///DIR";
+
 fn bad(url: &str, why: impl Into<String>) -> PublishError {
     PublishError::BadUrl {
         url: url.to_owned(),
@@ -56,7 +60,8 @@ impl Target {
     /// that cannot be configured (the builder's reason, e.g. a missing region).
     pub fn parse(url: &str) -> Result<Self, PublishError> {
         let u = Url::parse(url).map_err(|e| bad(url, e.to_string()))?;
-        let (scheme, prefix) = ObjectStoreScheme::parse(&u).map_err(|e| bad(url, e.to_string()))?;
+        let (scheme, prefix) =
+            ObjectStoreScheme::parse(&u).map_err(|e| bad(url, format!("{e}; {FORMS}")))?;
         let host = u.host_str().unwrap_or_default().to_owned();
         let built = |e: object_store::Error| bad(url, e.to_string());
         let (store, kind, bucket): (Arc<dyn ObjectStore>, Kind, String) = match scheme {
@@ -108,13 +113,7 @@ impl Target {
                     kind: Kind::Local,
                 });
             }
-            _ => {
-                return Err(bad(
-                    url,
-                    "expected s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or \
-                     file:///DIR",
-                ))
-            }
+            _ => return Err(bad(url, FORMS)),
         };
         Ok(Self {
             store,
