@@ -81,7 +81,7 @@ pub enum PublishError {
         /// What it probably means.
         why: &'static str,
         /// The store's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// An immutable object in the store holds other bytes than the ledger's.
     #[error(
@@ -233,7 +233,7 @@ fn store_error(
         what,
         object: object.to_owned(),
         why,
-        source,
+        source: Box::new(source),
     }
 }
 
