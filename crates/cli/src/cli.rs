@@ -97,7 +97,15 @@ pub enum Command {
         after_help = "Example:\n  accord verify-evidence replica/evidence/fork-12-12-20260102030405.json\n\nExit codes: 0 the file proves a fork; 1 it does not; 2 the file cannot be read."
     )]
     VerifyEvidence(VerifyEvidenceArgs),
+    /// Copy the log's C2SP tlog-tiles (checkpoint, tiles, entry bundles) to object storage.
+    #[command(after_help = PUBLISH_EXAMPLES)]
+    Publish(PublishArgs),
 }
+
+const PUBLISH_EXAMPLES: &str = "Examples:
+  AWS_REGION=eu-central-1 accord --ledger g7 publish --to s3://g7-ledger/log
+  AWS_ENDPOINT_URL=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true accord --ledger g7 publish --to s3://test/log
+  accord --ledger g7 publish --to file:///srv/www/g7-log";
 
 /// `accord demo`.
 #[derive(Args, Debug)]
@@ -781,6 +789,28 @@ pub struct ServeArgs {
     /// Passphrase source for the log key.
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Also publish to this object store after each checkpoint, in the background (the URL
+    /// forms of `accord publish --to`).
+    #[arg(long, value_name = "URL")]
+    pub publish_to: Option<String>,
+}
+
+/// `accord publish`.
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// Where: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///DIR.
+    /// S3 is configured by the standard AWS variables (AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP), GCS by
+    /// GOOGLE_*, Azure by AZURE_*.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Uploads at once.
+    #[arg(long, value_name = "N", default_value_t = accord_publish::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Re-check every tile and bundle from size 0, not only those new since the checkpoint
+    /// the store holds (a repair after objects were deleted).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `accord mirror`.

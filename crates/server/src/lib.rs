@@ -92,6 +92,12 @@ impl Bound {
         self.listener.local_addr()
     }
 
+    /// The ledger the service owns, shared with its sequencer: for tasks that run beside
+    /// the service and only read it (the publisher of `accord serve --publish-to`).
+    pub fn ledger(&self) -> sequencer::SharedLedger {
+        self.state.ledger.clone()
+    }
+
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         if self.tls.is_some() {

@@ -7,6 +7,7 @@ pub mod draft;
 pub mod keys;
 pub mod log;
 pub mod mirror;
+pub mod publish;
 pub mod read;
 pub mod serve;
 pub mod sign;

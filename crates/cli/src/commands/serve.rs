@@ -1,5 +1,8 @@
 //! `accord serve`: opens the ledger, decrypts the log key once, binds, prints
 //! `listening on URL` as the first line on stderr, and serves until SIGTERM or SIGINT.
+//! With `--publish-to URL`, a task beside the service publishes each new checkpoint to
+//! object storage (`accord_publish::follow`), and a last publish runs after the sequencer
+//! signed its last checkpoint at shutdown.
 
 use std::time::Duration;
 
@@ -21,6 +24,11 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
     if !(a.rate_limit.is_finite() && a.rate_limit >= 0.0) {
         anyhow::bail!("--rate-limit must be a number of writes per second, 0 or more");
     }
+    let publish_to = a
+        .publish_to
+        .as_deref()
+        .map(accord_publish::Target::parse)
+        .transpose()?;
     let config = accord_server::Config {
         listen: a.listen,
         log_key: key,
@@ -46,11 +54,30 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
                 note_quarantine(&l);
             }
         }
+        let publisher = publish_to.map(|t| {
+            let ledger = bound.ledger();
+            let task = tokio::spawn(accord_publish::follow(
+                ledger.clone(),
+                t.clone(),
+                PUBLISH_EVERY,
+            ));
+            (task, ledger, t)
+        });
         bound.run(shutdown()).await;
+        if let Some((task, ledger, t)) = publisher {
+            task.abort();
+            match accord_publish::publish(&ledger, &t, accord_publish::Options::default()).await {
+                Ok(r) => eprintln!("accord serve: published size {} to {}", r.size, t.url()),
+                Err(e) => eprintln!("accord serve: last publish to {} failed: {e}", t.url()),
+            }
+        }
         eprintln!("accord serve: stopped");
         Ok::<(), anyhow::Error>(())
     })
 }
+
+/// How often the publisher looks for a new checkpoint.
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
 /// SIGTERM or SIGINT.
 async fn shutdown() {
