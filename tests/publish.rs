@@ -60,7 +60,7 @@ impl Moto {
     /// the first two requests (the readiness probe, the bucket's creation).
     fn start(auth: bool) -> Moto {
         let port = free_port();
-        let mut cmd = Command::new("moto_server");
+        let mut cmd = Command::new(common::tools::moto_server());
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
