@@ -7,6 +7,7 @@ use std::process::Output;
 use assert_cmd::Command;
 
 pub mod server;
+pub mod tiles;
 pub mod tools;
 
 /// A scratch directory and the binary.
