@@ -6,6 +6,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+pub mod load;
 pub mod server;
 pub mod tiles;
 pub mod tools;

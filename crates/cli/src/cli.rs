@@ -786,6 +786,29 @@ pub struct ServeArgs {
     /// Writes (submissions, cosignatures) per second per source address; 0 for no limit.
     #[arg(long, value_name = "N", default_value_t = 20.0)]
     pub rate_limit: f64,
+    /// Writes one source address may make at once before --rate-limit applies.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub burst: u32,
+    /// Connections open at once, from everyone; one more is closed as it is accepted
+    /// (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Connections open at once from one source address (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+    /// Request headers must arrive within this (slow clients are cut off).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// A whole request, its body included, must be done within this (else 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub request_timeout: f64,
+    /// A connection on which nothing arrives for this long is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Free space (MiB) to keep on the ledger's file system: below it submissions are
+    /// refused with 507 until space is freed (0: no reserve).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub min_free_space: u64,
     /// Passphrase source for the log key.
     #[command(flatten)]
     pub pass: PassArgs,

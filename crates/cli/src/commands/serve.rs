@@ -29,12 +29,25 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
         .as_deref()
         .map(accord_publish::Target::parse)
         .transpose()?;
+    if a.burst == 0 {
+        anyhow::bail!("--burst must be 1 or more");
+    }
+    let limits = accord_server::Limits {
+        rate: a.rate_limit,
+        burst: a.burst,
+        max_connections: a.max_connections,
+        max_connections_per_address: a.max_connections_per_address,
+        header_timeout: seconds("--header-timeout", a.header_timeout)?,
+        request_timeout: seconds("--request-timeout", a.request_timeout)?,
+        idle_timeout: seconds("--idle-timeout", a.idle_timeout)?,
+        min_free_space: a.min_free_space.saturating_mul(1 << 20),
+    };
     let config = accord_server::Config {
         listen: a.listen,
         log_key: key,
         checkpoint_every: Duration::from_secs(a.checkpoint_every.max(1)),
         tls,
-        rate: (a.rate_limit, (a.rate_limit * 2.0).max(1.0)),
+        limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -78,6 +91,14 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
 
 /// How often the publisher looks for a new checkpoint.
 const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
+/// A positive number of seconds, at most a day.
+fn seconds(flag: &str, s: f64) -> Result<Duration> {
+    if !(s.is_finite() && s > 0.0 && s <= 86_400.0) {
+        anyhow::bail!("{flag} must be a number of seconds above 0 and at most 86400, not {s}");
+    }
+    Ok(Duration::from_secs_f64(s))
+}
 
 /// SIGTERM or SIGINT.
 async fn shutdown() {
