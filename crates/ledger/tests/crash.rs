@@ -143,11 +143,12 @@ fn trials(mode: &str) {
         // Reopen: everything acknowledged is there, unchanged, and the ledger verifies.
         let mut ledger = match Ledger::open(dir.path()) {
             Ok(l) => l,
-            Err(accord_ledger::LedgerError::NotALedger(_))
-                if acked.is_empty() && acked_count == 0 =>
-            {
-                continue
-            }
+            // Killed before the creation completed: nothing was acknowledged, and the
+            // directory says so (no ledger, or an incomplete creation).
+            Err(
+                accord_ledger::LedgerError::NotALedger(_)
+                | accord_ledger::LedgerError::Incomplete(_),
+            ) if acked.is_empty() && acked_count == 0 => continue,
             Err(e) => {
                 // Keep the evidence: the temporary directory goes away with the panic.
                 let keep = std::env::temp_dir().join(format!("accord-crash-failed-{seed}"));
