@@ -12,6 +12,7 @@ mod measure;
 mod outside;
 mod publish;
 mod report;
+mod soak;
 mod svg;
 mod util;
 mod workload;
@@ -133,6 +134,22 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
+    /// A soak of `accord serve` on a kept ledger (a copy: it grows): its maximum accepted
+    /// submissions/s, then open-loop submissions at `--share` of it for `--minutes` with
+    /// readers beside them; latency and the server's memory per minute (issue #15).
+    Soak {
+        #[arg(long)]
+        ledger: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        seed: u8,
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// The share of the measured maximum to sustain.
+        #[arg(long, default_value_t = 0.7)]
+        share: f64,
+        #[arg(long, value_name = "FILE")]
+        json_out: Option<PathBuf>,
+    },
     /// Diagnostic: the memory the governance state takes after replaying N entries (no
     /// store, no signature checks): what verify, import and append keep in memory.
     StateMemory {
@@ -196,6 +213,18 @@ fn main() -> Result<()> {
         }) => {
             let r = publish::measure(ledger, *seed, *jobs, moto.as_deref())?;
             print!("{}", publish::table(&r));
+            json_line(&r, json_out.as_deref())?;
+            return Ok(());
+        }
+        Some(Cmd::Soak {
+            ledger,
+            seed,
+            minutes,
+            share,
+            json_out,
+        }) => {
+            let r = soak::measure(ledger, *seed, *minutes, *share)?;
+            print!("{}", soak::table(&r));
             json_line(&r, json_out.as_deref())?;
             return Ok(());
         }
