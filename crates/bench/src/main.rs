@@ -9,6 +9,7 @@
 
 mod ceilings;
 mod measure;
+mod mirror;
 mod outside;
 mod publish;
 mod report;
@@ -134,6 +135,16 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
+    /// A fresh `accord mirror` of a kept ledger served over loopback against a local
+    /// `accord verify`, then one new entry mirrored and cosigned (issue #12). Adds an entry.
+    Mirror {
+        #[arg(long)]
+        ledger: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        seed: u8,
+        #[arg(long, value_name = "FILE")]
+        json_out: Option<PathBuf>,
+    },
     /// A soak of `accord serve` on a kept ledger (a copy: it grows): its maximum accepted
     /// submissions/s, then open-loop submissions at `--share` of it for `--minutes` with
     /// readers beside them; latency and the server's memory per minute (issue #15).
@@ -213,6 +224,16 @@ fn main() -> Result<()> {
         }) => {
             let r = publish::measure(ledger, *seed, *jobs, moto.as_deref())?;
             print!("{}", publish::table(&r));
+            json_line(&r, json_out.as_deref())?;
+            return Ok(());
+        }
+        Some(Cmd::Mirror {
+            ledger,
+            seed,
+            json_out,
+        }) => {
+            let r = mirror::measure(ledger, *seed)?;
+            print!("{}", mirror::table(&r));
             json_line(&r, json_out.as_deref())?;
             return Ok(());
         }

@@ -70,7 +70,7 @@ fn entry_id(env: &Envelope) -> Result<String> {
         .context("entry without an id")
 }
 
-fn run(bin: &Path, args: &[&str]) -> Result<Duration> {
+pub fn run(bin: &Path, args: &[&str]) -> Result<Duration> {
     let t = Instant::now();
     let out = Command::new(bin)
         .args(args)

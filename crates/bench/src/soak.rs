@@ -27,7 +27,12 @@ pub struct Window {
     pub sent: u64,
     pub accepted: u64,
     pub refused: u64,
+    /// The refusals by HTTP status.
+    pub refused_by_status: std::collections::BTreeMap<u16, u64>,
+    /// Submissions without an answer (connection error, 30 s timeout).
     pub errors: u64,
+    /// Reads that failed.
+    pub read_errors: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub reads: u64,
@@ -96,7 +101,9 @@ struct Samples {
     lat: Vec<Duration>,
     accepted: u64,
     refused: u64,
+    by_status: std::collections::BTreeMap<u16, u64>,
     errors: u64,
+    read_errors: u64,
     reads: Vec<Duration>,
 }
 
@@ -247,7 +254,7 @@ pub fn measure(dir: &Path, seed: u8, minutes: u64, share: f64) -> Result<SoakRun
                         if ok {
                             s.reads.push(e);
                         } else {
-                            s.errors += 1;
+                            s.read_errors += 1;
                         }
                     });
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -299,8 +306,9 @@ pub fn measure(dir: &Path, seed: u8, minutes: u64, share: f64) -> Result<SoakRun
                             s.accepted += 1;
                             s.lat.push(e);
                         }
-                        Ok(_) => {
+                        Ok(code) => {
                             s.refused += 1;
+                            *s.by_status.entry(code).or_default() += 1;
                             s.lat.push(e);
                         }
                         Err(_) => s.errors += 1,
@@ -318,7 +326,9 @@ pub fn measure(dir: &Path, seed: u8, minutes: u64, share: f64) -> Result<SoakRun
                     sent: sent_window,
                     accepted: s.accepted,
                     refused: s.refused,
+                    refused_by_status: s.by_status,
                     errors: s.errors,
+                    read_errors: s.read_errors,
                     p50_ms: percentile_ms(&s.lat, 50.0),
                     p99_ms: percentile_ms(&s.lat, 99.0),
                     reads: s.reads.len() as u64,
@@ -327,16 +337,18 @@ pub fn measure(dir: &Path, seed: u8, minutes: u64, share: f64) -> Result<SoakRun
                 };
                 sent_window = 0;
                 phase(format!(
-                    "soak: {:>4} s: {} sent, {} accepted, {} refused, {} errors, p50 {:.1} ms, \
-                     p99 {:.1} ms, {} reads (p99 {:.1} ms), RSS {:.0} MiB",
+                    "soak: {:>4} s: {} sent, {} accepted, {} refused {:?}, {} errors, p50 {:.1} ms, \
+                     p99 {:.1} ms, {} reads ({} failed, p99 {:.1} ms), RSS {:.0} MiB",
                     w.at_s,
                     w.sent,
                     w.accepted,
                     w.refused,
+                    w.refused_by_status,
                     w.errors,
                     w.p50_ms,
                     w.p99_ms,
                     w.reads,
+                    w.read_errors,
                     w.read_p99_ms,
                     w.rss_mib
                 ));
