@@ -218,7 +218,7 @@ impl Drop for Child {
     }
 }
 
-/// Starts `accord serve` (no rate limit, a checkpoint every second) on a free loopback
+/// Starts `accord serve` (no rate or per-address connection limit, a checkpoint every second) on a free loopback
 /// port of the ledger `d` with the log key `lk`; the process and its URL.
 pub fn start_serve(bin: &Path, d: &str, lk: &str) -> Result<(Child, String)> {
     phase("serve: starting accord serve on 127.0.0.1:0");
@@ -232,6 +232,9 @@ pub fn start_serve(bin: &Path, d: &str, lk: &str) -> Result<(Child, String)> {
             "--log-key",
             lk,
             "--rate-limit",
+            "0",
+            // Every load generator's connection comes from 127.0.0.1.
+            "--max-connections-per-address",
             "0",
             "--checkpoint-every",
             "1",

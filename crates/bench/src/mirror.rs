@@ -1,0 +1,141 @@
+//! `accord-bench mirror`: a fresh `accord mirror` of a kept ledger served by `accord serve`
+//! over loopback, against a local `accord verify` of the same ledger (issue #12: >= 0.8x of
+//! its rate), then one new entry submitted, mirrored and cosigned on the replica (<= 100 ms).
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use accord_ledger::synth::Synth;
+use anyhow::{ensure, Context, Result};
+use serde::Serialize;
+
+use crate::outside::{accord_bin, run, start_serve};
+use crate::util::phase;
+use crate::workload::MEMBERS;
+
+/// What one run measured.
+#[derive(Debug, Default, Serialize)]
+pub struct MirrorRun {
+    pub entries: u64,
+    pub verify_s: f64,
+    pub verify_per_s: f64,
+    pub mirror_s: f64,
+    pub mirror_per_s: f64,
+    /// mirror rate over verify rate (target >= 0.8).
+    pub ratio: f64,
+    pub one_new_mirror_ms: f64,
+    pub one_new_cosign_ms: f64,
+    /// Both, as a ministry's cron job runs them (target <= 100 ms).
+    pub one_new_ms: f64,
+    pub loadavg_start: String,
+    pub loadavg_end: String,
+}
+
+fn served_size(http: &reqwest::blocking::Client, url: &str) -> Result<u64> {
+    let c = http.get(format!("{url}/checkpoint")).send()?.text()?;
+    c.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .context("a checkpoint without a size line")
+}
+
+fn wait_for(http: &reqwest::blocking::Client, url: &str, size: u64) -> Result<()> {
+    let started = Instant::now();
+    while served_size(http, url)? < size {
+        ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "no checkpoint of {size} entries within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Runs the measurement on the kept ledger `dir` (with `dir/keys/`).
+pub fn measure(dir: &Path, seed: u8) -> Result<MirrorRun> {
+    let bin = accord_bin()?;
+    let d = dir.to_str().context("ledger path is not UTF-8")?;
+    let keys = dir.join("keys");
+    let lk = keys.join("log.key");
+    let lk = lk.to_str().context("key path is not UTF-8")?;
+    let synth = Synth::new(MEMBERS, seed);
+    let member = keys.join(format!("{}.key", synth.members[0].name()));
+    let mk = member.to_str().context("key path is not UTF-8")?;
+    let mut r = MirrorRun {
+        loadavg_start: crate::util::loadavg(),
+        ..MirrorRun::default()
+    };
+
+    // Verify first: `accord serve` holds the ledger while it runs. The service signs a
+    // checkpoint of the whole ledger when it starts, so the mirror fetches the same entries.
+    phase(format!("mirror: local verify of {d}"));
+    r.verify_s = run(&bin, &["--ledger", d, "verify"])?.as_secs_f64();
+    let (child, url) = start_serve(&bin, d, lk)?;
+    let http = reqwest::blocking::Client::new();
+    r.entries = served_size(&http, &url)?;
+    r.verify_per_s = r.entries as f64 / r.verify_s;
+
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let work = tempfile::tempdir_in(parent)?;
+    let rep = work.path().join("replica");
+    let rep = rep.to_str().context("replica path is not UTF-8")?;
+    phase(format!("mirror: fresh mirror from {url}"));
+    r.mirror_s = run(&bin, &["--ledger", rep, "mirror", "--from", &url])?.as_secs_f64();
+    r.mirror_per_s = r.entries as f64 / r.mirror_s;
+    r.ratio = r.mirror_per_s / r.verify_per_s;
+    phase(format!(
+        "mirror: verify {:.1} s ({:.0}/s), mirror {:.1} s ({:.0}/s): {:.2}x",
+        r.verify_s, r.verify_per_s, r.mirror_s, r.mirror_per_s, r.ratio
+    ));
+    // A first cosignature on the replica (the member's full check), as a ministry does once.
+    run(&bin, &["--ledger", rep, "cosign", "--key", mk])?;
+
+    // One new entry: submitted, then mirrored and cosigned on the replica.
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs())
+        * 100_000;
+    let body = Synth::new(MEMBERS, seed)
+        .starting_at(start)
+        .next_entry()
+        .to_json();
+    let res = http
+        .post(format!("{url}/api/v1/entries"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()?;
+    ensure!(res.status().as_u16() == 201, "submit: {}", res.status());
+    wait_for(&http, &url, r.entries + 1)?;
+    let m = run(&bin, &["--ledger", rep, "mirror", "--from", &url])?;
+    let c = run(&bin, &["--ledger", rep, "cosign", "--key", mk])?;
+    r.one_new_mirror_ms = m.as_secs_f64() * 1e3;
+    r.one_new_cosign_ms = c.as_secs_f64() * 1e3;
+    r.one_new_ms = r.one_new_mirror_ms + r.one_new_cosign_ms;
+    drop(child);
+    r.loadavg_end = crate::util::loadavg();
+    Ok(r)
+}
+
+/// The run as a table.
+pub fn table(r: &MirrorRun) -> String {
+    format!(
+        "mirror of {} entries over loopback\n\
+         | what | time | entries/s |\n|---|---|---|\n\
+         | local `accord verify` | {:.1} s | {:.0} |\n\
+         | fresh `accord mirror --from` | {:.1} s | {:.0} |\n\
+         mirror / verify: {:.2}x (target >= 0.8x)\n\
+         one new entry: mirror {:.1} ms + cosign {:.1} ms = {:.1} ms (target <= 100 ms)\n\
+         load average {} -> {}\n",
+        r.entries,
+        r.verify_s,
+        r.verify_per_s,
+        r.mirror_s,
+        r.mirror_per_s,
+        r.ratio,
+        r.one_new_mirror_ms,
+        r.one_new_cosign_ms,
+        r.one_new_ms,
+        r.loadavg_start,
+        r.loadavg_end
+    )
+}
