@@ -132,8 +132,8 @@ fn a_ministry_drafts_cosigns_submits_and_an_auditor_verifies_offline() {
     ]);
     assert_eq!(
         e.read("c.csv").lines().count(),
-        3,
-        "header and two versions"
+        2,
+        "header and one row per commitment (current terms)"
     );
     assert_eq!(e.read("all.jsonl").lines().count(), 4);
 

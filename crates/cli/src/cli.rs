@@ -600,6 +600,9 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// An index or an entry id.
     pub entry: String,
+    /// For a commitment: show this version of its terms (default: the current one).
+    #[arg(long, value_name = "N")]
+    pub version: Option<u32>,
 }
 
 /// `accord history`.
@@ -644,6 +647,9 @@ pub struct StatusArgs {
     /// Filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Show at most this many commitments.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
 }
 
 /// `accord summary`.
@@ -732,6 +738,10 @@ pub struct ExportArgs {
     /// Output file ("-" for standard output).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// CSV: one row per version of each commitment (default: one row per commitment, its
+    /// current terms).
+    #[arg(long)]
+    pub versions: bool,
 }
 
 /// `accord verify-bundle`.

@@ -306,6 +306,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
             as_of: Some(day),
             ..Default::default()
         },
+        false,
     )?;
     std::fs::write(&csv, buf)?;
     let bundle_path = exports.join("audit-bundle.json");
@@ -324,7 +325,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     std::fs::write(&joint_path, joint_bundle.to_json())?;
     let checked = joint_bundle.verify(Some(ledger.log_key()), Some(ledger.charter_hash()))?;
     say(format!(
-        "7. exported {} ({} entries), {} ({rows} commitment versions), {} and {} (verified offline: {} entries, {} cosigners)",
+        "7. exported {} ({} entries), {} ({rows} commitments), {} and {} (verified offline: {} entries, {} cosigners)",
         jsonl.display(), ledger.size(), csv.display(), bundle_path.display(), joint_path.display(), checked.entries, checked.cosigners.len()
     ))?;
     let summary = ledger.summary(day)?;
@@ -339,7 +340,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     outln!()?;
     outln!(
         "{} commitments from {} countries; try:",
-        summary.commitments,
+        summary.commitments.commitments,
         summary.by_country.len()
     )?;
     outln!("  accord --ledger {} status", ledger_dir.display())?;

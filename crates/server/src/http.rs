@@ -283,18 +283,23 @@ impl FilterQuery {
             })?),
             None => None,
         };
-        if let Some(k) = &self.kind {
-            if !accord_core::model::commitment::MEASURE_KINDS.contains(&k.as_str()) {
-                return Err(ApiError::BadRequest(format!(
-                    "kind {k:?}: expected one of {}",
-                    accord_core::model::commitment::MEASURE_KINDS.join(", ")
-                )));
-            }
-        }
+        let kind = match &self.kind {
+            Some(k) => Some(
+                accord_core::figures::parse_kind(k)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "kind {k:?}: expected one of {}",
+                            accord_core::model::commitment::MEASURE_KINDS.join(", ")
+                        ))
+                    })?
+                    .to_owned(),
+            ),
+            None => None,
+        };
         Ok(Filter {
             member: self.member.clone(),
             country: self.country.clone(),
-            kind: self.kind.clone(),
+            kind,
             commodity: self.commodity.clone(),
             status,
             from: self.since.as_deref().map(|s| day("since", s)).transpose()?,

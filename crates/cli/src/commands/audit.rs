@@ -110,9 +110,16 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         }
         ExportFormat::Csv => {
             let mut buf = Vec::new();
-            let n = ledger.export_csv(&mut buf, &f)?;
+            let n = ledger.export_csv(&mut buf, &f, a.versions)?;
             write_file(&a.out, &buf)?;
-            (n, "commitment versions")
+            (
+                n,
+                if a.versions {
+                    "commitment versions"
+                } else {
+                    "commitments"
+                },
+            )
         }
         ExportFormat::Bundle => {
             let selected = ledger.select(&f, everything)?;
