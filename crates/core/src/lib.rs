@@ -25,6 +25,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod entry;
 pub mod envelope;
+pub mod evidence;
 pub mod figures;
 pub mod follow;
 pub mod governance;
