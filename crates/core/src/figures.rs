@@ -220,6 +220,25 @@ impl Measure {
         }
     }
 
+    /// The material an offtake contracts, by unit, that counts toward the per-unit totals of
+    /// offtakes (delivered so far against contracted). Stockpile targets and every other
+    /// kind contract nothing.
+    pub fn contracted(&self) -> Option<(String, Decimal)> {
+        match self {
+            Measure::Offtake { quantity, .. } => {
+                Some((quantity.unit.to_string(), quantity.amount.value()))
+            }
+            Measure::PriceFloor { .. }
+            | Measure::FinancingPledge { .. }
+            | Measure::Stockpile { .. }
+            | Measure::TariffMeasure { .. }
+            | Measure::TaxIncentive { .. }
+            | Measure::RecyclingTarget { .. }
+            | Measure::StandardsMarket { .. }
+            | Measure::Framework { .. } => None,
+        }
+    }
+
     /// The progress metric that measures the figure: money disbursed (in the figure's
     /// currency) for money and prices, material delivered (in its unit) for an offtake,
     /// material stockpiled for a stockpile; none for rates and shares.

@@ -332,7 +332,7 @@ impl Ledger {
         Ok(n)
     }
 
-    /// Writes CSV (docs/FORMAT.md section 13): one row per commitment with its current
+    /// Writes CSV (docs/FORMAT.md section 10.3): one row per commitment with its current
     /// terms, or with `versions` one row per version (creation and each amendment), the
     /// current one flagged. Figures come from `accord_core::figures`, as everywhere else.
     ///
@@ -505,7 +505,7 @@ impl Ledger {
     }
 }
 
-/// CSV columns (docs/FORMAT.md section 13).
+/// CSV columns (docs/FORMAT.md section 10.3).
 pub const CSV_HEADER: [&str; 33] = [
     "commitment_id",
     "version",

@@ -162,10 +162,25 @@ pub struct Summary {
     pub by_country: BTreeMap<String, SummaryLine>,
     /// Joint pledges not split between countries.
     pub joint: JointLine,
+    /// Money disbursed so far toward the pledges in force, by currency (decimal strings):
+    /// the `disbursed` progress reported on each commitment counted in `pledged`, in a
+    /// currency it pledges.
+    pub disbursed: BTreeMap<String, String>,
+    /// Offtakes in force, by unit: the quantity contracted and delivered so far.
+    pub delivered: BTreeMap<String, Delivered>,
     /// Per commodity.
     pub by_commodity: BTreeMap<String, SummaryLine>,
     /// Per kind of measure.
     pub by_kind: BTreeMap<String, StatusCounts>,
+}
+
+/// Material contracted by offtakes in force, and delivered so far, in one unit.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Delivered {
+    /// The offtakes' quantities added up, a decimal string.
+    pub contracted: String,
+    /// The `delivered` progress reported on them in this unit, a decimal string.
+    pub delivered: String,
 }
 
 fn id_from(bytes: &[u8], what: &str) -> Result<EntryId, LedgerError> {
@@ -333,6 +348,9 @@ impl Ledger {
             ..Summary::default()
         };
         let mut total = Totals::new();
+        let mut disbursed = Totals::new();
+        let mut contracted = Totals::new();
+        let mut delivered = Totals::new();
         let mut joint = Totals::new();
         let mut by_country: BTreeMap<String, Totals> = BTreeMap::new();
         let mut by_commodity: BTreeMap<String, Totals> = BTreeMap::new();
@@ -375,7 +393,31 @@ impl Ledger {
             if !in_force {
                 continue;
             }
+            let reported = |metric: accord_core::model::Metric, unit: &str| {
+                v.progress
+                    .iter()
+                    .filter(|p| p.metric == metric && p.unit == unit)
+                    .filter_map(|p| rust_decimal::Decimal::from_str_exact(&p.total).ok())
+                    .fold(rust_decimal::Decimal::ZERO, |a, b| {
+                        a.checked_add(b).unwrap_or(rust_decimal::Decimal::MAX)
+                    })
+            };
+            if let Some((unit, amount)) = v.terms.measure.contracted() {
+                add(&mut contracted, &unit, amount);
+                add(
+                    &mut delivered,
+                    &unit,
+                    reported(accord_core::model::Metric::Delivered, &unit),
+                );
+            }
             let pledged = v.terms.measure.pledged();
+            for c in pledged.keys() {
+                add(
+                    &mut disbursed,
+                    c,
+                    reported(accord_core::model::Metric::Disbursed, c),
+                );
+            }
             if pledged.is_empty() {
                 continue;
             }
@@ -411,6 +453,21 @@ impl Ledger {
             }
         }
         s.pledged = totals_strings(&total);
+        s.disbursed = totals_strings(&disbursed);
+        let delivered = totals_strings(&delivered);
+        s.delivered = totals_strings(&contracted)
+            .into_iter()
+            .map(|(unit, c)| {
+                let d = delivered.get(&unit).cloned().unwrap_or_else(|| "0".into());
+                (
+                    unit,
+                    Delivered {
+                        contracted: c,
+                        delivered: d,
+                    },
+                )
+            })
+            .collect();
         s.joint.pledged = totals_strings(&joint);
         for (k, t) in by_country {
             // A framework partner may not be a member's country: it still gets its line.

@@ -172,7 +172,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<()> {
             ("leaf hash", s(&v, "leaf_hash")),
         ])?;
         outln!()?;
-        for (k, val) in readable(&v["payload"], &["ledger", "type", "id", "signed_at"]) {
+        for (k, val) in views::readable(&v["payload"], &["ledger", "type", "id", "signed_at"]) {
             outln!("{k}: {val}")?;
         }
         return Ok(());
@@ -273,7 +273,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<()> {
     }
     outln!()?;
     outln!("terms (version {want}):")?;
-    for (k, val) in readable(&terms, &["title"]) {
+    for (k, val) in views::readable(&terms, &["title"]) {
         outln!("  {k}: {val}")?;
     }
     Ok(())
@@ -293,116 +293,6 @@ fn headline_of(terms: &Value) -> String {
     serde_json::from_value::<accord_core::model::Terms>(terms.clone())
         .map(|t| t.measure.headline())
         .unwrap_or_default()
-}
-
-/// A JSON value as a person reads it: money as `USD 1,000`, prices as `USD 110/kg`,
-/// quantities as `1,000 t`, lists joined, enum spellings with spaces.
-fn readable_value(v: &Value) -> String {
-    use accord_core::figures::group_thousands as g;
-    match v {
-        Value::Object(o) => {
-            let amount = o.get("amount").and_then(Value::as_str);
-            let cur = o.get("currency").and_then(Value::as_str);
-            let unit = o.get("unit").and_then(Value::as_str);
-            match (amount, cur, unit) {
-                (Some(a), Some(c), Some(u)) if o.len() == 3 => format!("{c} {}/{u}", g(a)),
-                (Some(a), Some(c), None) if o.len() == 2 => format!("{c} {}", g(a)),
-                (Some(a), None, Some(u)) if o.len() == 2 => format!("{} {u}", g(a)),
-                _ => o
-                    .iter()
-                    .filter(|(_, x)| !x.is_null())
-                    .map(|(k, x)| format!("{}: {}", k.replace('_', " "), readable_value(x)))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }
-        }
-        Value::Array(a) => a.iter().map(readable_value).collect::<Vec<_>>().join(", "),
-        Value::String(x) => x.clone(),
-        Value::Null => "none".into(),
-        other => other.to_string(),
-    }
-}
-
-/// The members of an object as `key: value` lines a person reads, one level of nesting
-/// flattened (`measure kind: price floor`), `skip` left out.
-fn readable(v: &Value, skip: &[&str]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let Some(o) = v.as_object() else {
-        return out;
-    };
-    for (k, x) in o {
-        if skip.contains(&k.as_str()) || x.is_null() {
-            continue;
-        }
-        let name = k.replace('_', " ");
-        match x {
-            Value::Object(inner) if k == "measure" || k == "member" => {
-                for (ik, iv) in inner {
-                    if iv.is_null() {
-                        continue;
-                    }
-                    let val = if ik == "kind" {
-                        iv.as_str().unwrap_or_default().replace('_', " ")
-                    } else {
-                        readable_value(iv).replace('_', " ")
-                    };
-                    out.push((format!("{name} {}", ik.replace('_', " ")), val));
-                }
-            }
-            Value::Array(items) if k == "sources" => {
-                for (i, src) in items.iter().enumerate() {
-                    out.push((format!("source {}", i + 1), s(src, "url")));
-                }
-            }
-            _ => out.push((name, readable_value(x))),
-        }
-    }
-    out
-}
-
-/// Flattened `path -> value` pairs of a JSON value, for showing what an amendment changed.
-fn flatten(prefix: &str, v: &Value, out: &mut std::collections::BTreeMap<String, String>) {
-    match v {
-        Value::Object(o) => {
-            for (k, x) in o {
-                let p = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&p, x, out);
-            }
-        }
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                flatten(&format!("{prefix}.{i}"), x, out);
-            }
-        }
-        Value::Null => {}
-        other => {
-            out.insert(prefix.to_owned(), readable_value(other));
-        }
-    }
-}
-
-/// What changed between two versions of terms: `path: old -> new` lines.
-pub fn changes(old: &Value, new: &Value) -> Vec<String> {
-    let (mut a, mut b) = (Default::default(), Default::default());
-    flatten("", old, &mut a);
-    flatten("", new, &mut b);
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (x, y) = (a.get(k), b.get(k));
-            (x != y).then(|| {
-                format!(
-                    "{k}: {} -> {}",
-                    x.map_or("(none)", String::as_str),
-                    y.map_or("(none)", String::as_str)
-                )
-            })
-        })
-        .collect()
 }
 
 /// `accord history`.
@@ -449,7 +339,7 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<()> {
                 )?;
                 outln!("  reason: {}", s(p, "reason"))?;
                 if let Some(old) = prev {
-                    for c in changes(old, &p["terms"]) {
+                    for c in views::changes(old, &p["terms"]) {
                         outln!("  {c}")?;
                     }
                 }
