@@ -9,6 +9,7 @@ pub mod log;
 pub mod mirror;
 pub mod publish;
 pub mod read;
+pub mod report;
 pub mod serve;
 pub mod sign;
 
