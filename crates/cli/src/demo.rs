@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     ))?;
 
     // Keys.
-    let members = scenario::members();
+    let members = scenario::members()?;
     let mut keys: BTreeMap<String, KeyPair> = BTreeMap::new();
     for m in &members {
         let k = KeyPair::generate(m.id)?;
@@ -152,7 +152,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
 
     // Scenario steps.
     let mut new_keys: BTreeMap<String, KeyPair> = BTreeMap::new();
-    let steps = scenario::steps();
+    let steps = scenario::steps()?;
     for s in &steps {
         for signer in &s.signers {
             if let Some(id) = signer.strip_prefix("$NEWKEY:") {
@@ -222,12 +222,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     say(format!("3. appended {summary_line}"))?;
 
     // A forged joint entry: one party's signature missing.
-    let joint_parties: Vec<&str> = members
-        .iter()
-        .filter(|m| m.role != "secretariat" && m.role != "auditor")
-        .map(|m| m.id)
-        .take(2)
-        .collect();
+    let joint_parties: Vec<&str> = scenario::joint_parties()?.into_iter().take(2).collect();
     if joint_parties.len() == 2 {
         let forged = json!({"ledger": ORIGIN, "type": "withdraw", "id": "demo-forged-withdrawal",
             "signed_at": "2026-11-27T00:00:00Z", "target": scenario::JOINT_COMMITMENT, "reason": "forged by one party"});
