@@ -185,7 +185,11 @@ fn errors_name_what_is_wrong_and_exit_non_zero() {
     e.fails(2, &["list"], "--ledger");
     // Bad flags.
     e.fails(2, &["--ledger", "ledger", "prove"], "ENTRY");
-    e.fails(2, &["--ledger", "ledger", "prove", "no such/id?"], "neither an entry index nor an entry id");
+    e.fails(
+        2,
+        &["--ledger", "ledger", "prove", "no such/id?"],
+        "neither an entry index nor an entry id",
+    );
     e.fails(
         2,
         &["--ledger", "ledger", "status", "--status", "sleeping"],

@@ -16,7 +16,9 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 fn lines(s: &str) -> Vec<Value> {
-    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn dec(v: &Value) -> Decimal {
@@ -54,7 +56,10 @@ struct Local {
 /// ledger); [`api_agrees`] compares with it afterwards.
 fn figures_agree(env: &Env, ledger: &str, day: &str) -> Local {
     let l = ["--ledger", ledger];
-    let status = lines(&env.ok(&[l[0], l[1], "--json", "status", "--as-of", day]).stdout);
+    let status = lines(
+        &env.ok(&[l[0], l[1], "--json", "status", "--as-of", day])
+            .stdout,
+    );
     assert!(!status.is_empty());
     let by_id: BTreeMap<String, &Value> = status
         .iter()
@@ -76,7 +81,9 @@ fn figures_agree(env: &Env, ledger: &str, day: &str) -> Local {
     }
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     for v in &status {
-        *kinds.entry(v["kind"].as_str().unwrap().to_owned()).or_default() += 1;
+        *kinds
+            .entry(v["kind"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     for (k, n) in &kinds {
         assert_eq!(
@@ -144,7 +151,11 @@ fn figures_agree(env: &Env, ledger: &str, day: &str) -> Local {
         assert_eq!(r[col("amount")], opt(&v["figure"]["amount"]), "{id}");
         assert_eq!(r[col("currency")], opt(&v["figure"]["currency"]), "{id}");
         assert_eq!(r[col("unit")], opt(&v["figure"]["unit"]), "{id}");
-        assert_eq!(r[col("progress_so_far")], opt(&v["toward"]["so_far"]), "{id}");
+        assert_eq!(
+            r[col("progress_so_far")],
+            opt(&v["toward"]["so_far"]),
+            "{id}"
+        );
         assert_eq!(
             r[col("progress_share_percent")],
             opt(&v["toward"]["share_percent"]),
@@ -183,7 +194,9 @@ fn figures_agree(env: &Env, ledger: &str, day: &str) -> Local {
     }
 
     // JSON Lines: the history and the current terms the views were folded from.
-    env.ok(&[l[0], l[1], "export", "--format", "jsonl", "--out", "e.jsonl"]);
+    env.ok(&[
+        l[0], l[1], "export", "--format", "jsonl", "--out", "e.jsonl",
+    ]);
     let entries = lines(&env.read("e.jsonl"));
     let mut about: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for e in &entries {
@@ -246,9 +259,15 @@ fn figures_agree(env: &Env, ledger: &str, day: &str) -> Local {
 fn api_agrees(env: &Env, server: &Server, local: &Local) {
     let day = &local.day;
     let api_list = api(&format!("{}/api/v1/commitments?as_of={day}", server.url));
-    assert_eq!(api_list, Value::Array(local.status.clone()), "API list != status");
-    let remote =
-        lines(&env.ok(&["--server", &server.url, "--json", "status", "--as-of", day]).stdout);
+    assert_eq!(
+        api_list,
+        Value::Array(local.status.clone()),
+        "API list != status"
+    );
+    let remote = lines(
+        &env.ok(&["--server", &server.url, "--json", "status", "--as-of", day])
+            .stdout,
+    );
     assert_eq!(remote, local.status, "--server status != status");
     assert_eq!(
         api(&format!("{}/api/v1/summary?as_of={day}", server.url)),
@@ -265,8 +284,13 @@ fn api_agrees(env: &Env, server: &Server, local: &Local) {
             server.url
         ));
         assert_eq!(&c["commitment"], v, "{id}: API commitment");
-        let remote = env.ok(&["--server", &server.url, "--json", "show", id]).json();
-        assert_eq!(remote["shown_version"], shown["shown_version"], "{id}: --server show");
+        let remote = env
+            .ok(&["--server", &server.url, "--json", "show", id])
+            .json();
+        assert_eq!(
+            remote["shown_version"], shown["shown_version"],
+            "{id}: --server show"
+        );
     }
 }
 
@@ -311,11 +335,8 @@ fn synthetic_figures_agree_everywhere() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            env.path("log.key"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
+        std::fs::set_permissions(env.path("log.key"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
     }
     let local = figures_agree(&env, "s", &today());
     let server = Server::spawn(

@@ -215,7 +215,10 @@ impl<'a> Browser<'a> {
         assert_eq!(v["uncaptioned"], 0, "{what}: a table without caption: {v}");
         assert_eq!(v["unscoped"], 0, "{what}: a th without scope: {v}");
         assert_eq!(v["unlabelled"], 0, "{what}: a chart without label: {v}");
-        assert_eq!(v["scripts_from_elsewhere"], 0, "{what}: loads something: {v}");
+        assert_eq!(
+            v["scripts_from_elsewhere"], 0,
+            "{what}: loads something: {v}"
+        );
         let severe = self.severe();
         assert!(severe.is_empty(), "{what}: browser errors: {severe:?}");
     }
@@ -311,7 +314,11 @@ fn check_table(b: &Browser, status: &[Value]) {
     };
     for v in status {
         let id = v["id"].as_str().unwrap();
-        assert_eq!(figures[id], v["headline"].as_str().unwrap(), "figure of {id}");
+        assert_eq!(
+            figures[id],
+            v["headline"].as_str().unwrap(),
+            "figure of {id}"
+        );
         assert_eq!(
             statuses[id],
             words(v["status"].as_str().unwrap()),

@@ -41,33 +41,47 @@ pub enum Command {
     #[command(after_help = "Examples:\n  accord demo\n  accord --json demo --dir /tmp/g7")]
     Demo(DemoArgs),
     /// Generate a member's Ed25519 key pair.
-    #[command(after_help = "Examples:\n  accord keygen --id JP-MOF --country JP --name \"Ministry of Finance, Japan\" --out jp.key\n  accord keygen --log --id g7-critical-minerals.example/2026 --out log.key")]
+    #[command(
+        after_help = "Examples:\n  accord keygen --id JP-MOF --country JP --name \"Ministry of Finance, Japan\" --out jp.key\n  accord keygen --log --id g7-critical-minerals.example/2026 --out log.key"
+    )]
     Keygen(KeygenArgs),
     /// Draft or inspect a charter.
     #[command(subcommand)]
-    #[command(after_help = "Examples:\n  accord charter new --origin example.org/minerals --name \"Minerals pilot\" --log-key log.key.member.json --member jp.key.member.json --member us.key.member.json --threshold 2 --out charter.json\n  accord charter hash charter.json")]
+    #[command(
+        after_help = "Examples:\n  accord charter new --origin example.org/minerals --name \"Minerals pilot\" --log-key log.key.member.json --member jp.key.member.json --member us.key.member.json --threshold 2 --out charter.json\n  accord charter hash charter.json"
+    )]
     Charter(CharterCommand),
     /// Create a ledger from a signed charter.
-    #[command(after_help = "Examples:\n  accord --ledger g7 init --charter charter.json --log-key log.key")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 init --charter charter.json --log-key log.key"
+    )]
     Init(InitArgs),
     /// Write an unsigned draft of an entry (see `accord draft --help` for kinds).
     #[command(subcommand)]
-    #[command(after_help = "Examples:\n  accord --ledger g7 draft price-floor --id us-ndpr-floor --party US-DOD --title \"NdPr floor\" --commodity rare-earths/ndpr-oxide --stage separation --from 2025-10-01 --instrument \"Offtake agreement\" --source https://example.org/a --price 110.00 --currency USD --unit kg --basis \"NdPr benchmark\" --mechanism contract_for_difference --out floor.json\n  accord --ledger g7 draft amend --id efa/amend-1 --target au-efa-iluka --reason \"AUD 550M more\" --set measure.amount.amount=1800000000 --out amend.json")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 draft price-floor --id us-ndpr-floor --party US-DOD --title \"NdPr floor\" --commodity rare-earths/ndpr-oxide --stage separation --from 2025-10-01 --instrument \"Offtake agreement\" --source https://example.org/a --price 110.00 --currency USD --unit kg --basis \"NdPr benchmark\" --mechanism contract_for_difference --out floor.json\n  accord --ledger g7 draft amend --id efa/amend-1 --target au-efa-iluka --reason \"AUD 550M more\" --set measure.amount.amount=1800000000 --out amend.json"
+    )]
     Draft(Box<DraftCommand>),
     /// Add this member's signature to a draft or signed envelope (co-signing is the same).
     #[command(after_help = "Examples:\n  accord --ledger g7 sign floor.json --key us-dod.key")]
     Sign(SignArgs),
     /// Show what a draft or envelope says and who has signed it.
-    #[command(after_help = "Examples:\n  accord --ledger g7 inspect floor.json\n  accord --json inspect floor.json")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 inspect floor.json\n  accord --json inspect floor.json"
+    )]
     Inspect(InspectArgs),
     /// Append a signed envelope to the ledger.
-    #[command(after_help = "Examples:\n  accord --ledger g7 submit floor.json\n  accord --server https://ledger.example.org submit floor.json")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 submit floor.json\n  accord --server https://ledger.example.org submit floor.json"
+    )]
     Submit(SubmitArgs),
     /// Append many signed envelopes from a JSON Lines file.
     #[command(after_help = "Examples:\n  accord --ledger restored import backup.jsonl")]
     Import(ImportArgs),
     /// Verify the ledger up to the latest checkpoint, then cosign it.
-    #[command(after_help = "Examples:\n  accord --ledger g7 cosign --key jp.key\n  accord --server https://ledger.example.org cosign --key jp.key")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 cosign --key jp.key\n  accord --server https://ledger.example.org cosign --key jp.key"
+    )]
     Cosign(CosignArgs),
     /// List entries.
     #[command(after_help = "Examples:\n  accord --ledger g7 list --from 10 --limit 5")]
@@ -82,16 +96,24 @@ pub enum Command {
     #[command(after_help = "Examples:\n  accord --ledger g7 history au-efa-iluka-eneabba-2022")]
     History(HistoryArgs),
     /// Current state of commitments, filtered.
-    #[command(after_help = "Examples:\n  accord --ledger g7 status --country AU --status amended\n  accord --ledger g7 status --kind price-floor --limit 5\n  accord --ledger g7 --json status | jq -r .headline")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 status --country AU --status amended\n  accord --ledger g7 status --kind price-floor --limit 5\n  accord --ledger g7 --json status | jq -r .headline"
+    )]
     Status(StatusArgs),
     /// Totals per country and per commodity.
-    #[command(after_help = "Examples:\n  accord --ledger g7 summary\n  accord --ledger g7 --json summary --as-of 2026-06-30 | jq .pledged")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 summary\n  accord --ledger g7 --json summary --as-of 2026-06-30 | jq .pledged"
+    )]
     Summary(SummaryArgs),
     /// List the members and their keys.
-    #[command(after_help = "Examples:\n  accord --ledger g7 members\n  accord --server https://ledger.example.org --json members")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 members\n  accord --server https://ledger.example.org --json members"
+    )]
     Members,
     /// Issue a checkpoint (with the log key) or print the latest one.
-    #[command(after_help = "Examples:\n  accord --ledger g7 checkpoint --log-key log.key\n  accord --ledger g7 checkpoint")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 checkpoint --log-key log.key\n  accord --ledger g7 checkpoint"
+    )]
     Checkpoint(CheckpointArgs),
     /// Print the log's verifier key.
     #[command(after_help = "Example:\n  accord --ledger g7 log-key")]
@@ -108,13 +130,19 @@ pub enum Command {
     #[command(after_help = "Examples:\n  accord --ledger g7 verify --charter-hash e1a7d0c7...")]
     Verify(VerifyArgs),
     /// Export entries as JSON Lines, CSV or an audit bundle.
-    #[command(after_help = "Examples:\n  accord --ledger g7 export --format csv --out commitments.csv\n  accord --ledger g7 export --format csv --versions --out versions.csv\n  accord --ledger g7 export --format bundle --commitment au-efa-iluka-eneabba-2022 --out bundle.json")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 export --format csv --out commitments.csv\n  accord --ledger g7 export --format csv --versions --out versions.csv\n  accord --ledger g7 export --format bundle --commitment au-efa-iluka-eneabba-2022 --out bundle.json"
+    )]
     Export(ExportArgs),
     /// Verify an audit bundle offline, without a ledger.
-    #[command(after_help = "Examples:\n  accord verify-bundle bundle.json --charter-hash e1a7d0c7...")]
+    #[command(
+        after_help = "Examples:\n  accord verify-bundle bundle.json --charter-hash e1a7d0c7..."
+    )]
     VerifyBundle(VerifyBundleArgs),
     /// Run the ledger as a service: C2SP tlog-tiles, a JSON API and the pages over HTTP(S).
-    #[command(after_help = "Examples:\n  accord --ledger g7 serve --listen 127.0.0.1:8080 --log-key log.key")]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 serve --listen 127.0.0.1:8080 --log-key log.key"
+    )]
     Serve(ServeArgs),
     /// Write the pages (overview, commitments, each commitment, members, trust) as one
     /// self-contained HTML file that works offline.

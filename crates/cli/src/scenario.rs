@@ -153,7 +153,8 @@ mod tests {
 
     /// Founding keys, one distinct seed per member, by charter order.
     fn founding_keys() -> BTreeMap<&'static str, KeyPair> {
-        members().unwrap()
+        members()
+            .unwrap()
             .iter()
             .enumerate()
             .map(|(i, m)| (m.id, KeyPair::from_seed(m.id, &[i as u8 + 1; 32]).unwrap()))
@@ -294,7 +295,8 @@ mod tests {
     fn joint_mechanism_is_signed_by_every_ministry_and_agency() {
         let keys = founding_keys();
         let joint: BTreeSet<&str> = joint_parties().unwrap().into_iter().collect();
-        let s = steps().unwrap()
+        let s = steps()
+            .unwrap()
             .into_iter()
             .find(|s| s.payload["id"] == JOINT_COMMITMENT)
             .unwrap();
@@ -313,7 +315,8 @@ mod tests {
     fn the_whole_scenario_is_accepted_by_governance() {
         let mut keys = founding_keys();
         let log = KeyPair::from_seed(ORIGIN, &[250; 32]).unwrap();
-        let records: Vec<Value> = members().unwrap()
+        let records: Vec<Value> = members()
+            .unwrap()
             .iter()
             .map(|m| {
                 json!({"id": m.id, "country": m.country, "institution": m.institution,

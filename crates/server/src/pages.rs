@@ -390,7 +390,12 @@ fn money_chart(id: &str, rows: &[(String, String, String, String)]) -> Markup {
 fn timeline_chart(id: &str, months: &BTreeMap<String, (u64, u64)>) -> Markup {
     let col = 28u64;
     let plot_h = 140u64;
-    let max = months.values().map(|(c, a)| c + a).max().unwrap_or(0).max(1);
+    let max = months
+        .values()
+        .map(|(c, a)| c + a)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let w = 40 + col * months.len() as u64 + 10;
     let h = plot_h + 70;
     html! {
@@ -789,7 +794,9 @@ fn commitment_body(site: &Site, page: &CommitmentPage, links: &Links, level: u8)
                 }
                 "amend" => {
                     nth += 1;
-                    let changes = prev.map(|old| views::changes(old, terms)).unwrap_or_default();
+                    let changes = prev
+                        .map(|old| views::changes(old, terms))
+                        .unwrap_or_default();
                     prev = Some(terms);
                     (e, format!("amended (v{nth})"), changes)
                 }
@@ -1152,9 +1159,9 @@ impl CommitmentPage {
             .map_err(|e| accord_ledger::LedgerError::NotFound(e.to_string()))?;
         let history = l.history(&id)?.iter().map(views::entry_object).collect();
         let proof = match current_index(&view) {
-            Some(i) if i < checkpoint_size => {
-                Some(views::inclusion(&l.inclusion_proof(i, Some(checkpoint_size))?))
-            }
+            Some(i) if i < checkpoint_size => Some(views::inclusion(
+                &l.inclusion_proof(i, Some(checkpoint_size))?,
+            )),
             _ => None,
         };
         Ok(Self {

@@ -210,4 +210,3 @@ pub fn changes(old: &Value, new: &Value) -> Vec<String> {
         })
         .collect()
 }
-

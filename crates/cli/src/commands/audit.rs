@@ -202,8 +202,8 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
 /// One line per entry of a verified bundle: its type, id and, for a commitment or an
 /// amendment, the headline of its terms (`accord_core::figures`).
 fn proved(bundle: &Bundle) -> Vec<(u64, String)> {
-    use base64::Engine as _;
     use accord_core::model::Body;
+    use base64::Engine as _;
     bundle
         .entries
         .iter()

@@ -144,8 +144,10 @@ fn print_inclusion(ctx: &Ctx, p: &Value) -> Result<()> {
 fn prove_remote(ctx: &Ctx, r: &Remote, a: ProveArgs) -> Result<()> {
     let index = match entry_ref(&a.entry)? {
         Ok(i) => i,
-        Err(id) => r
-            .get_json(&format!("/api/v1/entries/{}", crate::client::enc(id.as_str())))?["index"]
+        Err(id) => r.get_json(&format!(
+            "/api/v1/entries/{}",
+            crate::client::enc(id.as_str())
+        ))?["index"]
             .as_u64()
             .ok_or_else(|| anyhow!("the server's entry {id} has no index"))?,
     };

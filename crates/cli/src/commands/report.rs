@@ -41,9 +41,9 @@ fn fetch(r: &Remote, as_of: Option<&str>) -> Result<(Site, Vec<CommitmentPage>)>
         let c = r.get_json(&format!("/api/v1/commitments/{}{q}", enc(id)))?;
         let history = array(c["history"].clone(), "commitment history")?;
         let proof = match pages::current_index(view) {
-            Some(i) if i < size => Some(r.get_json(&format!(
-                "/api/v1/proof/inclusion?index={i}&size={size}"
-            ))?),
+            Some(i) if i < size => {
+                Some(r.get_json(&format!("/api/v1/proof/inclusion?index={i}&size={size}"))?)
+            }
             _ => None,
         };
         out.push(CommitmentPage {
