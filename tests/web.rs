@@ -305,7 +305,7 @@ fn check_table(b: &Browser, status: &[Value]) {
     let statuses = b.data("status-of");
     assert_eq!(figures.len(), status.len());
     let words = |s: &str| match s {
-        "active" => "In force",
+        "active" => "In force, as signed",
         "amended" => "In force, amended",
         "pending" => "Pending",
         "expired" => "Expired",

@@ -96,7 +96,7 @@ fn money_map(v: &Value) -> BTreeMap<String, String> {
 
 /// The statuses, in the order the pages list them, with the words they show.
 pub const STATUSES: [(&str, &str); 5] = [
-    ("active", "In force"),
+    ("active", "In force, as signed"),
     ("amended", "In force, amended"),
     ("pending", "Pending"),
     ("expired", "Expired"),
