@@ -18,11 +18,17 @@ pub fn signer_ids(e: &StoredEntry) -> Vec<String> {
         .collect()
 }
 
-/// One line of `accord list --json`: `index`, `id`, `type`, `signers`, `logged_at`,
-/// `leaf_hash`.
+/// One line of `accord list --json`: `index`, `id`, `type`, `title` (of a commitment's or
+/// an amendment's terms; null for other entries), `signers`, `logged_at`, `leaf_hash`.
 pub fn entry_line(e: &StoredEntry) -> Value {
+    use accord_core::model::Body;
+    let title = match &e.payload.body {
+        Body::Commitment(c) => Some(c.terms.title.as_str()),
+        Body::Amend(a) => Some(a.terms.title.as_str()),
+        _ => None,
+    };
     json!({"index": e.index, "id": e.payload.id, "type": e.payload.body.type_name(),
-        "signers": signer_ids(e), "logged_at": e.entry.logged_at,
+        "title": title, "signers": signer_ids(e), "logged_at": e.entry.logged_at,
         "leaf_hash": e.leaf_hash.to_base64()})
 }
 

@@ -22,11 +22,7 @@ fn s(v: &Value, k: &str) -> String {
 }
 
 fn signers_cell(ids: &[String]) -> String {
-    if ids.len() <= 3 {
-        ids.join(",")
-    } else {
-        format!("{} and {} more", ids[0], ids.len() - 1)
-    }
+    accord_core::figures::short_list(ids, 2)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -45,6 +41,7 @@ fn line_row(v: &Value) -> Vec<String> {
         s(v, "index"),
         s(v, "type"),
         s(v, "id"),
+        short_text(&s(v, "title"), 40),
         signers_cell(&strings(&v["signers"])),
         s(v, "logged_at"),
     ]
@@ -108,7 +105,10 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
         output::json_lines(&lines)
     } else {
         let rows: Vec<_> = lines.iter().map(line_row).collect();
-        output::table(&["INDEX", "TYPE", "ID", "SIGNERS", "LOGGED AT"], &rows)
+        output::table(
+            &["INDEX", "TYPE", "ID", "TITLE", "SIGNERS", "LOGGED AT"],
+            &rows,
+        )
     }
 }
 
