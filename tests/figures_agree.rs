@@ -1,6 +1,6 @@
 //! Every figure about a commitment is the same wherever it is read (issue #13): `show`,
 //! `status`, `summary`, the CSV and JSON Lines exports and the HTTP API, from a directory
-//! and through `--server`; and the summary adds up (statuses, kinds, the money of each
+//! and through `--server`, and the served pages; and the summary adds up (statuses, kinds, the money of each
 //! commitment in force counted once, never across currencies). Checked on the demo ledger
 //! and on a synthetic ledger of every kind with joint commitments, amendments and progress.
 #![allow(clippy::unwrap_used)]
@@ -277,6 +277,45 @@ fn api_agrees(env: &Env, server: &Server, local: &Local) {
         .ok(&["--server", &server.url, "--json", "summary", "--as-of", day])
         .json();
     assert_eq!(remote_summary, local.summary);
+    // The pages show the same figures: each commitment's headline and status in the table,
+    // the money per currency on the overview.
+    let page = |path: &str| {
+        let (code, body) = get(&format!("{}{path}", server.url));
+        assert_eq!(code, 200, "{path}");
+        String::from_utf8(body).unwrap()
+    };
+    let table = page(&format!("/commitments?as_of={day}"));
+    for v in &local.status {
+        let id = v["id"].as_str().unwrap();
+        let cell = format!(
+            "data-figure=\"{}\">{}</td>",
+            html_escape(id),
+            html_escape(v["headline"].as_str().unwrap())
+        );
+        assert!(table.contains(&cell), "{id}: no {cell} on /commitments");
+    }
+    let overview = page(&format!("/?as_of={day}"));
+    for (cur, amount) in local.summary["pledged"].as_object().unwrap() {
+        let cell = format!(
+            "data-pledged=\"{cur}\">{cur} {}</td>",
+            grouped(amount.as_str().unwrap())
+        );
+        assert!(overview.contains(&cell), "no {cell} on /");
+    }
+    for k in [
+        "commitments",
+        "active",
+        "amended",
+        "pending",
+        "expired",
+        "withdrawn",
+    ] {
+        let cell = format!(
+            "data-count=\"{k}\">{}</span>",
+            local.summary["commitments"][k]
+        );
+        assert!(overview.contains(&cell), "no {cell} on /");
+    }
     for (v, shown) in local.status.iter().zip(&local.shown) {
         let id = v["id"].as_str().unwrap();
         let c = api(&format!(
@@ -292,6 +331,31 @@ fn api_agrees(env: &Env, server: &Server, local: &Local) {
             "{id}: --server show"
         );
     }
+}
+
+/// Text as HTML writes it (the five characters that must be escaped).
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `1234567.5` -> `1,234,567.5`, by the rule in docs/CLI.md.
+fn grouped(a: &str) -> String {
+    let (whole, frac) = a.split_once('.').map_or((a, None), |(w, f)| (w, Some(f)));
+    let mut out = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
 }
 
 fn today() -> String {

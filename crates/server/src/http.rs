@@ -585,7 +585,7 @@ async fn page_commitment(
     let decoded = percent_decode(&raw)?;
     let id = entry_id(&decoded)?;
     let html = read(&st, move |l| {
-        let site = site(l, on)?;
+        let site = pages::Site::head_from_ledger(l, on)?;
         let view = views::commitment(&l.commitment(&id)?, on);
         let page = pages::CommitmentPage::from_ledger(l, view, site.checkpoint_size())?;
         Ok(pages::commitment(&site, &page))
@@ -617,14 +617,20 @@ fn percent_decode(s: &str) -> ApiResult<String> {
 /// `GET /members`: members and key history.
 async fn page_members(State(st): State<AppState>) -> ApiResult<Response> {
     let on = time::OffsetDateTime::now_utc().date();
-    let html = read(&st, move |l| Ok(pages::members(&site(l, on)?))).await?;
+    let html = read(&st, move |l| {
+        Ok(pages::members(&pages::Site::head_from_ledger(l, on)?))
+    })
+    .await?;
     Ok(html_response(html))
 }
 
 /// `GET /trust`: the trust panel.
 async fn page_trust(State(st): State<AppState>) -> ApiResult<Response> {
     let on = time::OffsetDateTime::now_utc().date();
-    let html = read(&st, move |l| Ok(pages::trust(&site(l, on)?))).await?;
+    let html = read(&st, move |l| {
+        Ok(pages::trust(&pages::Site::head_from_ledger(l, on)?))
+    })
+    .await?;
     Ok(html_response(html))
 }
 

@@ -1134,6 +1134,30 @@ impl Site {
         })
     }
 
+    /// What every page but the overview and the table needs: the charter, the members,
+    /// the governance entries and the latest checkpoint, with a summary of only `as_of` and
+    /// `entries` (no commitment is folded).
+    ///
+    /// # Errors
+    /// Store failures or corruption.
+    pub fn head_from_ledger(
+        l: &mut accord_ledger::Ledger,
+        day: time::Date,
+    ) -> Result<Self, accord_ledger::LedgerError> {
+        Ok(Self {
+            charter: views::entry_object(&l.entry(0)?),
+            summary: serde_json::json!({"as_of": day.to_string(), "entries": l.size()}),
+            commitments: Vec::new(),
+            members: views::members(l.governance()?),
+            governance: l
+                .governance_entries()?
+                .iter()
+                .map(views::entry_object)
+                .collect(),
+            checkpoint: l.latest_checkpoint()?.map(|c| views::checkpoint(&c)),
+        })
+    }
+
     /// The tree size of the latest checkpoint (0 without one).
     pub fn checkpoint_size(&self) -> u64 {
         self.checkpoint
