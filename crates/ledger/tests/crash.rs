@@ -143,11 +143,12 @@ fn trials(mode: &str) {
         // Reopen: everything acknowledged is there, unchanged, and the ledger verifies.
         let mut ledger = match Ledger::open(dir.path()) {
             Ok(l) => l,
-            Err(accord_ledger::LedgerError::NotALedger(_))
-                if acked.is_empty() && acked_count == 0 =>
-            {
-                continue
-            }
+            // Killed before the ledger existed, or while it was being created: nothing was
+            // acknowledged, and the next trial's child creates it afresh.
+            Err(
+                accord_ledger::LedgerError::NotALedger(_)
+                | accord_ledger::LedgerError::Incomplete(_),
+            ) if acked.is_empty() && acked_count == 0 => continue,
             Err(e) => {
                 // Keep the evidence: the temporary directory goes away with the panic.
                 let keep = std::env::temp_dir().join(format!("accord-crash-failed-{seed}"));
