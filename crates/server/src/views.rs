@@ -191,6 +191,10 @@ fn flatten(prefix: &str, v: &Value, out: &mut std::collections::BTreeMap<String,
             }
         }
         Value::Null => {}
+        // An amount reads with its thousands grouped, as everywhere else.
+        Value::String(a) if prefix == "amount" || prefix.ends_with(".amount") => {
+            out.insert(prefix.to_owned(), accord_core::figures::group_thousands(a));
+        }
         other => {
             out.insert(prefix.to_owned(), readable_value(other));
         }
@@ -215,4 +219,24 @@ pub fn changes(old: &Value, new: &Value) -> Vec<String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_read_old_to_new_with_amounts_grouped() {
+        let old = json!({"title": "a", "measure": {"amount": {"amount": "1250000000", "currency": "AUD"}},
+            "sources": [{"url": "u1"}]});
+        let new = json!({"title": "a", "measure": {"amount": {"amount": "1725000000", "currency": "AUD"}},
+            "sources": [{"url": "u1"}, {"url": "u2"}]});
+        assert_eq!(
+            changes(&old, &new),
+            vec![
+                "measure.amount.amount: 1,250,000,000 -> 1,725,000,000".to_owned(),
+                "sources.1.url: (none) -> u2".to_owned(),
+            ]
+        );
+    }
 }
