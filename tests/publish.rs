@@ -385,6 +385,29 @@ fn the_demo_published_to_s3_reads_back_as_accord_serve_serves_it() {
     }
     drop(server);
 
+    // `accord mirror` follows the static copy (no server) and the replica verifies, with the
+    // local ledger's tree and charter.
+    let local = env.ok(&["--ledger", "d/ledger", "--json", "verify"]).json();
+    let hash = local["charter_hash"].as_str().unwrap();
+    let m = env
+        .ok(&[
+            "--ledger",
+            "rep",
+            "--json",
+            "mirror",
+            "--from",
+            &base,
+            "--charter-hash",
+            hash,
+        ])
+        .json();
+    assert_eq!(m["size"].as_u64(), Some(size), "{m}");
+    let rep = env.ok(&["--ledger", "rep", "--json", "verify"]).json();
+    assert_eq!(
+        (&rep["size"], &rep["root"], &rep["charter_hash"]),
+        (&local["size"], &local["root"], &local["charter_hash"])
+    );
+
     // Again: nothing new, one request.
     let v = publish_ok(&env, &moto, "d/ledger", "s3://g7-log/pub/v1");
     assert_eq!(
@@ -559,6 +582,16 @@ fn a_tampered_object_is_detected_by_the_reader_and_refused_by_the_publisher() {
     block_on(store.put(&at, bad.into())).unwrap();
     let e = read_log(&over_http(base.clone()), &synth_log_key(&key)).unwrap_err();
     assert!(e.contains("does not hold the hashes"), "{e}");
+    // `accord mirror` from the bucket refuses it and keeps nothing.
+    env.fails(
+        1,
+        &["--ledger", "rep", "mirror", "--from", &base],
+        "a tampered or wrong entry bundle",
+    );
+    assert!(
+        !env.path("rep").join("db").exists(),
+        "a replica was created from a tampered copy"
+    );
     // A publish of the grown ledger meets it with --all, and refuses to go on.
     let (code, _, stderr) = {
         let o = publish_cmd(&env, &moto, "l", "s3://tamper/log", &["--all"])

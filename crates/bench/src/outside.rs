@@ -196,7 +196,16 @@ pub fn measure(
     Ok(o)
 }
 
-struct Child(std::process::Child);
+/// A child process, stopped with SIGTERM (as an operator would) and waited for on drop.
+pub struct Child(std::process::Child);
+
+impl Child {
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         #[allow(clippy::cast_possible_wrap)]
@@ -209,14 +218,9 @@ impl Drop for Child {
     }
 }
 
-fn serve(
-    bin: &Path,
-    d: &str,
-    lk: &str,
-    synth: &mut Synth,
-    seed: u8,
-    o: &mut Outside,
-) -> Result<()> {
+/// Starts `accord serve` (no rate limit, a checkpoint every second) on a free loopback
+/// port of the ledger `d` with the log key `lk`; the process and its URL.
+pub fn start_serve(bin: &Path, d: &str, lk: &str) -> Result<(Child, String)> {
     phase("serve: starting accord serve on 127.0.0.1:0");
     let mut child = Command::new(bin)
         .args([
@@ -247,6 +251,18 @@ fn serve(
         .with_context(|| format!("unexpected first line {first:?}"))?
         .to_owned();
     std::thread::spawn(move || for _ in lines {});
+    Ok((child, url))
+}
+
+fn serve(
+    bin: &Path,
+    d: &str,
+    lk: &str,
+    synth: &mut Synth,
+    seed: u8,
+    o: &mut Outside,
+) -> Result<()> {
+    let (child, url) = start_serve(bin, d, lk)?;
 
     let n_sub = 1024usize;
     let bodies: Vec<Vec<u8>> = (0..n_sub).map(|_| synth.next_entry().to_json()).collect();

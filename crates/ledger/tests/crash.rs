@@ -143,8 +143,8 @@ fn trials(mode: &str) {
         // Reopen: everything acknowledged is there, unchanged, and the ledger verifies.
         let mut ledger = match Ledger::open(dir.path()) {
             Ok(l) => l,
-            // Killed before the ledger existed, or while it was being created: nothing was
-            // acknowledged, and the next trial's child creates it afresh.
+            // Killed before the creation completed: nothing was acknowledged, and the
+            // directory says so (no ledger, or an incomplete creation).
             Err(
                 accord_ledger::LedgerError::NotALedger(_)
                 | accord_ledger::LedgerError::Incomplete(_),

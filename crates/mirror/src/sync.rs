@@ -338,8 +338,8 @@ pub fn sync(
         served: HashMap::new(),
         new_hashes: Vec::with_capacity(usize::try_from(n - k).unwrap_or(0)),
     };
-    for id in tiles::changed_hash_tiles(k, n) {
-        let bytes = src.tile(id)?;
+    let hash_tiles = tiles::changed_hash_tiles(k, n);
+    fetch_in_order(src, &hash_tiles, |id, bytes| {
         if bytes.len() != id.hash_bytes() {
             return Err(MirrorError::Fetch(format!(
                 "tile {id} served is {} bytes, not {}: a truncated or wrong tile",
@@ -348,16 +348,18 @@ pub fn sync(
             )));
         }
         view.served.insert((id.level().unwrap_or(0), id.n), bytes);
-    }
+        Ok(())
+    })?;
     let staging = dir.join(STAGING);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut out = BufWriter::new(std::fs::File::create(&staging).map_err(io(&staging))?);
     let w = u64::from(WIDTH);
     let mut charter: Option<LoggedEntry> = None;
-    for b in k / w..n.div_ceil(w) {
-        let width = (n - b * w).min(w) as u32;
-        let id = TileId::entries(b, width);
-        let bytes = src.tile(id)?;
+    let bundles: Vec<TileId> = (k / w..n.div_ceil(w))
+        .map(|b| TileId::entries(b, (n - b * w).min(w) as u32))
+        .collect();
+    fetch_in_order(src, &bundles, |id, bytes| {
+        let (b, width) = (id.n, id.width);
         let entries = tiles::bundle_entries(&bytes)
             .map_err(|e| refused(format!("entry bundle {id}: {e}")))?;
         if entries.len() != width as usize {
@@ -389,7 +391,8 @@ pub fn sync(
                 .map_err(io(&staging))?;
         }
         progress(Phase::Fetch, (b * w + u64::from(width)).min(n), n);
-    }
+        Ok(())
+    })?;
     out.flush().map_err(io(&staging))?;
     drop(out);
 
@@ -500,6 +503,37 @@ pub fn sync(
         )));
     }
     finish(dir, &mut l, &note, before, created)
+}
+
+/// Requests in flight while a sync fetches tiles and bundles.
+pub const FETCH_JOBS: usize = 16;
+
+/// Fetches `ids`, up to [`FETCH_JOBS`] at a time, and hands each body to `f` in the order of
+/// `ids`; the first error (of a fetch or of `f`) stops it.
+fn fetch_in_order(
+    src: &Source,
+    ids: &[TileId],
+    mut f: impl FnMut(TileId, Vec<u8>) -> Result<(), MirrorError>,
+) -> Result<(), MirrorError> {
+    for chunk in ids.chunks(FETCH_JOBS) {
+        let bodies: Vec<Result<Vec<u8>, MirrorError>> = std::thread::scope(|s| {
+            let hs: Vec<_> = chunk
+                .iter()
+                .map(|&id| s.spawn(move || src.tile(id)))
+                .collect();
+            hs.into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(MirrorError::Fetch("a fetching thread failed".into()))
+                    })
+                })
+                .collect()
+        });
+        for (&id, body) in chunk.iter().zip(bodies) {
+            f(id, body?)?;
+        }
+    }
+    Ok(())
 }
 
 fn frontier_root_of_first(staging: &Path) -> Result<Hash, MirrorError> {
