@@ -132,8 +132,8 @@ fn a_ministry_drafts_cosigns_submits_and_an_auditor_verifies_offline() {
     ]);
     assert_eq!(
         e.read("c.csv").lines().count(),
-        3,
-        "header and two versions"
+        2,
+        "header and one row per commitment (current terms)"
     );
     assert_eq!(e.read("all.jsonl").lines().count(), 4);
 
@@ -184,7 +184,12 @@ fn errors_name_what_is_wrong_and_exit_non_zero() {
     e.fails(2, &["--ledger", "nowhere", "list"], "no ledger in nowhere");
     e.fails(2, &["list"], "--ledger");
     // Bad flags.
-    e.fails(2, &["--ledger", "ledger", "prove"], "INDEX");
+    e.fails(2, &["--ledger", "ledger", "prove"], "ENTRY");
+    e.fails(
+        2,
+        &["--ledger", "ledger", "prove", "no such/id?"],
+        "neither an entry index nor an entry id",
+    );
     e.fails(
         2,
         &["--ledger", "ledger", "status", "--status", "sleeping"],

@@ -39,5 +39,20 @@ fn every_demo_commitment_bundle_verifies_after_a_later_key_rotation() {
         ]);
         let r = env.run(&["verify-bundle", &out, "--charter-hash", &hash]);
         assert_eq!(r.code, 0, "{id}: {}{}", r.stdout, r.stderr);
+        // It names what it proved: the commitment and the headline of its terms.
+        let shown = env.ok(&[ledger[0], ledger[1], "--json", "show", id]).json();
+        let headline = shown["commitment"]["headline"].as_str().unwrap();
+        assert!(
+            r.stdout.contains(&format!("commitment {id}: ")),
+            "{id}: {}",
+            r.stdout
+        );
+        let proved_current = r.stdout.contains(&format!("({headline})"));
+        assert!(proved_current, "{id}: no {headline:?} in {}", r.stdout);
     }
+    // verify without a charter hash says what it did not check.
+    let r = env.ok(&[ledger[0], ledger[1], "verify"]);
+    assert!(r.stderr.contains("no --charter-hash given"), "{}", r.stderr);
+    let r = env.ok(&[ledger[0], ledger[1], "verify", "--charter-hash", &hash]);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
 }

@@ -38,55 +38,118 @@ pub struct Cli {
 pub enum Command {
     /// Run the G7+ demo: keys, charter, commitments, co-signing, amendments, progress, a
     /// withdrawal, a key rotation, a cosigned checkpoint; then verify and export.
+    #[command(after_help = "Examples:\n  accord demo\n  accord --json demo --dir /tmp/g7")]
     Demo(DemoArgs),
     /// Generate a member's Ed25519 key pair.
+    #[command(
+        after_help = "Examples:\n  accord keygen --id JP-MOF --country JP --name \"Ministry of Finance, Japan\" --out jp.key\n  accord keygen --log --id g7-critical-minerals.example/2026 --out log.key"
+    )]
     Keygen(KeygenArgs),
     /// Draft or inspect a charter.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  accord charter new --origin example.org/minerals --name \"Minerals pilot\" --log-key log.key.member.json --member jp.key.member.json --member us.key.member.json --threshold 2 --out charter.json\n  accord charter hash charter.json"
+    )]
     Charter(CharterCommand),
     /// Create a ledger from a signed charter.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 init --charter charter.json --log-key log.key"
+    )]
     Init(InitArgs),
     /// Write an unsigned draft of an entry (see `accord draft --help` for kinds).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 draft price-floor --id us-ndpr-floor --party US-DOD --title \"NdPr floor\" --commodity rare-earths/ndpr-oxide --stage separation --from 2025-10-01 --instrument \"Offtake agreement\" --source https://example.org/a --price 110.00 --currency USD --unit kg --basis \"NdPr benchmark\" --mechanism contract_for_difference --out floor.json\n  accord --ledger g7 draft amend --id efa/amend-1 --target au-efa-iluka --reason \"AUD 550M more\" --set measure.amount.amount=1800000000 --out amend.json"
+    )]
     Draft(Box<DraftCommand>),
     /// Add this member's signature to a draft or signed envelope (co-signing is the same).
+    #[command(after_help = "Examples:\n  accord --ledger g7 sign floor.json --key us-dod.key")]
     Sign(SignArgs),
     /// Show what a draft or envelope says and who has signed it.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 inspect floor.json\n  accord --json inspect floor.json"
+    )]
     Inspect(InspectArgs),
     /// Append a signed envelope to the ledger.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 submit floor.json\n  accord --server https://ledger.example.org submit floor.json"
+    )]
     Submit(SubmitArgs),
     /// Append many signed envelopes from a JSON Lines file.
+    #[command(after_help = "Examples:\n  accord --ledger restored import backup.jsonl")]
     Import(ImportArgs),
     /// Verify the ledger up to the latest checkpoint, then cosign it.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 cosign --key jp.key\n  accord --server https://ledger.example.org cosign --key jp.key"
+    )]
     Cosign(CosignArgs),
     /// List entries.
+    #[command(after_help = "Examples:\n  accord --ledger g7 list --from 10 --limit 5")]
     List(ListArgs),
     /// Show one entry by index or id.
+    #[command(
+        disable_version_flag = true,
+        after_help = "Examples:\n  accord --ledger g7 show au-efa-iluka-2026\n  accord --ledger g7 show au-efa-iluka-2026 --version 1\n  accord --ledger g7 --json show 24"
+    )]
     Show(ShowArgs),
     /// Show a commitment's full history.
+    #[command(after_help = "Examples:\n  accord --ledger g7 history au-efa-iluka-eneabba-2022")]
     History(HistoryArgs),
     /// Current state of commitments, filtered.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 status --country AU --status amended\n  accord --ledger g7 status --kind price-floor --limit 5\n  accord --ledger g7 --json status | jq -r .headline"
+    )]
     Status(StatusArgs),
     /// Totals per country and per commodity.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 summary\n  accord --ledger g7 --json summary --as-of 2026-06-30 | jq .pledged"
+    )]
     Summary(SummaryArgs),
     /// List the members and their keys.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 members\n  accord --server https://ledger.example.org --json members"
+    )]
     Members,
     /// Issue a checkpoint (with the log key) or print the latest one.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 checkpoint --log-key log.key\n  accord --ledger g7 checkpoint"
+    )]
     Checkpoint(CheckpointArgs),
     /// Print the log's verifier key.
+    #[command(after_help = "Example:\n  accord --ledger g7 log-key")]
     LogKey,
     /// Inclusion proof of an entry.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 prove 24\n  accord --ledger g7 prove au-efa-iluka-eneabba-2022 --format tlog-proof"
+    )]
     Prove(ProveArgs),
     /// Consistency proof between two tree sizes.
+    #[command(after_help = "Examples:\n  accord --ledger g7 consistency --from 10 --to 26")]
     Consistency(ConsistencyArgs),
     /// Audit the whole ledger.
+    #[command(after_help = "Examples:\n  accord --ledger g7 verify --charter-hash e1a7d0c7...")]
     Verify(VerifyArgs),
     /// Export entries as JSON Lines, CSV or an audit bundle.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 export --format csv --out commitments.csv\n  accord --ledger g7 export --format csv --versions --out versions.csv\n  accord --ledger g7 export --format bundle --commitment au-efa-iluka-eneabba-2022 --out bundle.json"
+    )]
     Export(ExportArgs),
     /// Verify an audit bundle offline, without a ledger.
+    #[command(
+        after_help = "Examples:\n  accord verify-bundle bundle.json --charter-hash e1a7d0c7..."
+    )]
     VerifyBundle(VerifyBundleArgs),
-    /// Run the ledger as a service: C2SP tlog-tiles and a JSON API over HTTP(S).
+    /// Run the ledger as a service: C2SP tlog-tiles, a JSON API and the pages over HTTP(S).
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 serve --listen 127.0.0.1:8080 --log-key log.key"
+    )]
     Serve(ServeArgs),
+    /// Write the pages (overview, commitments, each commitment, members, trust) as one
+    /// self-contained HTML file that works offline.
+    #[command(
+        after_help = "Examples:\n  accord --ledger g7 report --out report.html\n  accord --server https://ledger.example.org report --out report.html --as-of 2026-06-30"
+    )]
+    Report(ReportArgs),
     /// Create or update a verified replica of a log from its C2SP tlog-tiles endpoints.
     #[command(
         after_help = "Example:\n  accord --ledger replica mirror --from https://log.example.org --charter-hash 3f2a...\n  accord --ledger replica mirror --from http://127.0.0.1:8080/bucket/g7 --follow 60"
@@ -282,6 +345,7 @@ pub struct TermsArgs {
 #[derive(Subcommand, Debug)]
 pub enum DraftCommand {
     /// A price floor.
+    #[command(alias = "price_floor")]
     PriceFloor {
         #[command(flatten)]
         common: Common,
@@ -305,6 +369,7 @@ pub enum DraftCommand {
         mechanism: String,
     },
     /// A financing pledge.
+    #[command(alias = "financing_pledge")]
     FinancingPledge {
         #[command(flatten)]
         common: Common,
@@ -365,6 +430,7 @@ pub enum DraftCommand {
         unit: Option<String>,
     },
     /// A tariff or trade measure.
+    #[command(alias = "tariff_measure")]
     TariffMeasure {
         #[command(flatten)]
         common: Common,
@@ -381,6 +447,7 @@ pub enum DraftCommand {
         scope: String,
     },
     /// A tax or financial incentive.
+    #[command(alias = "tax_incentive")]
     TaxIncentive {
         #[command(flatten)]
         common: Common,
@@ -404,6 +471,7 @@ pub enum DraftCommand {
         eligibility: String,
     },
     /// A recycling target.
+    #[command(alias = "recycling_target")]
     RecyclingTarget {
         #[command(flatten)]
         common: Common,
@@ -420,6 +488,7 @@ pub enum DraftCommand {
         by: String,
     },
     /// A standards-based market.
+    #[command(alias = "standards_market")]
     StandardsMarket {
         #[command(flatten)]
         common: Common,
@@ -505,6 +574,7 @@ pub enum DraftCommand {
         reason: String,
     },
     /// Admission of a member.
+    #[command(alias = "admit_member")]
     AdmitMember {
         #[command(flatten)]
         common: Common,
@@ -513,6 +583,7 @@ pub enum DraftCommand {
         member: PathBuf,
     },
     /// Removal of a member.
+    #[command(alias = "remove_member")]
     RemoveMember {
         #[command(flatten)]
         common: Common,
@@ -524,6 +595,7 @@ pub enum DraftCommand {
         reason: String,
     },
     /// Rotation of a member's key.
+    #[command(alias = "rotate_key")]
     RotateKey {
         #[command(flatten)]
         common: Common,
@@ -535,6 +607,7 @@ pub enum DraftCommand {
         new_key: String,
     },
     /// Revocation of a member's current key.
+    #[command(alias = "revoke_key")]
     RevokeKey {
         #[command(flatten)]
         common: Common,
@@ -618,6 +691,9 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// An index or an entry id.
     pub entry: String,
+    /// For a commitment: show this version of its terms (default: the current one).
+    #[arg(long, value_name = "N")]
+    pub version: Option<u32>,
 }
 
 /// `accord history`.
@@ -662,6 +738,20 @@ pub struct StatusArgs {
     /// Filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Show at most this many commitments.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+/// `accord report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The HTML file to write (replaced whole).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Decide statuses on this day (default today).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
 }
 
 /// `accord summary`.
@@ -695,8 +785,8 @@ pub enum ProofFormat {
 /// `accord prove`.
 #[derive(Args, Debug)]
 pub struct ProveArgs {
-    /// Entry index.
-    pub index: u64,
+    /// The entry: its index or its id.
+    pub entry: String,
     /// Tree size (default: the current size).
     #[arg(long)]
     pub size: Option<u64>,
@@ -750,6 +840,10 @@ pub struct ExportArgs {
     /// Output file ("-" for standard output).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// CSV: one row per version of each commitment (default: one row per commitment, its
+    /// current terms).
+    #[arg(long)]
+    pub versions: bool,
 }
 
 /// `accord verify-bundle`.

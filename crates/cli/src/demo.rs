@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     ))?;
 
     // Keys.
-    let members = scenario::members();
+    let members = scenario::members()?;
     let mut keys: BTreeMap<String, KeyPair> = BTreeMap::new();
     for m in &members {
         let k = KeyPair::generate(m.id)?;
@@ -152,7 +152,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
 
     // Scenario steps.
     let mut new_keys: BTreeMap<String, KeyPair> = BTreeMap::new();
-    let steps = scenario::steps();
+    let steps = scenario::steps()?;
     for s in &steps {
         for signer in &s.signers {
             if let Some(id) = signer.strip_prefix("$NEWKEY:") {
@@ -222,12 +222,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     say(format!("3. appended {summary_line}"))?;
 
     // A forged joint entry: one party's signature missing.
-    let joint_parties: Vec<&str> = members
-        .iter()
-        .filter(|m| m.role != "secretariat" && m.role != "auditor")
-        .map(|m| m.id)
-        .take(2)
-        .collect();
+    let joint_parties: Vec<&str> = scenario::joint_parties()?.into_iter().take(2).collect();
     if joint_parties.len() == 2 {
         let forged = json!({"ledger": ORIGIN, "type": "withdraw", "id": "demo-forged-withdrawal",
             "signed_at": "2026-11-27T00:00:00Z", "target": scenario::JOINT_COMMITMENT, "reason": "forged by one party"});
@@ -306,6 +301,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
             as_of: Some(day),
             ..Default::default()
         },
+        false,
     )?;
     std::fs::write(&csv, buf)?;
     let bundle_path = exports.join("audit-bundle.json");
@@ -324,7 +320,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     std::fs::write(&joint_path, joint_bundle.to_json())?;
     let checked = joint_bundle.verify(Some(ledger.log_key()), Some(ledger.charter_hash()))?;
     say(format!(
-        "7. exported {} ({} entries), {} ({rows} commitment versions), {} and {} (verified offline: {} entries, {} cosigners)",
+        "7. exported {} ({} entries), {} ({rows} commitments), {} and {} (verified offline: {} entries, {} cosigners)",
         jsonl.display(), ledger.size(), csv.display(), bundle_path.display(), joint_path.display(), checked.entries, checked.cosigners.len()
     ))?;
     let summary = ledger.summary(day)?;
@@ -339,7 +335,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> Result<()> {
     outln!()?;
     outln!(
         "{} commitments from {} countries; try:",
-        summary.commitments,
+        summary.commitments.commitments,
         summary.by_country.len()
     )?;
     outln!("  accord --ledger {} status", ledger_dir.display())?;

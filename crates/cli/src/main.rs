@@ -117,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => commands::audit::export(&ctx, a),
         Command::VerifyBundle(a) => commands::audit::verify_bundle(&ctx, a),
         Command::Serve(a) => commands::serve::serve(&ctx, a),
+        Command::Report(a) => commands::report::report(&ctx, a),
         Command::Mirror(a) => commands::mirror::mirror(&ctx, a),
         Command::VerifyEvidence(a) => commands::mirror::verify_evidence(&ctx, a),
         Command::Publish(a) => commands::publish::publish(&ctx, a),

@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod envelope;
 pub mod evidence;
+pub mod figures;
 pub mod follow;
 pub mod governance;
 pub mod json;

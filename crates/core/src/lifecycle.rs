@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::figures::Figure;
 use crate::model::{Body, Date, EntryId, MemberId, Metric, Payload, Terms, Text, Timestamp};
 
 /// Where a commitment stands.
@@ -64,6 +65,34 @@ pub struct ProgressTotal {
     pub latest_as_of: String,
 }
 
+/// One version of a commitment's terms: the creation (version 1) or an amendment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VersionRef {
+    /// 1 as created, +1 per amendment.
+    pub version: u32,
+    /// Log index of the entry that made it.
+    pub index: u64,
+    /// When its signers signed it.
+    pub signed_at: Timestamp,
+    /// When the ledger logged it.
+    pub logged_at: Timestamp,
+    /// Why it changed (amendments only).
+    pub reason: Option<Text>,
+}
+
+/// How far the commitment's figure has been met: the progress reported for the metric that
+/// measures it (`Measure::progress_metric`), in the figure's currency or unit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Toward {
+    /// The metric (`disbursed`, `delivered`, `stockpiled`).
+    pub metric: Metric,
+    /// Reported so far, a decimal string in the figure's currency or unit.
+    pub so_far: String,
+    /// `so_far` as a percentage of the figure, to two decimals, when the figure is an amount
+    /// of money or material (not a price).
+    pub share_percent: Option<String>,
+}
+
 /// The current view of one commitment.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CommitmentView {
@@ -77,16 +106,32 @@ pub struct CommitmentView {
     pub version: u32,
     /// The latest terms.
     pub terms: Terms,
+    /// The latest terms' one figure (`Measure::figure`).
+    pub figure: Option<Figure>,
+    /// The latest terms' headline (`Measure::headline`).
+    pub headline: String,
+    /// Money pledged by the latest terms, by currency (`Measure::pledged`).
+    pub pledged: BTreeMap<String, String>,
+    /// Progress toward the figure, if the measure has a metric for it.
+    pub toward: Option<Toward>,
     /// Log index of the creating entry.
-    pub created_at: u64,
+    pub created_index: u64,
     /// When the creating entry was signed.
-    pub signed_at: Timestamp,
+    pub created_signed_at: Timestamp,
+    /// When the ledger logged the creating entry.
+    pub created_logged_at: Timestamp,
     /// Log index of the latest entry about it.
-    pub updated_at: u64,
+    pub updated_index: u64,
+    /// When the ledger logged the latest entry about it.
+    pub updated_logged_at: Timestamp,
+    /// Every version of its terms, oldest first.
+    pub versions: Vec<VersionRef>,
     /// Log indexes of every entry about it, in order.
     pub history: Vec<u64>,
     /// Log index of the withdrawal, if any.
-    pub withdrawn_at: Option<u64>,
+    pub withdrawn_index: Option<u64>,
+    /// When the ledger logged the withdrawal.
+    pub withdrawn_logged_at: Option<Timestamp>,
     /// Why it was withdrawn.
     pub withdrawal_reason: Option<Text>,
     /// Progress totals per metric and unit.
@@ -96,35 +141,96 @@ pub struct CommitmentView {
 }
 
 impl CommitmentView {
-    /// Starts a view from the creating entry; `None` if `payload` does not create one.
-    pub fn new(index: u64, payload: &Payload) -> Option<Self> {
+    /// Starts a view from the creating entry, logged at `logged_at`; `None` if `payload` does
+    /// not create one.
+    pub fn new(index: u64, payload: &Payload, logged_at: &Timestamp) -> Option<Self> {
         let Body::Commitment(c) = &payload.body else {
             return None;
         };
-        Some(Self {
+        let mut v = Self {
             id: payload.id.clone(),
             parties: c.parties.clone(),
             kind: c.terms.measure.kind(),
             version: 1,
             terms: c.terms.clone(),
-            created_at: index,
-            signed_at: payload.signed_at.clone(),
-            updated_at: index,
+            figure: None,
+            headline: String::new(),
+            pledged: BTreeMap::new(),
+            toward: None,
+            created_index: index,
+            created_signed_at: payload.signed_at.clone(),
+            created_logged_at: logged_at.clone(),
+            updated_index: index,
+            updated_logged_at: logged_at.clone(),
+            versions: vec![VersionRef {
+                version: 1,
+                index,
+                signed_at: payload.signed_at.clone(),
+                logged_at: logged_at.clone(),
+                reason: None,
+            }],
             history: vec![index],
-            withdrawn_at: None,
+            withdrawn_index: None,
+            withdrawn_logged_at: None,
             withdrawal_reason: None,
             progress: Vec::new(),
             sums: BTreeMap::new(),
-        })
+        };
+        v.refigure();
+        Some(v)
     }
 
-    /// Folds in a later entry about this commitment. Entries about other commitments, and
-    /// entries that are not lifecycle entries, are ignored (returns `false`).
-    pub fn apply(&mut self, index: u64, payload: &Payload) -> bool {
+    /// Recomputes the figures from the latest terms and progress.
+    fn refigure(&mut self) {
+        let m = &self.terms.measure;
+        self.figure = m.figure();
+        self.headline = m.headline();
+        self.pledged = crate::figures::totals_strings(&m.pledged());
+        self.toward = match (m.progress_metric(), &self.figure) {
+            (Some(metric), Some(f)) => {
+                let unit = f.currency.clone().or_else(|| f.unit.clone());
+                let so_far = unit.and_then(|u| self.sums.get(&(metric, u)).map(|s| s.0));
+                so_far.map(|so_far| {
+                    let whole = rust_decimal::Decimal::from_str_exact(&f.amount).ok();
+                    let is_amount = f.is_money() || (f.currency.is_none() && f.unit.is_some());
+                    let share = whole
+                        .filter(|w| is_amount && !w.is_zero())
+                        .and_then(|w| so_far.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(w))
+                        .map(|p| p.round_dp(2).normalize().to_string());
+                    Toward {
+                        metric,
+                        so_far: so_far.normalize().to_string(),
+                        share_percent: share,
+                    }
+                })
+            }
+            _ => None,
+        };
+    }
+
+    /// The log index of version `n` (from 1), if there is one.
+    pub fn version_index(&self, n: u32) -> Option<u64> {
+        self.versions
+            .iter()
+            .find(|v| v.version == n)
+            .map(|v| v.index)
+    }
+
+    /// Folds in a later entry about this commitment, logged at `logged_at`. Entries about
+    /// other commitments, and entries that are not lifecycle entries, are ignored (returns
+    /// `false`).
+    pub fn apply(&mut self, index: u64, payload: &Payload, logged_at: &Timestamp) -> bool {
         match &payload.body {
             Body::Amend(a) if a.target == self.id => {
                 self.terms = a.terms.clone();
                 self.version += 1;
+                self.versions.push(VersionRef {
+                    version: self.version,
+                    index,
+                    signed_at: payload.signed_at.clone(),
+                    logged_at: logged_at.clone(),
+                    reason: Some(a.reason.clone()),
+                });
             }
             Body::Progress(p) if p.target == self.id => {
                 let slot = self.sums.entry((p.metric, p.unit.to_string())).or_insert((
@@ -150,19 +256,22 @@ impl CommitmentView {
                     .collect();
             }
             Body::Withdraw(w) if w.target == self.id => {
-                self.withdrawn_at = Some(index);
+                self.withdrawn_index = Some(index);
+                self.withdrawn_logged_at = Some(logged_at.clone());
                 self.withdrawal_reason = Some(w.reason.clone());
             }
             _ => return false,
         }
-        self.updated_at = index;
+        self.updated_index = index;
+        self.updated_logged_at = logged_at.clone();
         self.history.push(index);
+        self.refigure();
         true
     }
 
     /// The status on `day`.
     pub fn status_on(&self, day: time::Date) -> Status {
-        if self.withdrawn_at.is_some() {
+        if self.withdrawn_index.is_some() {
             return Status::Withdrawn;
         }
         if self.terms.effective.from.date() > day {

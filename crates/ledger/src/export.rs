@@ -1,4 +1,4 @@
-//! Exports: JSON Lines (one object per entry), CSV (one row per commitment version), and the
+//! Exports: JSON Lines (one object per entry), CSV (one row per commitment, or per version), and the
 //! audit bundle (see `accord_core::bundle`).
 
 use std::collections::BTreeSet;
@@ -7,13 +7,13 @@ use std::io::{BufRead, Read, Write};
 use accord_core::bundle::{Bundle, BundleEntry, BUNDLE_FORMAT};
 use accord_core::envelope::Envelope;
 use accord_core::log::Hash;
-use accord_core::model::{Body, Measure, Terms, Timestamp};
+use accord_core::model::{Body, Terms, Timestamp};
 use base64::prelude::*;
 use serde_json::{json, Value};
 
 use crate::error::LedgerError;
 use crate::ledger::{ImportItem, Ledger, StoredEntry};
-use crate::query::{is_version, Filter};
+use crate::query::Filter;
 
 fn io(e: std::io::Error) -> LedgerError {
     LedgerError::Io {
@@ -332,12 +332,18 @@ impl Ledger {
         Ok(n)
     }
 
-    /// Writes CSV: one row per commitment version (creation and each amendment), with
-    /// flattened terms and the commitment's status on the filter's day.
+    /// Writes CSV (docs/FORMAT.md section 10.3): one row per commitment with its current
+    /// terms, or with `versions` one row per version (creation and each amendment), the
+    /// current one flagged. Figures come from `accord_core::figures`, as everywhere else.
     ///
     /// # Errors
     /// Store or write failures.
-    pub fn export_csv(&self, out: &mut dyn Write, filter: &Filter) -> Result<u64, LedgerError> {
+    pub fn export_csv(
+        &self,
+        out: &mut dyn Write,
+        filter: &Filter,
+        versions: bool,
+    ) -> Result<u64, LedgerError> {
         let mut w = csv::Writer::from_writer(out);
         let csv_err = |e: csv::Error| io(std::io::Error::other(e.to_string()));
         w.write_record(CSV_HEADER).map_err(csv_err)?;
@@ -345,20 +351,27 @@ impl Ledger {
         let mut rows = 0u64;
         for v in self.commitments(filter)? {
             let status = v.status_on(day).as_str();
-            let mut version = 0u32;
-            for &i in &v.history {
-                let e = self.entry(i)?;
-                if !is_version(&e.payload.body) {
-                    continue;
-                }
-                version += 1;
+            let parties: Vec<&str> = v.parties.iter().map(|p| p.as_str()).collect();
+            let chosen: Vec<&accord_core::lifecycle::VersionRef> = if versions {
+                v.versions.iter().collect()
+            } else {
+                v.versions.last().into_iter().collect()
+            };
+            let toward = v.toward.as_ref();
+            for vr in chosen {
+                let e = self.entry(vr.index)?;
                 let terms: &Terms = match &e.payload.body {
                     Body::Commitment(c) => &c.terms,
                     Body::Amend(a) => &a.terms,
-                    _ => continue,
+                    other => {
+                        return Err(crate::ledger::corrupt(
+                            format!("version {} of {}", vr.version, v.id),
+                            format!("entry {} is a {}", vr.index, other.type_name()),
+                        ))
+                    }
                 };
-                let (amount, currency, unit) = headline(&terms.measure);
-                let parties: Vec<&str> = v.parties.iter().map(|p| p.as_str()).collect();
+                let current = vr.version == v.version;
+                let fig = terms.measure.figure();
                 let sources: Vec<&str> = terms.sources.iter().map(|s| s.url.as_str()).collect();
                 let signers: Vec<&str> = e
                     .entry
@@ -367,29 +380,46 @@ impl Ledger {
                     .iter()
                     .map(|s| s.keyid.split('+').next().unwrap_or(""))
                     .collect();
+                let stage = serde_json::to_value(terms.stage)
+                    .ok()
+                    .and_then(|s| s.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let opt = |x: Option<String>| x.unwrap_or_default();
                 w.write_record([
                     v.id.as_str(),
-                    &version.to_string(),
-                    &i.to_string(),
-                    e.payload.id.as_str(),
-                    e.payload.body.type_name(),
+                    &vr.version.to_string(),
+                    if current { "true" } else { "false" },
+                    if current { status } else { "superseded" },
                     v.kind,
-                    &parties.join(";"),
                     terms.title.as_str(),
+                    &parties.join(";"),
                     terms.commodity.as_str(),
-                    &serde_json::to_value(terms.stage)
-                        .ok()
-                        .and_then(|s| s.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    &stage,
                     terms.effective.from.as_str(),
                     terms.effective.until.as_ref().map_or("", |d| d.as_str()),
+                    &opt(fig.as_ref().map(|f| f.amount.clone())),
+                    &opt(fig.as_ref().and_then(|f| f.currency.clone())),
+                    &opt(fig.as_ref().and_then(|f| f.unit.clone())),
+                    &terms.measure.headline(),
+                    &opt(toward
+                        .filter(|_| current)
+                        .map(|t| t.metric.as_str().to_owned())),
+                    &opt(toward.filter(|_| current).map(|t| t.so_far.clone())),
+                    &opt(toward
+                        .filter(|_| current)
+                        .and_then(|t| t.share_percent.clone())),
+                    &vr.index.to_string(),
+                    e.payload.id.as_str(),
+                    e.payload.body.type_name(),
+                    vr.signed_at.as_str(),
+                    vr.logged_at.as_str(),
+                    vr.reason.as_ref().map_or("", |r| r.as_str()),
+                    &v.created_index.to_string(),
+                    v.created_logged_at.as_str(),
+                    &opt(v.withdrawn_index.map(|i| i.to_string())),
+                    v.withdrawn_logged_at.as_ref().map_or("", |t| t.as_str()),
+                    v.withdrawal_reason.as_ref().map_or("", |r| r.as_str()),
                     terms.instrument.as_str(),
-                    &amount,
-                    &currency,
-                    &unit,
-                    status,
-                    e.payload.signed_at.as_str(),
-                    e.entry.logged_at.as_str(),
                     &signers.join(";"),
                     &sources.join(" "),
                     &e.leaf_hash.to_base64(),
@@ -475,67 +505,39 @@ impl Ledger {
     }
 }
 
-/// CSV columns.
-pub const CSV_HEADER: [&str; 22] = [
+/// CSV columns (docs/FORMAT.md section 10.3).
+pub const CSV_HEADER: [&str; 33] = [
     "commitment_id",
     "version",
-    "entry_index",
-    "entry_id",
-    "entry_type",
+    "current",
+    "status",
     "kind",
-    "parties",
     "title",
+    "parties",
     "commodity",
     "stage",
     "effective_from",
     "effective_until",
-    "instrument",
     "amount",
     "currency",
     "unit",
-    "status",
+    "figure",
+    "progress_metric",
+    "progress_so_far",
+    "progress_share_percent",
+    "entry_index",
+    "entry_id",
+    "entry_type",
     "signed_at",
     "logged_at",
+    "amend_reason",
+    "created_index",
+    "created_logged_at",
+    "withdrawn_index",
+    "withdrawn_logged_at",
+    "withdrawal_reason",
+    "instrument",
     "signers",
     "sources",
     "leaf_hash",
 ];
-
-/// The headline figure of a measure: amount, currency, unit.
-fn headline(m: &Measure) -> (String, String, String) {
-    let s = |x: &dyn std::fmt::Display| x.to_string();
-    match m {
-        Measure::PriceFloor { price, .. } => (s(&price.amount), s(&price.currency), s(&price.unit)),
-        Measure::FinancingPledge { amount, .. } => {
-            (s(&amount.amount), s(&amount.currency), String::new())
-        }
-        Measure::Offtake { quantity, .. } => {
-            (s(&quantity.amount), String::new(), s(&quantity.unit))
-        }
-        Measure::Stockpile {
-            days_of_supply: Some(d),
-            ..
-        } => (s(d), String::new(), "days".into()),
-        Measure::Stockpile {
-            quantity: Some(q), ..
-        } => (s(&q.amount), String::new(), s(&q.unit)),
-        Measure::TariffMeasure {
-            rate_percent: Some(r),
-            ..
-        }
-        | Measure::TaxIncentive {
-            rate_percent: Some(r),
-            ..
-        } => (s(r), String::new(), "percent".into()),
-        Measure::TaxIncentive { value: Some(v), .. } => {
-            (s(&v.amount), s(&v.currency), String::new())
-        }
-        Measure::RecyclingTarget { target_percent, .. } => {
-            (s(target_percent), String::new(), "percent".into())
-        }
-        Measure::Framework {
-            pipeline: Some(p), ..
-        } => (s(&p.amount), s(&p.currency), String::new()),
-        _ => (String::new(), String::new(), String::new()),
-    }
-}

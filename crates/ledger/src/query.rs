@@ -5,8 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use accord_core::lifecycle::{CommitmentView, Status};
-use accord_core::model::{Body, EntryId};
-use rust_decimal::Decimal;
+use accord_core::model::EntryId;
 use serde::Serialize;
 
 use crate::error::LedgerError;
@@ -91,21 +90,60 @@ impl Filter {
     }
 }
 
+/// Commitments counted by status on the summary's day; `commitments` is their sum.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    /// All of them: active + amended + pending + expired + withdrawn.
+    pub commitments: u64,
+    /// In force as first signed.
+    pub active: u64,
+    /// In force, amended.
+    pub amended: u64,
+    /// Not yet in force.
+    pub pending: u64,
+    /// Effective period over.
+    pub expired: u64,
+    /// Withdrawn.
+    pub withdrawn: u64,
+}
+
+impl StatusCounts {
+    fn count(&mut self, s: Status) {
+        self.commitments += 1;
+        match s {
+            Status::Active => self.active += 1,
+            Status::Amended => self.amended += 1,
+            Status::Pending => self.pending += 1,
+            Status::Expired => self.expired += 1,
+            Status::Withdrawn => self.withdrawn += 1,
+        }
+    }
+}
+
 /// One country's or commodity's line in a summary.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SummaryLine {
-    /// Commitments it is party to (or about this commodity).
-    pub commitments: u64,
-    /// Of which in force (active or amended) on the day.
-    pub in_force: u64,
-    /// Of which withdrawn.
-    pub withdrawn: u64,
+    /// Commitments by status (a joint commitment counts on the line of each party's
+    /// country).
+    #[serde(flatten)]
+    pub counts: StatusCounts,
     /// Commitments by kind.
     pub by_kind: BTreeMap<String, u64>,
-    /// Money pledged by commitments in force, by currency (decimal strings).
+    /// Money pledged by commitments in force, by currency (decimal strings): on a country's
+    /// line only what that country pays (alone, or its share where the payload splits the
+    /// pledge); on a commodity's line every pledge about it, once.
     pub pledged: BTreeMap<String, String>,
-    /// Price floors in force: "commitment: amount currency/unit".
+    /// Price floors in force: "commitment: USD 110.00/kg".
     pub price_floors: Vec<String>,
+}
+
+/// Pledges in force that several countries make together without saying who pays what.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct JointLine {
+    /// The commitments.
+    pub commitments: Vec<String>,
+    /// Their money, by currency.
+    pub pledged: BTreeMap<String, String>,
 }
 
 /// Summary per country and per commodity.
@@ -115,12 +153,34 @@ pub struct Summary {
     pub as_of: String,
     /// Entries in the ledger.
     pub entries: u64,
-    /// Commitments in the ledger.
-    pub commitments: u64,
-    /// Per country (a joint commitment counts for each party's country).
+    /// Commitments in the ledger, by status.
+    pub commitments: StatusCounts,
+    /// Money pledged by commitments in force, by currency, each commitment once: the sum of
+    /// the countries' `pledged` and `joint.pledged`, and of the commodities' `pledged`.
+    pub pledged: BTreeMap<String, String>,
+    /// Per country.
     pub by_country: BTreeMap<String, SummaryLine>,
+    /// Joint pledges not split between countries.
+    pub joint: JointLine,
+    /// Money disbursed so far toward the pledges in force, by currency (decimal strings):
+    /// the `disbursed` progress reported on each commitment counted in `pledged`, in a
+    /// currency it pledges.
+    pub disbursed: BTreeMap<String, String>,
+    /// Offtakes in force, by unit: the quantity contracted and delivered so far.
+    pub delivered: BTreeMap<String, Delivered>,
     /// Per commodity.
     pub by_commodity: BTreeMap<String, SummaryLine>,
+    /// Per kind of measure.
+    pub by_kind: BTreeMap<String, StatusCounts>,
+}
+
+/// Material contracted by offtakes in force, and delivered so far, in one unit.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Delivered {
+    /// The offtakes' quantities added up, a decimal string.
+    pub contracted: String,
+    /// The `delivered` progress reported on them in this unit, a decimal string.
+    pub delivered: String,
 }
 
 fn id_from(bytes: &[u8], what: &str) -> Result<EntryId, LedgerError> {
@@ -165,14 +225,15 @@ impl Ledger {
     pub fn commitment(&self, id: &EntryId) -> Result<CommitmentView, LedgerError> {
         let history = self.history(id)?;
         let first = &history[0];
-        let mut view = CommitmentView::new(first.index, &first.payload).ok_or_else(|| {
-            LedgerError::NotFound(format!(
-                "commitment {id} (entry {} is not a commitment)",
-                first.index
-            ))
-        })?;
+        let mut view = CommitmentView::new(first.index, &first.payload, &first.entry.logged_at)
+            .ok_or_else(|| {
+                LedgerError::NotFound(format!(
+                    "commitment {id} (entry {} is not a commitment)",
+                    first.index
+                ))
+            })?;
         for e in &history[1..] {
-            view.apply(e.index, &e.payload);
+            view.apply(e.index, &e.payload, &e.entry.logged_at);
         }
         Ok(view)
     }
@@ -266,7 +327,7 @@ impl Ledger {
                 out.push(view);
             }
         }
-        out.sort_by_key(|v| v.created_at);
+        out.sort_by_key(|v| v.created_index);
         Ok(out)
     }
 
@@ -275,6 +336,7 @@ impl Ledger {
     /// # Errors
     /// Store failures or corruption.
     pub fn summary(&mut self, day: time::Date) -> Result<Summary, LedgerError> {
+        use accord_core::figures::{add, totals_strings, Totals};
         let views = self.commitments(&Filter {
             as_of: Some(day),
             ..Filter::default()
@@ -283,65 +345,137 @@ impl Ledger {
         let mut s = Summary {
             as_of: day.to_string(),
             entries: self.size(),
-            commitments: views.len() as u64,
             ..Summary::default()
         };
-        let mut sums: BTreeMap<(bool, String, String), Decimal> = BTreeMap::new();
+        let mut total = Totals::new();
+        let mut disbursed = Totals::new();
+        let mut contracted = Totals::new();
+        let mut delivered = Totals::new();
+        let mut joint = Totals::new();
+        let mut by_country: BTreeMap<String, Totals> = BTreeMap::new();
+        let mut by_commodity: BTreeMap<String, Totals> = BTreeMap::new();
         for v in &views {
             let status = v.status_on(day);
             let in_force = matches!(status, Status::Active | Status::Amended);
+            s.commitments.count(status);
+            s.by_kind
+                .entry(v.kind.to_owned())
+                .or_default()
+                .count(status);
             let countries: BTreeSet<String> = v
                 .parties
                 .iter()
                 .filter_map(|p| state.member(p).map(|m| m.member.country.to_string()))
                 .collect();
             let commodity = v.terms.commodity.to_string();
-            let mut lines: Vec<(bool, String)> = countries.into_iter().map(|c| (true, c)).collect();
-            lines.push((false, commodity));
-            for (is_country, key) in lines {
-                let line = if is_country {
-                    s.by_country.entry(key.clone()).or_default()
+            let floor = if in_force {
+                if let (accord_core::model::Measure::PriceFloor { .. }, Some(f)) =
+                    (&v.terms.measure, &v.figure)
+                {
+                    Some(format!("{}: {}", v.id, f.text()))
                 } else {
-                    s.by_commodity.entry(key.clone()).or_default()
-                };
-                line.commitments += 1;
-                *line.by_kind.entry(v.kind.to_owned()).or_default() += 1;
-                if status == Status::Withdrawn {
-                    line.withdrawn += 1;
+                    None
                 }
-                if in_force {
-                    line.in_force += 1;
-                    for m in v.terms.measure.money() {
-                        let slot = sums
-                            .entry((is_country, key.clone(), m.currency.to_string()))
-                            .or_insert(Decimal::ZERO);
-                        *slot = slot.checked_add(m.amount.value()).unwrap_or(*slot);
+            } else {
+                None
+            };
+            let touch = |line: &mut SummaryLine| {
+                line.counts.count(status);
+                *line.by_kind.entry(v.kind.to_owned()).or_default() += 1;
+                if let Some(f) = &floor {
+                    line.price_floors.push(f.clone());
+                }
+            };
+            for c in &countries {
+                touch(s.by_country.entry(c.clone()).or_default());
+            }
+            touch(s.by_commodity.entry(commodity.clone()).or_default());
+            if !in_force {
+                continue;
+            }
+            let reported = |metric: accord_core::model::Metric, unit: &str| {
+                v.progress
+                    .iter()
+                    .filter(|p| p.metric == metric && p.unit == unit)
+                    .filter_map(|p| rust_decimal::Decimal::from_str_exact(&p.total).ok())
+                    .fold(rust_decimal::Decimal::ZERO, |a, b| {
+                        a.checked_add(b).unwrap_or(rust_decimal::Decimal::MAX)
+                    })
+            };
+            if let Some((unit, amount)) = v.terms.measure.contracted() {
+                add(&mut contracted, &unit, amount);
+                add(
+                    &mut delivered,
+                    &unit,
+                    reported(accord_core::model::Metric::Delivered, &unit),
+                );
+            }
+            let pledged = v.terms.measure.pledged();
+            for c in pledged.keys() {
+                add(
+                    &mut disbursed,
+                    c,
+                    reported(accord_core::model::Metric::Disbursed, c),
+                );
+            }
+            if pledged.is_empty() {
+                continue;
+            }
+            for (c, a) in &pledged {
+                add(&mut total, c, *a);
+                add(by_commodity.entry(commodity.clone()).or_default(), c, *a);
+            }
+            // Attribution: the shares the payload names; else the one country of the
+            // parties; else joint. Each amount lands on exactly one line.
+            match v.terms.measure.shares() {
+                Some(shares) => {
+                    for (country, c, a) in shares {
+                        add(
+                            by_country.entry(country.to_string()).or_default(),
+                            c.as_str(),
+                            a,
+                        );
                     }
-                    if let accord_core::model::Measure::PriceFloor { price, .. } = &v.terms.measure
-                    {
-                        line.price_floors.push(format!(
-                            "{}: {} {}/{}",
-                            v.id, price.amount, price.currency, price.unit
-                        ));
+                }
+                None if countries.len() == 1 => {
+                    let country = countries.iter().next().cloned().unwrap_or_default();
+                    let t = by_country.entry(country).or_default();
+                    for (c, a) in &pledged {
+                        add(t, c, *a);
+                    }
+                }
+                None => {
+                    s.joint.commitments.push(v.id.to_string());
+                    for (c, a) in &pledged {
+                        add(&mut joint, c, *a);
                     }
                 }
             }
         }
-        for ((is_country, key, currency), total) in sums {
-            let line = if is_country {
-                s.by_country.get_mut(&key)
-            } else {
-                s.by_commodity.get_mut(&key)
-            };
-            if let Some(line) = line {
-                line.pledged.insert(currency, total.normalize().to_string());
-            }
+        s.pledged = totals_strings(&total);
+        s.disbursed = totals_strings(&disbursed);
+        let delivered = totals_strings(&delivered);
+        s.delivered = totals_strings(&contracted)
+            .into_iter()
+            .map(|(unit, c)| {
+                let d = delivered.get(&unit).cloned().unwrap_or_else(|| "0".into());
+                (
+                    unit,
+                    Delivered {
+                        contracted: c,
+                        delivered: d,
+                    },
+                )
+            })
+            .collect();
+        s.joint.pledged = totals_strings(&joint);
+        for (k, t) in by_country {
+            // A framework partner may not be a member's country: it still gets its line.
+            s.by_country.entry(k).or_default().pledged = totals_strings(&t);
+        }
+        for (k, t) in by_commodity {
+            s.by_commodity.entry(k).or_default().pledged = totals_strings(&t);
         }
         Ok(s)
     }
-}
-
-/// Whether an entry is a commitment-version entry (creation or amendment), for CSV export.
-pub(crate) fn is_version(body: &Body) -> bool {
-    matches!(body, Body::Commitment(_) | Body::Amend(_))
 }

@@ -246,8 +246,12 @@ fn queries_use_the_history() {
     let summary = l.summary(time::macros::date!(2026 - 11 - 28)).unwrap();
     assert!(!summary.by_country.is_empty());
     let mut csv = Vec::new();
-    let rows = l.export_csv(&mut csv, &Filter::default()).unwrap();
-    assert!(rows as usize >= all.len());
+    let rows = l.export_csv(&mut csv, &Filter::default(), false).unwrap();
+    assert_eq!(rows as usize, all.len());
+    let mut csv = Vec::new();
+    let rows = l.export_csv(&mut csv, &Filter::default(), true).unwrap();
+    let versions: u32 = all.iter().map(|v| v.version).sum();
+    assert_eq!(rows, u64::from(versions));
 }
 
 #[test]

@@ -30,6 +30,7 @@ use crate::drain::Drain;
 use crate::error::ApiError;
 use crate::limits::{Peer, RateLimiter, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
+use crate::pages;
 use crate::sequencer::{lock, Handle, SharedLedger};
 use crate::views;
 
@@ -378,18 +379,23 @@ impl FilterQuery {
             })?),
             None => None,
         };
-        if let Some(k) = &self.kind {
-            if !accord_core::model::commitment::MEASURE_KINDS.contains(&k.as_str()) {
-                return Err(ApiError::BadRequest(format!(
-                    "kind {k:?}: expected one of {}",
-                    accord_core::model::commitment::MEASURE_KINDS.join(", ")
-                )));
-            }
-        }
+        let kind = match &self.kind {
+            Some(k) => Some(
+                accord_core::figures::parse_kind(k)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "kind {k:?}: expected one of {}",
+                            accord_core::model::commitment::MEASURE_KINDS.join(", ")
+                        ))
+                    })?
+                    .to_owned(),
+            ),
+            None => None,
+        };
         Ok(Filter {
             member: self.member.clone(),
             country: self.country.clone(),
-            kind: self.kind.clone(),
+            kind,
             commodity: self.commodity.clone(),
             status,
             from: self.since.as_deref().map(|s| day("since", s)).transpose()?,
@@ -464,6 +470,168 @@ async fn summary(
     })
     .await?;
     Ok(json_response(StatusCode::OK, v))
+}
+
+/// `GET /api/v1/governance`: the governance entries after the charter, in full.
+async fn governance(State(st): State<AppState>) -> ApiResult<Response> {
+    let v = read(&st, |l| {
+        Ok(Value::Array(
+            l.governance_entries()?
+                .iter()
+                .map(views::entry_object)
+                .collect(),
+        ))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, v))
+}
+
+// ---- the pages (crate::pages) --------------------------------------------------------------
+
+/// Pages are whole documents that load nothing from elsewhere; the policy says so to the
+/// browser, so an injected reference could not load either.
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+    form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn html_response(html: String) -> Response {
+    let mut res = (StatusCode::OK, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_POLICY),
+    );
+    res
+}
+
+fn site(l: &mut Ledger, on: time::Date) -> ApiResult<pages::Site> {
+    Ok(pages::Site::from_ledger(l, on)?)
+}
+
+/// `GET /?as_of=`: the overview.
+async fn page_overview(
+    State(st): State<AppState>,
+    q: Result<Query<AsOf>, QueryRejection>,
+) -> ApiResult<Response> {
+    let on = as_of(&query(q)?)?;
+    let html = read(&st, move |l| Ok(pages::overview(&site(l, on)?))).await?;
+    Ok(html_response(html))
+}
+
+/// The commitments page's form: empty fields ("any") do not filter.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PageFilter {
+    country: Option<String>,
+    kind: Option<String>,
+    commodity: Option<String>,
+    status: Option<String>,
+    as_of: Option<String>,
+}
+
+/// `GET /commitments?country=&kind=&commodity=&status=&as_of=`: the table, filtered by
+/// the ledger's query (as `accord status` is).
+async fn page_commitments(
+    State(st): State<AppState>,
+    q: Result<Query<PageFilter>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let some = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
+    let fq = FilterQuery {
+        country: some(&q.country),
+        kind: some(&q.kind),
+        commodity: some(&q.commodity),
+        status: some(&q.status),
+        as_of: some(&q.as_of),
+        ..FilterQuery::default()
+    };
+    let f = fq.filter()?;
+    let shown = pages::TableFilter {
+        country: fq.country.clone(),
+        kind: f.kind.clone(),
+        commodity: fq.commodity.clone(),
+        status: fq.status.clone(),
+    };
+    let html = read(&st, move |l| {
+        let day = f.day();
+        let site = site(l, day)?;
+        let list: Vec<Value> = l
+            .commitments(&f)?
+            .iter()
+            .map(|v| views::commitment(v, day))
+            .collect();
+        Ok(pages::commitments(&site, &list, &shown))
+    })
+    .await?;
+    Ok(html_response(html))
+}
+
+/// `GET /commitments/{id}?as_of=`: one commitment.
+async fn page_commitment(
+    State(st): State<AppState>,
+    uri: Uri,
+    q: Result<Query<AsOf>, QueryRejection>,
+) -> ApiResult<Response> {
+    let on = as_of(&query(q)?)?;
+    let raw = uri
+        .path()
+        .strip_prefix("/commitments/")
+        .unwrap_or_default()
+        .to_owned();
+    let decoded = percent_decode(&raw)?;
+    let id = entry_id(&decoded)?;
+    let html = read(&st, move |l| {
+        let site = pages::Site::head_from_ledger(l, on)?;
+        let view = views::commitment(&l.commitment(&id)?, on);
+        let page = pages::CommitmentPage::from_ledger(l, view, site.checkpoint_size())?;
+        Ok(pages::commitment(&site, &page))
+    })
+    .await?;
+    Ok(html_response(html))
+}
+
+/// A URL path segment with its `%XX` escapes decoded; anything that is not UTF-8 is 400.
+fn percent_decode(s: &str) -> ApiResult<String> {
+    let bad = || ApiError::BadRequest(format!("{s:?}: not a percent-encoded path"));
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3).ok_or_else(bad)?;
+            let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+/// `GET /members`: members and key history.
+async fn page_members(State(st): State<AppState>) -> ApiResult<Response> {
+    let on = time::OffsetDateTime::now_utc().date();
+    let html = read(&st, move |l| {
+        Ok(pages::members(&pages::Site::head_from_ledger(l, on)?))
+    })
+    .await?;
+    Ok(html_response(html))
+}
+
+/// `GET /trust`: the trust panel.
+async fn page_trust(State(st): State<AppState>) -> ApiResult<Response> {
+    let on = time::OffsetDateTime::now_utc().date();
+    let html = read(&st, move |l| {
+        Ok(pages::trust(&pages::Site::head_from_ledger(l, on)?))
+    })
+    .await?;
+    Ok(html_response(html))
 }
 
 /// `GET /api/v1/members`.
@@ -713,6 +881,12 @@ pub fn router(st: AppState) -> Router {
         .route("/api/v1/commitments/{*id}", get(commitment))
         .route("/api/v1/summary", get(summary))
         .route("/api/v1/members", get(members))
+        .route("/api/v1/governance", get(governance))
+        .route("/", get(page_overview))
+        .route("/commitments", get(page_commitments))
+        .route("/commitments/{*id}", get(page_commitment))
+        .route("/members", get(page_members))
+        .route("/trust", get(page_trust))
         .route("/api/v1/proof/inclusion", get(inclusion))
         .route("/api/v1/proof/consistency", get(consistency))
         .route("/api/v1/bundle", get(bundle))

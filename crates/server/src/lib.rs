@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod pages;
 pub mod sequencer;
 pub mod tls;
 pub mod views;

@@ -369,3 +369,68 @@ async fn a_declared_oversized_body_is_refused_before_it_is_read() {
     let v: Value = serde_json::from_slice(&b).unwrap();
     assert!(v["error"].as_str().unwrap().contains("larger than"), "{v}");
 }
+
+#[tokio::test]
+async fn pages_are_html_that_loads_nothing_and_bad_requests_are_refused() {
+    let h = harness(60);
+    for path in [
+        "/",
+        "/commitments",
+        "/members",
+        "/trust",
+        "/commitments?status=&kind=",
+    ] {
+        let (s, headers, body) = get(&h.app, path).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'"));
+        let html = String::from_utf8(body).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{path}");
+        assert!(
+            !html.contains("<script"),
+            "{path}: served pages need no script"
+        );
+    }
+    // Each commitment listed links to its page, which shows its headline.
+    let (_, _, body) = get(&h.app, "/api/v1/commitments").await;
+    let list: Vec<Value> = serde_json::from_slice(&body).unwrap();
+    assert!(!list.is_empty());
+    let v = &list[0];
+    let id = v["id"].as_str().unwrap();
+    let (s, _, body) = get(
+        &h.app,
+        &format!("/commitments/{}", crate::pages::path_segment(id)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    let headline = maud::html! { (v["headline"].as_str().unwrap()) }.into_string();
+    assert!(html.contains(&headline), "{id}: {headline}");
+    // Filters are the API's: a kind in either spelling, a bad status refused.
+    let kind = v["kind"].as_str().unwrap().replace('_', "-");
+    let (s, _, body) = get(&h.app, &format!("/commitments?kind={kind}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    let rows = html.matches("<tr data-id=").count();
+    let want = list.iter().filter(|x| x["kind"] == v["kind"]).count();
+    assert_eq!(rows, want);
+    let (s, _, body) = get(&h.app, "/commitments?status=lapsed").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("status"));
+    let (s, _, _) = get(&h.app, "/commitments?colour=red").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = get(&h.app, "/commitments/no-such-commitment").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = get(&h.app, "/commitments/%ZZ").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = get(&h.app, "/commitments/%FF").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // The governance list is every governance entry after the charter.
+    let (s, _, body) = get(&h.app, "/api/v1/governance").await;
+    assert_eq!(s, StatusCode::OK);
+    let g: Vec<Value> = serde_json::from_slice(&body).unwrap();
+    assert!(g.iter().all(|e| e["index"].as_u64().unwrap() > 0));
+}

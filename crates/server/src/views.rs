@@ -18,11 +18,17 @@ pub fn signer_ids(e: &StoredEntry) -> Vec<String> {
         .collect()
 }
 
-/// One line of `accord list --json`: `index`, `id`, `type`, `signers`, `logged_at`,
-/// `leaf_hash`.
+/// One line of `accord list --json`: `index`, `id`, `type`, `title` (of a commitment's or
+/// an amendment's terms; null for other entries), `signers`, `logged_at`, `leaf_hash`.
 pub fn entry_line(e: &StoredEntry) -> Value {
+    use accord_core::model::Body;
+    let title = match &e.payload.body {
+        Body::Commitment(c) => Some(c.terms.title.as_str()),
+        Body::Amend(a) => Some(a.terms.title.as_str()),
+        _ => None,
+    };
     json!({"index": e.index, "id": e.payload.id, "type": e.payload.body.type_name(),
-        "signers": signer_ids(e), "logged_at": e.entry.logged_at,
+        "title": title, "signers": signer_ids(e), "logged_at": e.entry.logged_at,
         "leaf_hash": e.leaf_hash.to_base64()})
 }
 
@@ -91,4 +97,146 @@ pub fn cosigned(cp: &StoredCheckpoint) -> Value {
 /// The log's key (`accord log-key --json`).
 pub fn log_key(origin: &str, key: &accord_core::keys::VerifierKey) -> Value {
     json!({"log_key": key.to_string(), "origin": origin})
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A JSON value as a person reads it: money as `USD 1,000`, prices as `USD 110/kg`,
+/// quantities as `1,000 t`, lists joined, enum spellings with spaces.
+pub fn readable_value(v: &Value) -> String {
+    use accord_core::figures::group_thousands as g;
+    match v {
+        Value::Object(o) => {
+            let amount = o.get("amount").and_then(Value::as_str);
+            let cur = o.get("currency").and_then(Value::as_str);
+            let unit = o.get("unit").and_then(Value::as_str);
+            match (amount, cur, unit) {
+                (Some(a), Some(c), Some(u)) if o.len() == 3 => format!("{c} {}/{u}", g(a)),
+                (Some(a), Some(c), None) if o.len() == 2 => format!("{c} {}", g(a)),
+                (Some(a), None, Some(u)) if o.len() == 2 => format!("{} {u}", g(a)),
+                _ => o
+                    .iter()
+                    .filter(|(_, x)| !x.is_null())
+                    .map(|(k, x)| format!("{}: {}", k.replace('_', " "), readable_value(x)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }
+        }
+        Value::Array(a) => a.iter().map(readable_value).collect::<Vec<_>>().join(", "),
+        Value::String(x) => x.clone(),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The members of an object as `key: value` lines a person reads, one level of nesting
+/// flattened (`measure kind: price floor`), `skip` left out.
+pub fn readable(v: &Value, skip: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(o) = v.as_object() else {
+        return out;
+    };
+    for (k, x) in o {
+        if skip.contains(&k.as_str()) || x.is_null() {
+            continue;
+        }
+        let name = k.replace('_', " ");
+        match x {
+            Value::Object(inner) if k == "measure" || k == "member" => {
+                for (ik, iv) in inner {
+                    if iv.is_null() {
+                        continue;
+                    }
+                    let val = if ik == "kind" {
+                        iv.as_str().unwrap_or_default().replace('_', " ")
+                    } else {
+                        readable_value(iv).replace('_', " ")
+                    };
+                    out.push((format!("{name} {}", ik.replace('_', " ")), val));
+                }
+            }
+            Value::Array(items) if k == "sources" => {
+                for (i, src) in items.iter().enumerate() {
+                    out.push((format!("source {}", i + 1), s(src, "url")));
+                }
+            }
+            _ => out.push((name, readable_value(x))),
+        }
+    }
+    out
+}
+
+/// Flattened `path -> value` pairs of a JSON value, for showing what an amendment changed.
+fn flatten(prefix: &str, v: &Value, out: &mut std::collections::BTreeMap<String, String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&p, x, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                flatten(&format!("{prefix}.{i}"), x, out);
+            }
+        }
+        Value::Null => {}
+        // An amount reads with its thousands grouped, as everywhere else.
+        Value::String(a) if prefix == "amount" || prefix.ends_with(".amount") => {
+            out.insert(prefix.to_owned(), accord_core::figures::group_thousands(a));
+        }
+        other => {
+            out.insert(prefix.to_owned(), readable_value(other));
+        }
+    }
+}
+
+/// What changed between two versions of terms: `path: old -> new` lines.
+pub fn changes(old: &Value, new: &Value) -> Vec<String> {
+    let (mut a, mut b) = (Default::default(), Default::default());
+    flatten("", old, &mut a);
+    flatten("", new, &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (x, y) = (a.get(k), b.get(k));
+            (x != y).then(|| {
+                format!(
+                    "{k}: {} -> {}",
+                    x.map_or("(none)", String::as_str),
+                    y.map_or("(none)", String::as_str)
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_read_old_to_new_with_amounts_grouped() {
+        let old = json!({"title": "a", "measure": {"amount": {"amount": "1250000000", "currency": "AUD"}},
+            "sources": [{"url": "u1"}]});
+        let new = json!({"title": "a", "measure": {"amount": {"amount": "1725000000", "currency": "AUD"}},
+            "sources": [{"url": "u1"}, {"url": "u2"}]});
+        assert_eq!(
+            changes(&old, &new),
+            vec![
+                "measure.amount.amount: 1,250,000,000 -> 1,725,000,000".to_owned(),
+                "sources.1.url: (none) -> u2".to_owned(),
+            ]
+        );
+    }
 }

@@ -23,6 +23,12 @@ pub fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
             .transpose()?,
         up_to: None,
     };
+    if opts.charter_hash.is_none() {
+        eprintln!(
+            "warning: no --charter-hash given: this shows the ledger is consistent with its own \
+             charter, not that it is the group you trust; pass the charter hash you hold"
+        );
+    }
     let pb = output::progress(Some(ledger.size()), "verify");
     let report = audit(&ledger, &opts, &mut |done, _| pb.set_position(done));
     pb.finish_and_clear();
@@ -110,9 +116,16 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         }
         ExportFormat::Csv => {
             let mut buf = Vec::new();
-            let n = ledger.export_csv(&mut buf, &f)?;
+            let n = ledger.export_csv(&mut buf, &f, a.versions)?;
             write_file(&a.out, &buf)?;
-            (n, "commitment versions")
+            (
+                n,
+                if a.versions {
+                    "commitment versions"
+                } else {
+                    "commitments"
+                },
+            )
         }
         ExportFormat::Bundle => {
             let selected = ledger.select(&f, everything)?;
@@ -168,6 +181,9 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
             report.tree_size,
             report.root
         )?;
+        for (index, line) in proved(&bundle) {
+            outln!("  entry {index}: {line}")?;
+        }
         outln!(
             "cosigned by {}",
             if report.cosigners.is_empty() {
@@ -181,4 +197,39 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
         }
         Ok(())
     }
+}
+
+/// One line per entry of a verified bundle: its type, id and, for a commitment or an
+/// amendment, the headline of its terms (`accord_core::figures`).
+fn proved(bundle: &Bundle) -> Vec<(u64, String)> {
+    use accord_core::model::Body;
+    use base64::Engine as _;
+    bundle
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let leaf = base64::engine::general_purpose::STANDARD
+                .decode(&e.leaf)
+                .ok()?;
+            let entry = accord_core::entry::LoggedEntry::from_leaf(&leaf).ok()?;
+            let p = accord_core::model::Payload::from_bytes(&entry.envelope.payload).ok()?;
+            let what = match &p.body {
+                Body::Commitment(c) => format!(
+                    "commitment {}: {} ({})",
+                    p.id,
+                    c.terms.title,
+                    c.terms.measure.headline()
+                ),
+                Body::Amend(a) => format!(
+                    "amend {} of {}: {} ({})",
+                    p.id,
+                    a.target,
+                    a.terms.title,
+                    a.terms.measure.headline()
+                ),
+                other => format!("{} {}", other.type_name(), p.id),
+            };
+            Some((e.index, what))
+        })
+        .collect()
 }

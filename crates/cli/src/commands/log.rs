@@ -62,6 +62,12 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<()> {
         return prove_remote(ctx, &r, a);
     }
     let ledger = ctx.open()?;
+    let index = match entry_ref(&a.entry)? {
+        Ok(i) => i,
+        Err(id) => ledger
+            .index_of(&id)?
+            .ok_or_else(|| anyhow!("no entry {id} in the ledger"))?,
+    };
     if a.format == ProofFormat::TlogProof {
         let cp = ledger
             .latest_checkpoint()?
@@ -72,12 +78,22 @@ pub fn prove(ctx: &Ctx, a: ProveArgs) -> Result<()> {
                 "a tlog-proof is against the latest checkpoint (size {size}); drop --size"
             ));
         }
-        let p = views::inclusion(&ledger.inclusion_proof(a.index, Some(size))?);
+        let p = views::inclusion(&ledger.inclusion_proof(index, Some(size))?);
         let note = String::from_utf8_lossy(&cp.note.to_bytes()).into_owned();
         return print_tlog_proof(&p, &note);
     }
-    let p = views::inclusion(&ledger.inclusion_proof(a.index, a.size)?);
+    let p = views::inclusion(&ledger.inclusion_proof(index, a.size)?);
     print_inclusion(ctx, &p)
+}
+
+/// An entry named on the command line: `Ok(index)` for digits, else `Err(id)`.
+fn entry_ref(s: &str) -> Result<std::result::Result<u64, accord_core::model::EntryId>> {
+    if let Ok(i) = s.parse::<u64>() {
+        return Ok(Ok(i));
+    }
+    accord_core::model::EntryId::parse(s)
+        .map(Err)
+        .map_err(|e| anyhow!("{s:?} is neither an entry index nor an entry id: {e}"))
 }
 
 fn print_tlog_proof(p: &Value, note: &str) -> Result<()> {
@@ -126,6 +142,15 @@ fn print_inclusion(ctx: &Ctx, p: &Value) -> Result<()> {
 }
 
 fn prove_remote(ctx: &Ctx, r: &Remote, a: ProveArgs) -> Result<()> {
+    let index = match entry_ref(&a.entry)? {
+        Ok(i) => i,
+        Err(id) => r.get_json(&format!(
+            "/api/v1/entries/{}",
+            crate::client::enc(id.as_str())
+        ))?["index"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("the server's entry {id} has no index"))?,
+    };
     if a.format == ProofFormat::TlogProof {
         let cp = r.get_json("/api/v1/checkpoint")?;
         let size = cp["tree_size"].as_u64().unwrap_or(0);
@@ -135,13 +160,12 @@ fn prove_remote(ctx: &Ctx, r: &Remote, a: ProveArgs) -> Result<()> {
             ));
         }
         let p = r.get_json(&format!(
-            "/api/v1/proof/inclusion?index={}&size={size}",
-            a.index
+            "/api/v1/proof/inclusion?index={index}&size={size}"
         ))?;
         return print_tlog_proof(&p, cp["note"].as_str().unwrap_or_default());
     }
     let size = a.size.map(|s| format!("&size={s}")).unwrap_or_default();
-    let p = r.get_json(&format!("/api/v1/proof/inclusion?index={}{size}", a.index))?;
+    let p = r.get_json(&format!("/api/v1/proof/inclusion?index={index}{size}"))?;
     print_inclusion(ctx, &p)
 }
 

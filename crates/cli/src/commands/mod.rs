@@ -9,6 +9,7 @@ pub mod log;
 pub mod mirror;
 pub mod publish;
 pub mod read;
+pub mod report;
 pub mod serve;
 pub mod sign;
 
@@ -327,18 +328,23 @@ pub fn filter(f: &FilterArgs, commitment: Option<&str>) -> Result<Filter> {
         })?),
         None => None,
     };
-    if let Some(k) = &f.kind {
-        if !accord_core::model::commitment::MEASURE_KINDS.contains(&k.as_str()) {
-            bail!(
-                "--kind {k:?}: expected one of {}",
-                accord_core::model::commitment::MEASURE_KINDS.join(", ")
-            );
-        }
-    }
+    let kind = match &f.kind {
+        Some(k) => Some(
+            accord_core::figures::parse_kind(k)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "--kind {k:?}: expected one of {} (or with '-' for '_')",
+                        accord_core::model::commitment::MEASURE_KINDS.join(", ")
+                    )
+                })?
+                .to_owned(),
+        ),
+        None => None,
+    };
     Ok(Filter {
         member: f.member.clone(),
         country: f.country.clone(),
-        kind: f.kind.clone(),
+        kind,
         commodity: f.commodity.clone(),
         status,
         from: f

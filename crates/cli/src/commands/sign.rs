@@ -156,10 +156,35 @@ pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
             "waiting_for": ready.and_then(|r| r.err()).map(|e| e.to_string()),
         }));
     }
-    outln!("{}", serde_json::to_string_pretty(&payload)?)?;
     match &parsed {
-        Ok(p) => outln!("valid {} {}", p.body.type_name(), p.id)?,
-        Err(e) => outln!("INVALID: {e}")?,
+        Ok(p) => {
+            outln!("valid {} {}", p.body.type_name(), p.id)?;
+            // The terms as a person reads them (`--json` has the payload as signed).
+            let terms = match &p.body {
+                accord_core::model::Body::Commitment(c) => Some(&c.terms),
+                accord_core::model::Body::Amend(a) => Some(&a.terms),
+                _ => None,
+            };
+            if let Some(t) = terms {
+                outln!("figure: {}", t.measure.headline())?;
+            }
+            for (k, v) in
+                accord_server::views::readable(&payload, &["ledger", "type", "id", "terms"])
+            {
+                outln!("{k}: {v}")?;
+            }
+            if terms.is_some() {
+                outln!("terms:")?;
+                for (k, v) in accord_server::views::readable(&payload["terms"], &[]) {
+                    outln!("  {k}: {v}")?;
+                }
+            }
+        }
+        Err(e) => {
+            // What does not validate is shown as it is, to find the fault in it.
+            outln!("{}", serde_json::to_string_pretty(&payload)?)?;
+            outln!("INVALID: {e}")?;
+        }
     }
     outln!(
         "signatures: {}",

@@ -340,17 +340,6 @@ impl Measure {
             Measure::Framework { .. } => "framework",
         }
     }
-
-    /// Money this measure pledges, for summaries: a financing pledge's amount, a tax
-    /// incentive's value, a framework's pledges.
-    pub fn money(&self) -> Vec<&Money> {
-        match self {
-            Measure::FinancingPledge { amount, .. } => vec![amount],
-            Measure::TaxIncentive { value: Some(v), .. } => vec![v],
-            Measure::Framework { pledges, .. } => pledges.iter().collect(),
-            _ => Vec::new(),
-        }
-    }
 }
 
 /// What a commitment states.
@@ -439,7 +428,12 @@ impl Terms {
                 check_list(&format!("{m}.pledges"), pledges, 0)?;
                 check_list(&format!("{m}.tools"), tools, 1)?;
             }
-            _ => {}
+            Measure::PriceFloor { .. }
+            | Measure::FinancingPledge { .. }
+            | Measure::Offtake { .. }
+            | Measure::Stockpile { .. }
+            | Measure::TariffMeasure { .. }
+            | Measure::TaxIncentive { .. } => {}
         }
         Ok(())
     }

@@ -54,6 +54,45 @@ impl Ledger {
         })
     }
 
+    /// The governance entries after the charter (admissions, removals, key rotations and
+    /// revocations), in log order: the chain of governance pointers walked back from the
+    /// last entry (docs/FORMAT.md section 5), so it costs one read per governance entry.
+    ///
+    /// # Errors
+    /// Store failures, or a pointer that does not go back to a governance entry.
+    pub fn governance_entries(&self) -> Result<Vec<StoredEntry>, LedgerError> {
+        let Some(last) = self.size().checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        let e = self.entry(last)?;
+        let mut at = if e.payload.body.is_governance() {
+            last
+        } else {
+            e.entry.governance
+        };
+        let mut out = Vec::new();
+        while at > 0 {
+            let e = self.entry(at)?;
+            if !e.payload.body.is_governance() {
+                return Err(corrupt(
+                    format!("entry {at}"),
+                    "a governance pointer names an entry that is not a governance entry",
+                ));
+            }
+            let before = e.entry.governance;
+            if before >= at {
+                return Err(corrupt(
+                    format!("entry {at}"),
+                    "its governance pointer does not go back",
+                ));
+            }
+            out.push(e);
+            at = before;
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// The index of the entry with id `id`.
     ///
     /// # Errors
