@@ -114,6 +114,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => commands::audit::export(&ctx, a),
         Command::VerifyBundle(a) => commands::audit::verify_bundle(&ctx, a),
         Command::Serve(a) => commands::serve::serve(&ctx, a),
+        Command::Witness(c) => commands::witness::run(c),
+        Command::Watch(a) => commands::watch::watch(&ctx, a),
     }
 }
 

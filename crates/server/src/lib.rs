@@ -17,6 +17,9 @@ pub mod metrics;
 pub mod sequencer;
 pub mod tls;
 pub mod views;
+pub mod witness;
+pub mod witness_client;
+pub mod witness_state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -90,6 +93,18 @@ impl Bound {
     /// The socket's.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Starts asking the witnesses at `urls` (c2sp.org/tlog-witness submission prefixes) to
+    /// cosign each new checkpoint, in the background ([`witness_client`]).
+    ///
+    /// # Errors
+    /// The HTTP client could not be built.
+    pub fn spawn_witnesses(&self, urls: Vec<String>) -> Result<(), String> {
+        if urls.is_empty() {
+            return Ok(());
+        }
+        witness_client::spawn(self.state.ledger.clone(), urls)
     }
 
     /// `http` or `https`.

@@ -72,6 +72,7 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
             policy: Policy {
                 membership_threshold: a.threshold,
                 joint_commitments: joint,
+                witness_policy: None,
             },
         }),
     };

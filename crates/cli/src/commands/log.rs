@@ -37,12 +37,49 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
         })?,
     };
     let text = String::from_utf8_lossy(&cp.note.to_bytes()).into_owned();
+    let policy = witness_policy(&mut ledger, &cp.note)?;
     if ctx.json {
-        output::json(&views::checkpoint(&cp))
+        let mut v = views::checkpoint(&cp);
+        if let (Some(p), Some(o)) = (&policy, v.as_object_mut()) {
+            o.insert("witness_policy".into(), serde_json::to_value(p)?);
+        }
+        output::json(&v)
     } else {
         out!("{text}")?;
+        if let Some(p) = policy {
+            // On stderr: standard output stays the note, byte for byte.
+            eprintln!("{}", describe_policy(&p));
+        }
         Ok(())
     }
+}
+
+/// The charter's witness policy checked against `note`, if the charter sets one.
+pub fn witness_policy(
+    ledger: &mut accord_ledger::Ledger,
+    note: &accord_core::checkpoint::SignedCheckpoint,
+) -> Result<Option<accord_core::witness::PolicyReport>> {
+    let state = ledger.governance()?;
+    Ok(state
+        .policy()
+        .witness_policy
+        .as_ref()
+        .map(|p| accord_core::witness::check_policy(note, p, &|m| state.current_key(m).cloned())))
+}
+
+/// One line saying whether a witness policy is met.
+pub fn describe_policy(p: &accord_core::witness::PolicyReport) -> String {
+    format!(
+        "witness policy {}: {} of the {} cosignatures needed ({})",
+        if p.met { "met" } else { "NOT met" },
+        p.cosigned_by.len(),
+        p.threshold,
+        if p.cosigned_by.is_empty() {
+            "none".to_owned()
+        } else {
+            p.cosigned_by.join(", ")
+        }
+    )
 }
 
 /// `accord log-key`.

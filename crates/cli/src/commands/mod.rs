@@ -9,6 +9,8 @@ pub mod log;
 pub mod read;
 pub mod serve;
 pub mod sign;
+pub mod watch;
+pub mod witness;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -111,6 +111,14 @@ pub fn sign(ctx: &Ctx, a: SignArgs) -> Result<()> {
     env.sign(&key);
     let out = a.out.as_ref().unwrap_or(&a.file);
     write_file(out, &env.to_json_pretty())?;
+    if env.signatures.len() > before {
+        // The member's record of what it signed, for `accord watch` (no secrets).
+        let journal = a
+            .journal
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(format!("{}.journal", a.key.display())));
+        super::watch::record(&journal, &payload, &env.payload, &key.keyid())?;
+    }
     let ready = readiness(ctx, &env);
     if ctx.json {
         return output::json(&json!({

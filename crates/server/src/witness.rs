@@ -1,0 +1,363 @@
+//! `accord witness serve`: a C2SP tlog-witness (c2sp.org/tlog-witness). It cosigns, with a
+//! member's key (`cosignature/v1`, c2sp.org/tlog-cosignature), only checkpoints consistent
+//! with the latest one it cosigned for the same log.
+//!
+//! - `POST /add-checkpoint`: the request and every status as the spec says (the decision is
+//!   [`accord_core::witness::decide`]); the answer to a good request is the cosignature line.
+//! - `GET /<hex SHA-256 of the origin>/checkpoint`: the latest checkpoint it cosigned for
+//!   that log, with its cosignature (the spec's monitoring retrieval); 404 if none.
+//!
+//! Crash-safe ordering and races, kept here: one mutex per origin is held from the check of
+//! `old` against the held state until the new state is durable ([`StateDir::store`]); the
+//! cosignature is returned only after that, and the in-memory state moves only once the
+//! file is durable. So no two requests, and no crash, can make it cosign two checkpoints
+//! that are not consistent with each other.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use accord_core::checkpoint::SignedCheckpoint;
+use accord_core::keys::{KeyPair, VerifierKey};
+use accord_core::witness::{self as protocol, AddCheckpoint, WitnessError, SIZE_CONTENT_TYPE};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::witness_state::{StateDir, StateError};
+
+/// Why a witness could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WitnessStartError {
+    /// The state directory.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A stored state does not verify under the configured log key.
+    #[error("the state of {origin} is not signed by the configured key {key}: {why}")]
+    StateKey {
+        /// The origin.
+        origin: String,
+        /// The key.
+        key: String,
+        /// Why.
+        why: String,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A request refused, or a failure of the witness itself (500).
+#[derive(Debug)]
+pub enum Refusal {
+    /// Refused as c2sp.org/tlog-witness says.
+    Protocol(WitnessError),
+    /// The state could not be made durable, or another internal failure: nothing cosigned.
+    Internal(String),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, ctype, body) = match self {
+            Refusal::Protocol(WitnessError::Conflict { held, .. }) => {
+                (StatusCode::CONFLICT, SIZE_CONTENT_TYPE, format!("{held}\n"))
+            }
+            Refusal::Protocol(e) => (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                "text/plain; charset=utf-8",
+                format!("{e}\n"),
+            ),
+            Refusal::Internal(why) => {
+                eprintln!("accord witness: {why}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain; charset=utf-8",
+                    "internal error; nothing was cosigned\n".to_owned(),
+                )
+            }
+        };
+        let mut res = Response::new(Body::from(body));
+        *res.status_mut() = status;
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        res
+    }
+}
+
+struct Log {
+    key: VerifierKey,
+    /// The latest cosigned checkpoint; locked from the check until it is durable.
+    held: Mutex<Option<SignedCheckpoint>>,
+}
+
+/// A witness: its key, the logs it follows and its state.
+pub struct Witness {
+    key: KeyPair,
+    logs: HashMap<String, Log>,
+    by_hash: HashMap<String, String>,
+    state: StateDir,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1)
+        .max(1)
+}
+
+impl Witness {
+    /// A witness cosigning as `key` (its name is the cosigner name) for the logs `logs`
+    /// (origin and the log's verifier key), its state in `state`. Each stored state must
+    /// still verify under its log's key.
+    ///
+    /// # Errors
+    /// [`WitnessStartError`].
+    pub fn open(
+        key: KeyPair,
+        logs: Vec<(String, VerifierKey)>,
+        state: StateDir,
+    ) -> Result<Self, WitnessStartError> {
+        let mut map = HashMap::new();
+        let mut by_hash = HashMap::new();
+        for (origin, vkey) in logs {
+            let held = state.load(&origin)?;
+            if let Some(n) = &held {
+                protocol::check_log_signature(n, &vkey).map_err(|e| {
+                    WitnessStartError::StateKey {
+                        origin: origin.clone(),
+                        key: vkey.to_string(),
+                        why: e.to_string(),
+                    }
+                })?;
+            }
+            by_hash.insert(
+                hex::encode(Sha256::digest(origin.as_bytes())),
+                origin.clone(),
+            );
+            map.insert(
+                origin,
+                Log {
+                    key: vkey,
+                    held: Mutex::new(held),
+                },
+            );
+        }
+        Ok(Self {
+            key,
+            logs: map,
+            by_hash,
+            state,
+        })
+    }
+
+    /// Answers one `add-checkpoint` body: the cosignature line(s), after the new state is
+    /// durable. Blocking (it fsyncs).
+    ///
+    /// # Errors
+    /// [`Refusal`].
+    pub fn add_checkpoint(&self, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let req = AddCheckpoint::parse(body).map_err(Refusal::Protocol)?;
+        let origin = req.checkpoint.checkpoint().origin().to_owned();
+        let log = self
+            .logs
+            .get(&origin)
+            .ok_or_else(|| Refusal::Protocol(WitnessError::UnknownOrigin(origin.clone())))?;
+        protocol::check_log_signature(&req.checkpoint, &log.key).map_err(Refusal::Protocol)?;
+        let mut held = log
+            .held
+            .lock()
+            .map_err(|_| Refusal::Internal("a witness state lock is poisoned".into()))?;
+        let current = held
+            .as_ref()
+            .map(|n| (n.checkpoint().size(), *n.checkpoint().root()));
+        protocol::decide(current, &req).map_err(Refusal::Protocol)?;
+        let line = req
+            .checkpoint
+            .cosignature_line(self.key.name(), self.key.signing_key(), now())
+            .map_err(|e| Refusal::Internal(format!("cannot cosign: {e}")))?;
+        let mut note = req.checkpoint;
+        note.add_signature_line(&line)
+            .map_err(|e| Refusal::Internal(format!("cannot keep the cosignature: {e}")))?;
+        self.state
+            .store(&origin, &note)
+            .map_err(|e| Refusal::Internal(e.to_string()))?;
+        *held = Some(note);
+        Ok(line)
+    }
+
+    /// The latest cosigned checkpoint of the log whose origin hashes to `hash` (lower-case
+    /// hex SHA-256).
+    pub fn latest(&self, hash: &str) -> Option<Vec<u8>> {
+        let log = self.logs.get(self.by_hash.get(hash)?)?;
+        let held = log.held.lock().ok()?;
+        held.as_ref().map(SignedCheckpoint::to_bytes)
+    }
+}
+
+async fn add_checkpoint(
+    State(w): State<Arc<Witness>>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, Refusal> {
+    let b = b.map_err(|e| {
+        Refusal::Protocol(WitnessError::Malformed(format!(
+            "cannot read the body: {}",
+            e.body_text()
+        )))
+    })?;
+    let line = tokio::task::spawn_blocking(move || w.add_checkpoint(&b))
+        .await
+        .map_err(|e| Refusal::Internal(format!("the cosigning task failed: {e}")))??;
+    let mut res = Response::new(Body::from(line));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(res)
+}
+
+async fn latest(State(w): State<Arc<Witness>>, Path(hash): Path<String>) -> Response {
+    match w.latest(&hash) {
+        Some(note) => {
+            let mut res = Response::new(Body::from(note));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            res
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            "no checkpoint of that log was cosigned\n",
+        )
+            .into_response(),
+    }
+}
+
+/// The witness's routes.
+pub fn router(w: Arc<Witness>) -> Router {
+    Router::new()
+        .route("/add-checkpoint", post(add_checkpoint))
+        .route("/{origin_hash}/checkpoint", get(latest))
+        .layer(DefaultBodyLimit::max(protocol::MAX_BODY_BYTES))
+        .with_state(w)
+}
+
+/// A witness bound to its address.
+pub struct BoundWitness {
+    listener: TcpListener,
+    witness: Arc<Witness>,
+}
+
+impl BoundWitness {
+    /// Binds `addr`.
+    ///
+    /// # Errors
+    /// [`WitnessStartError::Bind`].
+    pub async fn bind(witness: Witness, addr: SocketAddr) -> Result<Self, WitnessStartError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| WitnessStartError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            witness: Arc::new(witness),
+        })
+    }
+
+    /// The address bound.
+    ///
+    /// # Errors
+    /// The socket's.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    ///
+    /// # Errors
+    /// The server's I/O failure.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, router(self.witness))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use accord_core::checkpoint::Checkpoint;
+    use accord_core::log::{leaf_hash, node_hash, Hash};
+
+    fn setup(dir: &std::path::Path) -> (Witness, KeyPair) {
+        let log = KeyPair::from_seed("log.example", &[1; 32]).unwrap();
+        let me = KeyPair::from_seed("JP-MOF", &[2; 32]).unwrap();
+        let w = Witness::open(
+            me,
+            vec![("log.example".into(), log.verifier().unwrap())],
+            StateDir::open(dir).unwrap(),
+        )
+        .unwrap();
+        (w, log)
+    }
+
+    fn note(log: &KeyPair, size: u64, root: Hash) -> SignedCheckpoint {
+        let cp = Checkpoint::new("log.example", size, root).unwrap();
+        SignedCheckpoint::sign(&cp, "log.example", log.signing_key()).unwrap()
+    }
+
+    #[test]
+    fn cosigns_persists_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, log) = setup(dir.path());
+        let (a, b) = (leaf_hash(b"a"), leaf_hash(b"b"));
+        let one = note(&log, 1, a);
+        let line = w
+            .add_checkpoint(&protocol::encode(0, &[], &one.to_bytes()))
+            .unwrap();
+        let mut cosigned = one.clone();
+        cosigned.add_signature_line(&line).unwrap();
+        let me = KeyPair::from_seed("JP-MOF", &[2; 32]).unwrap();
+        let c = cosigned.cosignatures().pop().unwrap();
+        cosigned
+            .verify_cosignature(&c, "JP-MOF", me.verifier().unwrap().verifying_key())
+            .unwrap();
+        let two = note(&log, 2, node_hash(&a, &b));
+        let err = w
+            .add_checkpoint(&protocol::encode(0, &[], &two.to_bytes()))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Refusal::Protocol(WitnessError::Conflict { held: 1, .. })
+        ));
+        w.add_checkpoint(&protocol::encode(1, &[b], &two.to_bytes()))
+            .unwrap();
+        drop(w);
+        let (w, _) = setup(dir.path());
+        let err = w
+            .add_checkpoint(&protocol::encode(1, &[b], &two.to_bytes()))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Refusal::Protocol(WitnessError::Conflict { held: 2, .. })
+        ));
+    }
+}
