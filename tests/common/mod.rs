@@ -6,7 +6,10 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+pub mod load;
 pub mod server;
+pub mod tiles;
+pub mod tools;
 
 /// A scratch directory and the binary.
 pub struct Env {

@@ -87,6 +87,19 @@ pub enum Command {
     VerifyBundle(VerifyBundleArgs),
     /// Run the ledger as a service: C2SP tlog-tiles and a JSON API over HTTP(S).
     Serve(ServeArgs),
+    /// Create or update a verified replica of a log from its C2SP tlog-tiles endpoints.
+    #[command(
+        after_help = "Example:\n  accord --ledger replica mirror --from https://log.example.org --charter-hash 3f2a...\n  accord --ledger replica mirror --from http://127.0.0.1:8080/bucket/g7 --follow 60"
+    )]
+    Mirror(MirrorArgs),
+    /// Check a mirror's fork evidence file offline: does it prove the log signed two histories?
+    #[command(
+        after_help = "Example:\n  accord verify-evidence replica/evidence/fork-12-12-20260102030405.json\n\nExit codes: 0 the file proves a fork; 1 it does not; 2 the file cannot be read."
+    )]
+    VerifyEvidence(VerifyEvidenceArgs),
+    /// Copy the log's C2SP tlog-tiles (checkpoint, tiles, entry bundles) to object storage.
+    #[command(after_help = PUBLISH_EXAMPLES)]
+    Publish(PublishArgs),
     /// A C2SP tlog-witness: cosign only checkpoints consistent with what was cosigned before.
     #[command(subcommand)]
     Witness(WitnessCommand),
@@ -95,6 +108,11 @@ pub enum Command {
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
 }
+
+const PUBLISH_EXAMPLES: &str = "Examples:
+  AWS_REGION=eu-central-1 accord --ledger g7 publish --to s3://g7-ledger/log
+  AWS_ENDPOINT_URL=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true accord --ledger g7 publish --to s3://test/log
+  accord --ledger g7 publish --to file:///srv/www/g7-log";
 
 const WITNESS_EXAMPLES: &str = "Example:
   accord witness serve --key keys/JP-MOF.key --state witness-state \\
@@ -842,6 +860,29 @@ pub struct ServeArgs {
     /// Writes (submissions, cosignatures) per second per source address; 0 for no limit.
     #[arg(long, value_name = "N", default_value_t = 20.0)]
     pub rate_limit: f64,
+    /// Writes one source address may make at once before --rate-limit applies.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub burst: u32,
+    /// Connections open at once, from everyone; one more is closed as it is accepted
+    /// (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Connections open at once from one source address (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+    /// Request headers must arrive within this (slow clients are cut off).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// A whole request, its body included, must be done within this (else 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub request_timeout: f64,
+    /// A connection on which nothing arrives for this long is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Free space (MiB) to keep on the ledger's file system: below it submissions are
+    /// refused with 507 until space is freed (0: no reserve).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub min_free_space: u64,
     /// A C2SP tlog-witness to ask for a cosignature of every new checkpoint (its submission
     /// prefix; repeat for several). Cosignatures are stored with the checkpoint.
     #[arg(long = "witness", value_name = "URL")]
@@ -849,4 +890,50 @@ pub struct ServeArgs {
     /// Passphrase source for the log key.
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Also publish to this object store after each checkpoint, in the background (the URL
+    /// forms of `accord publish --to`).
+    #[arg(long, value_name = "URL")]
+    pub publish_to: Option<String>,
+}
+
+/// `accord publish`.
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// Where: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or file:///DIR.
+    /// S3 is configured by the standard AWS variables (AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP), GCS by
+    /// GOOGLE_*, Azure by AZURE_*.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Uploads at once.
+    #[arg(long, value_name = "N", default_value_t = accord_publish::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Re-check every tile and bundle from size 0, not only those new since the checkpoint
+    /// the store holds (a repair after objects were deleted).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `accord mirror`.
+#[derive(Args, Debug)]
+pub struct MirrorArgs {
+    /// The log's base URL: an `accord serve`, or a static copy of its tiles at a URL prefix.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The charter hash you trust (hex SHA-256 of the charter payload); checked on every run.
+    #[arg(long, value_name = "HEX")]
+    pub charter_hash: Option<String>,
+    /// Keep the replica current: sync again every SECONDS until SIGTERM or SIGINT.
+    #[arg(long, value_name = "SECONDS")]
+    pub follow: Option<u64>,
+    /// Give up on a request after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+/// `accord verify-evidence`.
+#[derive(Args, Debug)]
+pub struct VerifyEvidenceArgs {
+    /// The evidence file `accord mirror` wrote.
+    pub file: PathBuf,
 }

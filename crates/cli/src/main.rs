@@ -49,6 +49,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 _ => 2,
             };
         }
+        if let Some(p) = cause.downcast_ref::<accord_publish::PublishError>() {
+            return if p.is_verdict() { 1 } else { 2 };
+        }
         if let Some(v) = cause.downcast_ref::<accord_ledger::VerifyError>() {
             return match v {
                 accord_ledger::VerifyError::Failed { .. } => 1,
@@ -114,6 +117,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => commands::audit::export(&ctx, a),
         Command::VerifyBundle(a) => commands::audit::verify_bundle(&ctx, a),
         Command::Serve(a) => commands::serve::serve(&ctx, a),
+        Command::Mirror(a) => commands::mirror::mirror(&ctx, a),
+        Command::VerifyEvidence(a) => commands::mirror::verify_evidence(&ctx, a),
+        Command::Publish(a) => commands::publish::publish(&ctx, a),
         Command::Witness(c) => commands::witness::run(c),
         Command::Watch(a) => commands::watch::watch(&ctx, a),
     }

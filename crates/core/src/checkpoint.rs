@@ -789,6 +789,23 @@ impl SignedCheckpoint {
         Ok(())
     }
 
+    /// The note without its `cosignature/v1`-shaped lines (4 + 8 + 64 bytes after base64),
+    /// and those lines, each with its final newline: how a replica stores a checkpoint it
+    /// received (the log's signature with the note, each cosignature apart).
+    pub fn split_cosignatures(&self) -> (Self, Vec<Vec<u8>>) {
+        let (co, rest): (Vec<&Signature>, Vec<&Signature>) = self
+            .sigs
+            .iter()
+            .partition(|s| s.signature().len() == COSIGNATURE_LEN);
+        let lines = co.iter().map(|s| s.to_bytes()).collect();
+        let note = Self {
+            checkpoint: self.checkpoint.clone(),
+            text: self.text.clone(),
+            sigs: rest.into_iter().cloned().collect(),
+        };
+        (note, lines)
+    }
+
     /// The signature lines with the shape of a `cosignature/v1`: 4 + 8 + 64 bytes after
     /// base64, so never the log's Ed25519 note signature (4 + 64). Nothing is verified.
     pub fn cosignatures(&self) -> Vec<Cosignature> {

@@ -26,6 +26,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod entry;
 pub mod envelope;
+pub mod evidence;
 pub mod follow;
 pub mod governance;
 pub mod json;

@@ -18,8 +18,9 @@ pub enum LedgerError {
     NotALedger(PathBuf),
     /// The directory holds a ledger in a storage layout this version does not read.
     #[error(
-        "{dir} holds a ledger in storage layout {found} (one key per leaf and Merkle node, \
-         accord 0.1 before the tiles layout); this accord reads accord-ledger/2. Export it with \
+        "{dir} holds a ledger in storage layout {found} (accord-ledger/1: one key per leaf and \
+         Merkle node; accord-ledger/2: tiles, but one key per index item); this accord reads \
+         accord-ledger/3. Export it with \
          the accord that wrote it (`accord --ledger {dir} export --format jsonl --out ledger.jsonl`) \
          and import that with this one (`accord --ledger NEW import ledger.jsonl`): the entries, \
          indexes and root are the same (docs/GUARANTEES.md, \"Upgrading the storage layout\")"

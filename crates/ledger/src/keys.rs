@@ -4,7 +4,7 @@
 //!
 //! | prefix | key                                  | value                        |
 //! |--------|--------------------------------------|------------------------------|
-//! | `M`    | `Mformat`                            | layout name `accord-ledger/2`|
+//! | `M`    | `Mformat`                            | layout name `accord-ledger/3`|
 //! | `M`    | `Mmeta`                              | size, times, counts (JSON)   |
 //! | `T`    | level (1 byte), tile index           | C2SP hash tile (32 * width)  |
 //! | `B`    | bundle index                         | codec byte, full entry bundle|
@@ -21,12 +21,14 @@
 //! | `Y`    | checkpoint seq, member id            | cosignature line             |
 //!
 //! `T`, `L`, `G`, `S` and `Mmeta` are replaced as the tree grows; everything else is written
-//! once. docs/FORMAT.md section 11 is the same table with the value encodings.
+//! once. The tables `I S C P Q K O` are *logical*: `index.rs` stores them as pages of up to
+//! 128 keys each (one store key per page, not per item). docs/FORMAT.md section 11 is the same table with the value encodings.
 
 pub(crate) const FORMAT_KEY: &[u8] = b"Mformat";
-pub(crate) const FORMAT: &[u8] = b"accord-ledger/2";
-/// The layout before tiles (one key per leaf and per Merkle node), refused with a way forward.
-pub(crate) const FORMAT_V1: &[u8] = b"accord-ledger/1";
+pub(crate) const FORMAT: &[u8] = b"accord-ledger/3";
+/// The layouts before this one, refused with a way forward: before tiles (one key per leaf
+/// and per Merkle node), and tiles with one store key per index item.
+pub(crate) const FORMAT_OLD: [&[u8]; 2] = [b"accord-ledger/1", b"accord-ledger/2"];
 pub(crate) const META_KEY: &[u8] = b"Mmeta";
 pub(crate) const SNAPSHOT_KEY: &[u8] = b"G";
 

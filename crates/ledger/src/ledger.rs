@@ -375,6 +375,7 @@ impl Ledger {
         charter: &Envelope,
         logged_at: Option<Timestamp>,
     ) -> Result<Self, LedgerError> {
+        let store: Box<dyn Store> = Box::new(crate::index::Paged::new(store));
         let (state, authorised) = State::start(charter)?;
         authorised.verify()?;
         let logged_at = logged_at.unwrap_or_else(now);
@@ -553,9 +554,10 @@ impl Ledger {
     /// partial bundle, the charter, the last leaf and the governance snapshot, each checked
     /// against the others.
     fn load(store: Box<dyn Store>) -> Result<Self, LedgerError> {
+        let store: Box<dyn Store> = Box::new(crate::index::Paged::new(store));
         match store.get(keys::FORMAT_KEY)?.as_deref() {
             Some(f) if f == keys::FORMAT => {}
-            Some(f) if f == keys::FORMAT_V1 => {
+            Some(f) if keys::FORMAT_OLD.contains(&f) => {
                 return Err(LedgerError::OldLayout {
                     dir: PathBuf::new(),
                     found: String::from_utf8_lossy(f).into_owned(),
@@ -836,6 +838,9 @@ impl Store for ArcStore {
     }
     fn last(&self, prefix: &[u8]) -> Result<Option<crate::store::Kv>, StoreError> {
         self.0.last(prefix)
+    }
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<crate::store::Kv>, StoreError> {
+        self.0.floor(prefix, key)
     }
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.0.commit(batch)

@@ -11,6 +11,7 @@ mod bundles;
 pub mod error;
 pub mod export;
 pub mod heads;
+mod index;
 mod keys;
 pub mod ledger;
 pub mod query;

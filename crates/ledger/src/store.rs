@@ -132,6 +132,23 @@ pub trait Store: Send + Sync {
     /// [`StoreError`].
     fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError>;
 
+    /// The last pair whose key starts with `prefix` and is not greater than `key`. The
+    /// default scans; stores with ordered ranges answer directly.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
+        let mut best = None;
+        for r in self.scan(prefix, None) {
+            let (k, v) = r?;
+            if k.as_slice() > key {
+                break;
+            }
+            best = Some((k, v));
+        }
+        Ok(best)
+    }
+
     /// Applies `batch` atomically and durably: when this returns `Ok`, every write survives a
     /// crash or power loss; on `Err`, none is visible. Refuses a `put` over an existing key
     /// and a key twice in one batch.
@@ -200,6 +217,15 @@ impl Store for MemoryStore {
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .last()
+            .map(|(k, v)| (k.clone(), v.clone())))
+    }
+
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
+        Ok(self
+            .lock()
+            .range(..=key.to_vec())
+            .next_back()
+            .filter(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone())))
     }
 
@@ -450,9 +476,25 @@ impl SledStore {
     }
 }
 
+/// Runs a sled call, turning a panic into [`StoreError::Corrupt`]: sled 0.34 panics on some
+/// corruptions of its files when it reads them back (`serialization.rs`, `tree.rs`), and a
+/// corrupt file is an error to report, never a crash.
+fn unpanic<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "sled failed while reading its files".into());
+        Err(StoreError::Corrupt(format!(
+            "sled could not read its files: {what}"
+        )))
+    })
+}
+
 impl Store for SledStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key).map_err(backend)?.map(|v| v.to_vec()))
+        unpanic(|| Ok(self.tree.get(key).map_err(backend)?.map(|v| v.to_vec())))
     }
 
     fn scan<'a>(
@@ -461,17 +503,29 @@ impl Store for SledStore {
         start: Option<&[u8]>,
     ) -> Box<dyn Iterator<Item = Result<Kv, StoreError>> + 'a> {
         let prefix = prefix.to_vec();
-        let iter = match start {
-            Some(s) => self.tree.range(s.to_vec()..),
-            None => self.tree.range(prefix.clone()..),
+        let from = start.map_or_else(|| prefix.clone(), <[u8]>::to_vec);
+        let mut iter = match unpanic(|| Ok(self.tree.range(from..))) {
+            Ok(iter) => iter,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
         };
-        Box::new(
-            iter.take_while(move |r| match r {
-                Ok((k, _)) => k.starts_with(&prefix),
-                Err(_) => true,
-            })
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend)),
-        )
+        let mut done = false;
+        Box::new(std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let next = unpanic(|| iter.next().transpose().map_err(backend));
+            match next {
+                Ok(Some((k, v))) if k.starts_with(&prefix) => Some(Ok((k.to_vec(), v.to_vec()))),
+                Ok(_) => {
+                    done = true;
+                    None
+                }
+                Err(e) => {
+                    done = true;
+                    Some(Err(e))
+                }
+            }
+        }))
     }
 
     fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError> {
@@ -483,22 +537,34 @@ impl Store for SledStore {
                 break;
             }
         }
-        let mut iter = if end.is_empty() {
-            self.tree.range(prefix.to_vec()..)
-        } else {
-            self.tree.range(prefix.to_vec()..end)
-        };
-        match iter.next_back() {
+        unpanic(|| {
+            let mut iter = if end.is_empty() {
+                self.tree.range(prefix.to_vec()..)
+            } else {
+                self.tree.range(prefix.to_vec()..end)
+            };
+            match iter.next_back() {
+                Some(r) => {
+                    let (k, v) = r.map_err(backend)?;
+                    Ok(Some((k.to_vec(), v.to_vec())))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
+        unpanic(|| match self.tree.range(..=key.to_vec()).next_back() {
             Some(r) => {
                 let (k, v) = r.map_err(backend)?;
-                Ok(Some((k.to_vec(), v.to_vec())))
+                Ok(k.starts_with(prefix).then(|| (k.to_vec(), v.to_vec())))
             }
             None => Ok(None),
-        }
+        })
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        batch.check(|k| self.tree.contains_key(k).map_err(backend))?;
+        batch.check(|k| unpanic(|| self.tree.contains_key(k).map_err(backend)))?;
         let mut sled_batch = sled::Batch::default();
         for op in batch.ops {
             match op {
@@ -506,7 +572,7 @@ impl Store for SledStore {
                 Op::Delete(k) => sled_batch.remove(k),
             }
         }
-        self.tree.apply_batch(sled_batch).map_err(backend)?;
+        unpanic(|| self.tree.apply_batch(sled_batch).map_err(backend))?;
         self.sync()
     }
 }
@@ -539,6 +605,18 @@ pub mod conformance {
         assert_eq!(store.scan(b"e", Some(&from)).count(), 2);
         assert_eq!(store.last(b"e").unwrap().unwrap().1, vec![4]);
         assert_eq!(store.last(b"f").unwrap().unwrap().1, b"x".to_vec());
+        // Floor: the last key of the prefix at or below a key.
+        let mut at = b"e".to_vec();
+        at.extend(2u64.to_be_bytes());
+        assert_eq!(store.floor(b"e", &at).unwrap().unwrap().1, vec![2]);
+        at.push(0);
+        assert_eq!(store.floor(b"e", &at).unwrap().unwrap().1, vec![2]);
+        assert!(store.floor(b"e", b"e").unwrap().is_none());
+        assert!(store.floor(b"f", b"e\xff").unwrap().is_none());
+        assert_eq!(
+            store.floor(b"f", b"f\xff\xff").unwrap().unwrap().1,
+            b"x".to_vec()
+        );
         // Write-once: an overwrite is refused and the batch leaves nothing behind.
         let mut b = WriteBatch::default();
         b.put(b"z".to_vec(), b"new".to_vec());

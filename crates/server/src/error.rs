@@ -33,9 +33,18 @@ pub enum ApiError {
         /// The reason.
         reason: String,
     },
-    /// Too many requests from this source (429).
+    /// Too many requests from this source (429, with `Retry-After`).
+    #[error("{reason}")]
+    RateLimited {
+        /// Why, for a person.
+        reason: String,
+        /// Whole seconds until the next write is allowed.
+        retry_after: u64,
+    },
+    /// The disk holding the ledger is full (507): nothing was appended; the ledger stays
+    /// readable, and appending resumes when space is freed.
     #[error("{0}")]
-    RateLimited(String),
+    NoSpace(String),
     /// The service is shutting down or its queue is full (503).
     #[error("{0}")]
     Unavailable(String),
@@ -53,7 +62,8 @@ impl ApiError {
             ApiError::Duplicate(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,6 +106,23 @@ pub fn rejection_class(r: &Rejection) -> String {
     out
 }
 
+/// Whether a store or I/O error's message says the disk (or the process's file-size or
+/// quota limit) is full: ENOSPC, EFBIG, EDQUOT. sled passes I/O errors on as text.
+pub fn no_space(message: &str) -> bool {
+    [
+        "os error 28)",
+        "os error 27)",
+        "os error 122)",
+        "No space left on device",
+        "File too large",
+        "Disk quota exceeded",
+        "StorageFull",
+        "FileTooLarge",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         match e {
@@ -112,6 +139,14 @@ impl From<LedgerError> for ApiError {
             e @ LedgerError::NotFound(_) => ApiError::NotFound(e.to_string()),
             e @ LedgerError::OutOfRange(_) => ApiError::BadRequest(e.to_string()),
             e @ LedgerError::InUse(_) => ApiError::Unavailable(e.to_string()),
+            e if no_space(&e.to_string()) => {
+                eprintln!("accord serve: the disk is full: {e}");
+                ApiError::NoSpace(format!(
+                    "the disk holding the ledger is full ({e}); the ledger stays readable; \
+                     the service must be restarted once space is freed, and a resubmission \
+                     then gets 201, or 409 if this one was kept"
+                ))
+            }
             e => ApiError::internal(e),
         }
     }
@@ -120,10 +155,15 @@ impl From<LedgerError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry = match &self {
+            ApiError::RateLimited { retry_after, .. } => Some((*retry_after).max(1)),
+            ApiError::Unavailable(_) => Some(1),
+            _ => None,
+        };
         let mut res = (status, axum::Json(json!({"error": self.to_string()}))).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = retry {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -7,7 +7,7 @@
 //! `/metrics`. docs/FORMAT.md "HTTP API" lists every path, status and shape.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use accord_core::envelope::Envelope;
 use accord_core::lifecycle::Status;
@@ -26,8 +26,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::drain::Drain;
 use crate::error::ApiError;
-use crate::limits::{Peer, RateLimiter, MAX_BODY_BYTES, REQUEST_TIMEOUT};
+use crate::limits::{Peer, RateLimiter, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
 use crate::sequencer::{lock, Handle, SharedLedger};
 use crate::views;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Writes per source.
     pub limiter: Arc<RateLimiter>,
+    /// Draining on shutdown, and the requests in flight.
+    pub drain: Arc<Drain>,
+    /// How long one request may take, its body included.
+    pub request_timeout: Duration,
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -79,13 +84,104 @@ fn body(b: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
 }
 
 fn limit(st: &AppState, peer: Option<&Peer>) -> ApiResult<()> {
-    match peer {
-        Some(p) if !st.limiter.allow(p.0.ip()) => Err(ApiError::RateLimited(format!(
-            "too many writes from {}; slow down",
-            p.0.ip()
-        ))),
-        _ => Ok(()),
-    }
+    let Some(p) = peer else { return Ok(()) };
+    st.limiter
+        .check(p.0.ip())
+        .map_err(|wait| ApiError::RateLimited {
+            reason: format!(
+                "too many writes from {}; try again in {} ms",
+                p.0.ip(),
+                wait.as_millis().max(1)
+            ),
+            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })
+}
+
+// ---- the request parsers, pure functions of the request's bytes (fuzzed in fuzz/) ------
+
+/// Parses a `/tile/...` path (without the leading `/`): a hash tile or an entry bundle.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] naming what is wrong.
+pub fn parse_tile_path(path: &str) -> ApiResult<TileId> {
+    TileId::parse(path).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Parses a submission body: one DSSE envelope, strict JSON (no duplicate members, UTF-8).
+///
+/// # Errors
+/// [`ApiError::BadRequest`].
+pub fn parse_envelope(body: &[u8]) -> ApiResult<Envelope> {
+    Envelope::from_json(body)
+        .map_err(|e| ApiError::BadRequest(format!("not a valid DSSE envelope: {e}")))
+}
+
+/// Parses a query string (`a=1&b=2`, without the `?`) into `T`.
+fn parse_query_string<T: serde::de::DeserializeOwned>(q: &str) -> ApiResult<T> {
+    let uri: Uri = format!("/?{q}")
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("bad query: {e}")))?;
+    Query::<T>::try_from_uri(&uri)
+        .map(|Query(t)| t)
+        .map_err(|e| ApiError::BadRequest(format!("bad query: {}", e.body_text())))
+}
+
+/// Parses the query of `GET /api/v1/commitments` and `/api/v1/bundle` into a filter.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] naming the parameter.
+pub fn parse_filter_query(q: &str) -> ApiResult<Filter> {
+    parse_query_string::<FilterQuery>(q)?.filter()
+}
+
+/// Parses the query of `GET /api/v1/proof/inclusion`: (index, size).
+///
+/// # Errors
+/// [`ApiError::BadRequest`].
+pub fn parse_inclusion_query(q: &str) -> ApiResult<(u64, Option<u64>)> {
+    parse_query_string::<InclusionQuery>(q).map(|q| (q.index, q.size))
+}
+
+/// Parses the query of `GET /api/v1/proof/consistency`: (from, to).
+///
+/// # Errors
+/// [`ApiError::BadRequest`].
+pub fn parse_consistency_query(q: &str) -> ApiResult<(u64, Option<u64>)> {
+    parse_query_string::<ConsistencyQuery>(q).map(|q| (q.from, q.to))
+}
+
+/// Parses the query of `GET /api/v1/entries`: (from, limit).
+///
+/// # Errors
+/// [`ApiError::BadRequest`].
+pub fn parse_list_query(q: &str) -> ApiResult<(Option<u64>, Option<u64>)> {
+    parse_query_string::<ListQuery>(q).map(|q| (q.from, q.limit))
+}
+
+/// Parses an `as_of=YYYY-MM-DD` query (summary, one commitment).
+///
+/// # Errors
+/// [`ApiError::BadRequest`].
+pub fn parse_as_of_query(q: &str) -> ApiResult<time::Date> {
+    as_of(&parse_query_string::<AsOf>(q)?)
+}
+
+/// Parses a `POST /api/v1/cosignatures` body: (the checkpoint text cosigned, the
+/// `cosignature/v1` line).
+///
+/// # Errors
+/// [`ApiError::BadRequest`].
+pub fn parse_cosignature_body(body: &[u8]) -> ApiResult<(String, String)> {
+    let req: CosignatureBody = accord_core::json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{\"checkpoint\": NOTE, \"cosignature\": LINE}}: {e}"
+        ))
+    })?;
+    let text = match req.checkpoint.split_once("\n\n") {
+        Some((t, _)) => format!("{t}\n"),
+        None => req.checkpoint.clone(),
+    };
+    Ok((text, req.cosignature))
 }
 
 fn bytes_response(content_type: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {
@@ -128,8 +224,7 @@ async fn checkpoint(State(st): State<AppState>) -> ApiResult<Response> {
 
 /// `GET /tile/...`: a hash tile or entry bundle of the published tree.
 async fn tile(State(st): State<AppState>, uri: Uri) -> ApiResult<Response> {
-    let path = uri.path().trim_start_matches('/').to_owned();
-    let id = TileId::parse(&path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let id = parse_tile_path(uri.path().trim_start_matches('/'))?;
     let bytes = read(&st, move |l| {
         let size = published_size(l)?;
         let published =
@@ -159,8 +254,7 @@ async fn submit(
     let outcome = async {
         limit(&st, peer.as_deref())?;
         let b = body(b)?;
-        let env = Envelope::from_json(&b)
-            .map_err(|e| ApiError::BadRequest(format!("not a valid DSSE envelope: {e}")))?;
+        let env = parse_envelope(&b)?;
         st.seq.submit(env).await
     }
     .await;
@@ -170,7 +264,8 @@ async fn submit(
         Err(ApiError::Duplicate(_)) => st.metrics.refused("duplicate_id"),
         Err(ApiError::BadRequest(_)) => st.metrics.refused("unparsable"),
         Err(ApiError::TooLarge(_)) => st.metrics.refused("too_large"),
-        Err(ApiError::RateLimited(_)) => st.metrics.refused("rate_limited"),
+        Err(ApiError::RateLimited { .. }) => st.metrics.refused("rate_limited"),
+        Err(ApiError::NoSpace(_)) => st.metrics.refused("no_space"),
         Err(_) => st.metrics.refused("unavailable"),
     }
     let v = outcome?;
@@ -481,15 +576,7 @@ async fn cosign(
 ) -> ApiResult<Response> {
     limit(&st, peer.as_deref())?;
     let b = body(b)?;
-    let req: CosignatureBody = accord_core::json::from_slice(&b).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected {{\"checkpoint\": NOTE, \"cosignature\": LINE}}: {e}"
-        ))
-    })?;
-    let text = match req.checkpoint.split_once("\n\n") {
-        Some((t, _)) => format!("{t}\n"),
-        None => req.checkpoint.clone(),
-    };
+    let (text, line) = parse_cosignature_body(&b)?;
     let v = read(&st, move |l| {
         let all = l.checkpoints()?;
         let seq = all
@@ -498,7 +585,7 @@ async fn cosign(
             .find(|c| c.note.text() == text.as_bytes())
             .map(|c| c.seq)
             .ok_or_else(|| ApiError::NotFound("the log never signed that checkpoint".into()))?;
-        let cp = l.add_cosignature_line(seq, req.cosignature.as_bytes())?;
+        let cp = l.add_cosignature_line(seq, line.as_bytes())?;
         Ok(views::cosigned(&cp))
     })
     .await?;
@@ -552,8 +639,8 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
                     ApiError::NotFound(format!("{method} is not allowed here"))
                 }
                 StatusCode::REQUEST_TIMEOUT => ApiError::Unavailable(format!(
-                    "the request took longer than {} seconds",
-                    REQUEST_TIMEOUT.as_secs()
+                    "the request (its body included) took longer than {} s",
+                    st.request_timeout.as_secs_f64()
                 )),
                 s if s.is_client_error() => ApiError::BadRequest(format!("bad request ({s})")),
                 _ => ApiError::Internal("internal error".into()),
@@ -567,6 +654,47 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     };
     st.metrics
         .request(&route, status.as_u16(), started.elapsed());
+    res
+}
+
+/// Admits a request: while draining, 503 with `Connection: close`; a declared body over
+/// the limit, 413 before any of it is read; otherwise counted in flight until answered.
+async fn admit(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let http1 = req.version() <= axum::http::Version::HTTP_11;
+    let Some(in_flight) = st.drain.enter() else {
+        let mut res =
+            ApiError::Unavailable("the service is shutting down; try again shortly".into())
+                .into_response();
+        if http1 {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return res;
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        let mut res = ApiError::TooLarge(format!(
+            "request body of {} bytes is larger than {MAX_BODY_BYTES} bytes, the limit for one envelope",
+            declared.unwrap_or_default()
+        ))
+        .into_response();
+        if http1 {
+            // The body is not read: the connection cannot be reused.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return res;
+    }
+    let mut res = next.run(req).await;
+    drop(in_flight);
+    if http1 && st.drain.is_draining() {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     res
 }
 
@@ -599,8 +727,9 @@ pub fn router(st: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            st.request_timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(st.clone(), admit))
         .layer(axum::middleware::from_fn_with_state(st.clone(), observe))
         .with_state(st)
 }

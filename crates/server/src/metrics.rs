@@ -27,6 +27,7 @@ struct Inner {
     grouped: u64,
     checkpoints: u64,
     cosignatures: u64,
+    connections_refused: u64,
     /// Seconds since the epoch when the latest checkpoint was signed (by this process, or
     /// when it started, for a checkpoint it found current).
     checkpoint_at: u64,
@@ -97,6 +98,11 @@ impl Metrics {
         self.with(|m| m.cosignatures += 1);
     }
 
+    /// A connection closed at accept: over `--max-connections` or the per-address limit.
+    pub fn connection_refused(&self) {
+        self.with(|m| m.connections_refused += 1);
+    }
+
     /// A request served.
     pub fn request(&self, route: &str, status: u16, took: Duration) {
         self.with(|m| {
@@ -123,6 +129,7 @@ impl Metrics {
             let _ = writeln!(w, "# HELP accord_unsigned_entries Entries not yet covered by a checkpoint.\n# TYPE accord_unsigned_entries gauge\naccord_unsigned_entries {}", m.entries.saturating_sub(m.checkpoint_size));
             let _ = writeln!(w, "# HELP accord_checkpoint_age_seconds Seconds since the latest checkpoint was signed (or found current at start).\n# TYPE accord_checkpoint_age_seconds gauge\naccord_checkpoint_age_seconds {}", now().saturating_sub(m.checkpoint_at));
             let _ = writeln!(w, "# HELP accord_checkpoints_signed_total Checkpoints signed by this process.\n# TYPE accord_checkpoints_signed_total counter\naccord_checkpoints_signed_total {}", m.checkpoints);
+            let _ = writeln!(w, "# HELP accord_connections_refused_total Connections closed at accept (connection limits).\n# TYPE accord_connections_refused_total counter\naccord_connections_refused_total {}", m.connections_refused);
             let _ = writeln!(w, "# HELP accord_cosignatures_total Cosignatures accepted by this process.\n# TYPE accord_cosignatures_total counter\naccord_cosignatures_total {}", m.cosignatures);
             let _ = writeln!(w, "# HELP accord_submissions_total Submissions, accepted or refused by reason.\n# TYPE accord_submissions_total counter");
             let _ = writeln!(w, "accord_submissions_total{{result=\"accepted\"}} {}", m.accepted);

@@ -102,6 +102,11 @@ pub struct Sequencer {
 
 struct Writer {
     ledger: SharedLedger,
+    /// Refuse to commit (507) when the ledger's file system has less free than this.
+    reserve: u64,
+    /// Set when a commit failed in the store (I/O): what is in memory may no longer match
+    /// what is on disk, so nothing more is committed until the service is restarted.
+    broken: Option<String>,
     key: KeyPair,
     every: Duration,
     metrics: Arc<Metrics>,
@@ -110,11 +115,36 @@ struct Writer {
 
 impl Writer {
     /// Signs a checkpoint of the current size if the latest is older (or there is none).
+    /// `Some(reason)` when the ledger's file system has less free space than the reserve.
+    fn low_space(&self, ledger: &Ledger) -> Option<String> {
+        let dir = ledger.dir()?;
+        if self.reserve == 0 {
+            return None;
+        }
+        match fs2::available_space(dir) {
+            Ok(free) if free < self.reserve => Some(format!(
+                "the disk holding the ledger ({}) is full: {} KiB free, below the reserve of {} KiB (--min-free-space); \
+                 nothing was appended, the ledger stays readable: submit again once the operator has freed space",
+                dir.display(),
+                free / 1024,
+                self.reserve / 1024
+            )),
+            _ => None,
+        }
+    }
+
     fn checkpoint_if_grown(&mut self) {
+        if self.broken.is_some() {
+            return;
+        }
         let mut ledger = match lock(&self.ledger) {
             Ok(l) => l,
             Err(_) => return,
         };
+        if let Some(why) = self.low_space(&ledger) {
+            eprintln!("accord serve: not signing a checkpoint: {why}");
+            return;
+        }
         let size = ledger.size();
         let latest = match ledger.latest_checkpoint() {
             Ok(c) => c.map(|c| c.note.checkpoint().size()),
@@ -146,6 +176,18 @@ impl Writer {
                 return;
             }
         };
+        let refuse = match &self.broken {
+            Some(why) => Some(ApiError::Unavailable(format!(
+                "the store failed earlier ({why}); nothing is appended until the service is restarted"
+            ))),
+            None => self.low_space(&ledger).map(ApiError::NoSpace),
+        };
+        if let Some(e) = refuse {
+            for r in replies {
+                let _ = r.send(Err(e.clone()));
+            }
+            return;
+        }
         self.metrics.group(envs.len());
         match commit_group(&mut ledger, &envs) {
             Ok(outcomes) => {
@@ -159,7 +201,13 @@ impl Writer {
                 }
             }
             Err(e) => {
+                let store_failed = !matches!(e, LedgerError::Rejected(_));
                 let e = ApiError::from(e);
+                if store_failed {
+                    // The batch may be half applied in the store's memory: stop committing.
+                    eprintln!("accord serve: a commit failed in the store; refusing writes until restarted: {e}");
+                    self.broken = Some(e.to_string());
+                }
                 for r in replies {
                     let _ = r.send(Err(e.clone()));
                 }
@@ -217,9 +265,23 @@ impl Sequencer {
         every: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
+        Self::start_with_reserve(ledger, key, every, metrics, 0)
+    }
+
+    /// [`Sequencer::start`], refusing to commit (507) while the ledger's file system has
+    /// less than `reserve` bytes free.
+    pub fn start_with_reserve(
+        ledger: SharedLedger,
+        key: KeyPair,
+        every: Duration,
+        metrics: Arc<Metrics>,
+        reserve: u64,
+    ) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let mut writer = Writer {
             ledger,
+            reserve,
+            broken: None,
             key,
             every,
             metrics,

@@ -310,3 +310,62 @@ async fn cosignatures_are_verified_then_served() {
     let (_, _, served) = get(&h.app, "/checkpoint").await;
     assert!(served.ends_with(&line));
 }
+
+#[test]
+fn the_request_parsers_refuse_absurd_input_with_a_reason() {
+    use crate::http::*;
+    for p in [
+        "tile/0/x999/x999/x999/x999/x999/x999/x999/000",
+        "tile/0/000.p/0",
+        "tile/0/000.p/256",
+        "tile/64/000",
+        "tile/0/../000",
+        "tile/0/1",
+        "tile/entries/000.p/0",
+        "",
+    ] {
+        let e = parse_tile_path(p).unwrap_err();
+        assert!(matches!(e, crate::ApiError::BadRequest(_)), "{p}: {e:?}");
+        assert!(!e.to_string().is_empty());
+    }
+    assert_eq!(
+        parse_tile_path("tile/0/x001/234.p/7").unwrap().to_string(),
+        "tile/0/x001/234.p/7"
+    );
+    assert!(parse_filter_query("kind=nonsense").is_err());
+    assert!(parse_filter_query("since=2026-13-01").is_err());
+    assert!(parse_filter_query("unknown=1").is_err());
+    assert!(parse_filter_query("country=JP&kind=price_floor").is_ok());
+    assert!(parse_inclusion_query("index=99999999999999999999999").is_err());
+    assert_eq!(
+        parse_inclusion_query("index=3&size=9").unwrap(),
+        (3, Some(9))
+    );
+    assert!(parse_consistency_query("from=-1").is_err());
+    assert!(parse_list_query("from=1&from=2").is_err());
+    assert!(parse_as_of_query("as_of=%ff").is_err());
+    assert!(parse_cosignature_body(
+        br#"{"checkpoint": "a", "checkpoint": "b", "cosignature": ""}"#
+    )
+    .is_err());
+    assert!(parse_cosignature_body(b"{\"checkpoint\": \"\xff\", \"cosignature\": \"\"}").is_err());
+    assert!(parse_envelope(b"{\"payloadType\": 1}").is_err());
+}
+
+#[tokio::test]
+async fn a_declared_oversized_body_is_refused_before_it_is_read() {
+    let h = harness(0);
+    let (s, headers, b) = call(
+        &h.app,
+        Request::post("/api/v1/entries")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, "100000000")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(headers.get(header::CONNECTION).unwrap(), "close");
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("larger than"), "{v}");
+}

@@ -6,6 +6,8 @@ pub mod cosign_remote;
 pub mod draft;
 pub mod keys;
 pub mod log;
+pub mod mirror;
+pub mod publish;
 pub mod read;
 pub mod serve;
 pub mod sign;

@@ -1,5 +1,8 @@
 //! `accord serve`: opens the ledger, decrypts the log key once, binds, prints
 //! `listening on URL` as the first line on stderr, and serves until SIGTERM or SIGINT.
+//! With `--publish-to URL`, a task beside the service publishes each new checkpoint to
+//! object storage (`accord_publish::follow`), and a last publish runs after the sequencer
+//! signed its last checkpoint at shutdown.
 
 use std::time::Duration;
 
@@ -21,12 +24,30 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
     if !(a.rate_limit.is_finite() && a.rate_limit >= 0.0) {
         anyhow::bail!("--rate-limit must be a number of writes per second, 0 or more");
     }
+    let publish_to = a
+        .publish_to
+        .as_deref()
+        .map(accord_publish::Target::parse)
+        .transpose()?;
+    if a.burst == 0 {
+        anyhow::bail!("--burst must be 1 or more");
+    }
+    let limits = accord_server::Limits {
+        rate: a.rate_limit,
+        burst: a.burst,
+        max_connections: a.max_connections,
+        max_connections_per_address: a.max_connections_per_address,
+        header_timeout: seconds("--header-timeout", a.header_timeout)?,
+        request_timeout: seconds("--request-timeout", a.request_timeout)?,
+        idle_timeout: seconds("--idle-timeout", a.idle_timeout)?,
+        min_free_space: a.min_free_space.saturating_mul(1 << 20),
+    };
     let config = accord_server::Config {
         listen: a.listen,
         log_key: key,
         checkpoint_every: Duration::from_secs(a.checkpoint_every.max(1)),
         tls,
-        rate: (a.rate_limit, (a.rate_limit * 2.0).max(1.0)),
+        limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,10 +70,37 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
                 note_quarantine(&l);
             }
         }
+        let publisher = publish_to.map(|t| {
+            let ledger = bound.ledger();
+            let task = tokio::spawn(accord_publish::follow(
+                ledger.clone(),
+                t.clone(),
+                PUBLISH_EVERY,
+            ));
+            (task, ledger, t)
+        });
         bound.run(shutdown()).await;
+        if let Some((task, ledger, t)) = publisher {
+            task.abort();
+            match accord_publish::publish(&ledger, &t, accord_publish::Options::default()).await {
+                Ok(r) => eprintln!("accord serve: published size {} to {}", r.size, t.url()),
+                Err(e) => eprintln!("accord serve: last publish to {} failed: {e}", t.url()),
+            }
+        }
         eprintln!("accord serve: stopped");
         Ok::<(), anyhow::Error>(())
     })
+}
+
+/// How often the publisher looks for a new checkpoint.
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
+/// A positive number of seconds, at most a day.
+fn seconds(flag: &str, s: f64) -> Result<Duration> {
+    if !(s.is_finite() && s > 0.0 && s <= 86_400.0) {
+        anyhow::bail!("{flag} must be a number of seconds above 0 and at most 86400, not {s}");
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 /// SIGTERM or SIGINT.

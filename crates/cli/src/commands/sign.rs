@@ -213,10 +213,24 @@ pub fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<()> {
         )?;
         return Ok(());
     }
-    let mut ledger = ctx.open()?;
+    let full = |e: anyhow::Error| {
+        if accord_server::error::no_space(&format!("{e:#}")) {
+            let dir = ctx
+                .ledger_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            e.context(format!(
+                "the disk holding the ledger {dir} is full; free space there and submit again"
+            ))
+        } else {
+            e
+        }
+    };
+    let mut ledger = ctx.open().map_err(full)?;
     let appended = ledger
         .append(&env)
-        .with_context(|| format!("{} was not appended", a.file.display()))?;
+        .with_context(|| format!("{} was not appended", a.file.display()))
+        .map_err(full)?;
     if ctx.json {
         output::json(&json!({
             "index": appended.index, "id": appended.id, "leaf_hash": appended.leaf_hash.to_base64(),

@@ -45,6 +45,65 @@ impl Ledger {
         })
     }
 
+    /// Stores a checkpoint the log signed elsewhere (a mirror's copy of what the log
+    /// served), after checking that it is this ledger's: its origin, a valid signature by the
+    /// charter's log key, a size within the ledger and the ledger's root at that size. Its
+    /// cosignature lines are stored apart, each only if it verifies under its member's
+    /// current key (others are dropped and counted in the second value). A checkpoint whose
+    /// note is the latest one stored gains the new cosignatures instead of a new number.
+    ///
+    /// # Errors
+    /// [`LedgerError::WrongLogKey`] for a bad log signature; [`LedgerError::OutOfRange`] for
+    /// another origin, size or root; store failures.
+    pub fn store_checkpoint(
+        &mut self,
+        note: &SignedCheckpoint,
+    ) -> Result<(StoredCheckpoint, usize), LedgerError> {
+        let cp = note.checkpoint();
+        if cp.origin() != self.origin {
+            return Err(LedgerError::OutOfRange(format!(
+                "a checkpoint of {:?}, not of this ledger ({:?})",
+                cp.origin(),
+                self.origin
+            )));
+        }
+        note.verify_log(self.log_key.name(), self.log_key.verifying_key())
+            .map_err(|_| LedgerError::WrongLogKey {
+                expected: self.log_key.to_string(),
+            })?;
+        if !self.root_at(cp.size())?.ct_eq(cp.root()) {
+            return Err(LedgerError::OutOfRange(format!(
+                "the checkpoint's root is not this ledger's root at size {}",
+                cp.size()
+            )));
+        }
+        let (base, lines) = note.split_cosignatures();
+        let seq = match self.latest_checkpoint()? {
+            Some(latest) if latest.note.split_cosignatures().0 == base => latest.seq,
+            _ => {
+                let seq = self.checkpoint_count;
+                let mut batch = WriteBatch::default();
+                batch.put(keys::checkpoint(seq), base.to_bytes());
+                self.checkpoint_count += 1;
+                if let Err(e) = self.commit_counts(batch) {
+                    self.checkpoint_count -= 1;
+                    return Err(e);
+                }
+                seq
+            }
+        };
+        let mut dropped = 0;
+        for line in lines {
+            match self.add_cosignature_line(seq, &line) {
+                Ok(_) => {}
+                Err(LedgerError::Cosign(why)) if why.contains("already cosigned") => {}
+                Err(LedgerError::Cosign(_)) => dropped += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((self.checkpoint(seq)?, dropped))
+    }
+
     /// Every checkpoint issued, oldest first, with its cosignatures.
     ///
     /// # Errors

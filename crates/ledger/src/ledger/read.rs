@@ -115,6 +115,18 @@ impl Ledger {
         self.tree.read_hashes(self.store(), indexes)
     }
 
+    /// The tree's frontier (the roots of its perfect subtrees): with the leaves that follow,
+    /// it gives the root of any larger tree, as a mirror checks a checkpoint.
+    ///
+    /// # Errors
+    /// [`LedgerError::Corrupt`] if a tile is missing.
+    pub fn frontier(&self) -> Result<log::Frontier, LedgerError> {
+        let size = self.size();
+        let hashes = self.read_nodes(&log::Frontier::needs(size))?;
+        log::Frontier::from_hashes(size, &hashes)
+            .map_err(|e| corrupt("Merkle tiles", e.to_string()))
+    }
+
     /// The root of the tree of the first `size` entries, from the few tiles it needs.
     ///
     /// # Errors

@@ -1,0 +1,386 @@
+//! The secondary indexes (`I S C P Q K O`, see `keys.rs`) packed into pages: sorted runs of
+//! up to [`PAGE_MAX`] logical keys in one store value each, so that a million entries cost a
+//! few tens of thousands of store keys instead of five million.
+//!
+//! Why: sled 0.34 splits a leaf node at 16 keys and keeps a page-table entry per node, which
+//! every process reads when it opens the database and writes back when it has written. With one
+//! store key per index item (4.9 keys per entry) a ledger of 1M entries opened in 0.4-0.8 s and
+//! each writing command paid seconds (docs/PERFORMANCE.md, "Storage v2 at 1M"). The tree and
+//! the leaves were already one key per tile and per bundle; this does the same for the indexes.
+//!
+//! [`Paged`] wraps the store under a ledger and keeps the [`Store`] interface in *logical*
+//! keys, so queries, lookups and the audit read the indexes as before. A page of table `T` is
+//! stored at `T || first` where `first` is the rest of the smallest logical key it may hold
+//! (the first page of a table has `first` empty); it holds every logical key `k` of the table
+//! with `T || first <= k < ` the next page's key. A page whose run grows past [`PAGE_MAX`] is
+//! split in the same batch, into runs of [`PAGE_FILL`]. The page encoding is in
+//! docs/FORMAT.md section 11.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::store::{printable, Kv, Op, Store, StoreError, WriteBatch};
+
+/// Tables kept in pages.
+pub(crate) const TABLES: [u8; 7] = [b'I', b'S', b'C', b'P', b'Q', b'K', b'O'];
+/// A page holding more logical keys than this is split.
+pub(crate) const PAGE_MAX: usize = 128;
+/// Keys per page after a split (the last run takes the rest).
+pub(crate) const PAGE_FILL: usize = 96;
+
+/// Whether `key` belongs to a paged table.
+pub(crate) fn is_paged(key: &[u8]) -> bool {
+    key.first().is_some_and(|t| TABLES.contains(t))
+}
+
+type Page = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn corrupt(page: &[u8], why: &str) -> StoreError {
+    StoreError::Corrupt(format!("index page {}: {why}", printable(page)))
+}
+
+/// Decodes a page: repeated `u16 BE len, key rest, u32 BE len, value`, keys strictly
+/// increasing and not below the page's own key.
+pub(crate) fn decode(page_key: &[u8], bytes: &[u8]) -> Result<Vec<Kv>, StoreError> {
+    let mut out: Vec<Kv> = Vec::new();
+    let mut rest = bytes;
+    let first = page_key.get(1..).unwrap_or_default();
+    while !rest.is_empty() {
+        let (klen, r) =
+            take_len::<2>(rest).ok_or_else(|| corrupt(page_key, "truncated key length"))?;
+        let (k, r) = split(r, klen).ok_or_else(|| corrupt(page_key, "truncated key"))?;
+        let (vlen, r) =
+            take_len::<4>(r).ok_or_else(|| corrupt(page_key, "truncated value length"))?;
+        let (v, r) = split(r, vlen).ok_or_else(|| corrupt(page_key, "truncated value"))?;
+        if k < first {
+            return Err(corrupt(page_key, "a key sorts before the page"));
+        }
+        if out.last().is_some_and(|(prev, _)| prev.as_slice() >= k) {
+            return Err(corrupt(page_key, "keys out of order"));
+        }
+        out.push((k.to_vec(), v.to_vec()));
+        rest = r;
+    }
+    Ok(out)
+}
+
+fn take_len<const N: usize>(b: &[u8]) -> Option<(usize, &[u8])> {
+    let (head, rest) = split(b, N)?;
+    let mut buf = [0u8; 8];
+    buf[8 - N..].copy_from_slice(head);
+    Some((usize::try_from(u64::from_be_bytes(buf)).ok()?, rest))
+}
+
+fn split(b: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
+    (b.len() >= n).then(|| b.split_at(n))
+}
+
+/// Encodes a page (the inverse of [`decode`]).
+///
+/// # Panics
+/// Never for what the ledger writes: key rests are ids and numbers (< 64 KiB), values are
+/// commitment records (< 4 GiB).
+fn encode(page: &Page) -> Vec<u8> {
+    let mut out = Vec::with_capacity(page.iter().map(|(k, v)| 6 + k.len() + v.len()).sum());
+    for (k, v) in page {
+        #[allow(clippy::expect_used)]
+        let kl = u16::try_from(k.len()).expect("index key rest under 64 KiB");
+        #[allow(clippy::expect_used)]
+        let vl = u32::try_from(v.len()).expect("index value under 4 GiB");
+        out.extend_from_slice(&kl.to_be_bytes());
+        out.extend_from_slice(k);
+        out.extend_from_slice(&vl.to_be_bytes());
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+/// A store whose paged tables are read and written in logical keys.
+pub(crate) struct Paged {
+    inner: Box<dyn Store>,
+}
+
+impl Paged {
+    pub(crate) fn new(inner: Box<dyn Store>) -> Self {
+        Self { inner }
+    }
+
+    /// The page that holds (or would hold) logical key `key`: its physical key and bytes.
+    fn page_of(&self, key: &[u8]) -> Result<Option<Kv>, StoreError> {
+        self.inner.floor(&key[..1], key)
+    }
+
+    /// The logical pairs of one page, with full keys.
+    fn logical(page_key: &[u8], bytes: &[u8]) -> Result<Vec<Kv>, StoreError> {
+        let t = page_key[0];
+        Ok(decode(page_key, bytes)?
+            .into_iter()
+            .map(|(k, v)| {
+                let mut full = Vec::with_capacity(1 + k.len());
+                full.push(t);
+                full.extend_from_slice(&k);
+                (full, v)
+            })
+            .collect())
+    }
+
+    /// Turns the paged ops of a batch into page rewrites, appended to `out`.
+    fn stage_pages(&self, ops: Vec<Op>, out: &mut WriteBatch) -> Result<(), StoreError> {
+        // Pages read or made in this batch, by physical key.
+        let mut pages: BTreeMap<Vec<u8>, Page> = BTreeMap::new();
+        let mut sorted = ops;
+        sorted.sort_by(|a, b| op_key(a).cmp(op_key(b)));
+        for op in sorted {
+            let key = op_key(&op).to_vec();
+            // The page for `key`: the greatest page key <= key among those this batch holds
+            // and the store's.
+            let stored = self.page_of(&key)?;
+            let staged = pages
+                .range(key[..1].to_vec()..=key.clone())
+                .next_back()
+                .map(|(k, _)| k.clone());
+            let pk = match (&stored, staged) {
+                (Some((sk, _)), Some(pk)) if pk >= *sk => pk,
+                (Some((sk, sv)), _) => {
+                    if !pages.contains_key(sk) {
+                        let page: Page = decode(sk, sv)?.into_iter().collect();
+                        pages.insert(sk.clone(), page);
+                    }
+                    sk.clone()
+                }
+                (None, Some(pk)) => pk,
+                (None, None) => {
+                    let first = key[..1].to_vec();
+                    pages.insert(first.clone(), Page::new());
+                    first
+                }
+            };
+            let page = pages
+                .get_mut(&pk)
+                .ok_or_else(|| StoreError::Backend("index page lost while staging".into()))?;
+            let rest = key[1..].to_vec();
+            match op {
+                Op::Put(k, v) => {
+                    if page.contains_key(&rest) {
+                        return Err(StoreError::Overwrite(printable(&k)));
+                    }
+                    page.insert(rest, v);
+                }
+                Op::Replace(_, v) => {
+                    page.insert(rest, v);
+                }
+                Op::Delete(_) => {
+                    page.remove(&rest);
+                }
+            }
+        }
+        for (pk, page) in pages {
+            if page.is_empty() {
+                out.delete(pk);
+                continue;
+            }
+            if page.len() <= PAGE_MAX {
+                out.replace(pk, encode(&page));
+                continue;
+            }
+            let items: Vec<(Vec<u8>, Vec<u8>)> = page.into_iter().collect();
+            let n = items.len();
+            let mut start = 0;
+            while start < n {
+                let end = if n - start < PAGE_FILL + PAGE_FILL / 2 {
+                    n
+                } else {
+                    start + PAGE_FILL
+                };
+                let run: Page = items[start..end].iter().cloned().collect();
+                let key = if start == 0 {
+                    pk.clone()
+                } else {
+                    let mut k = vec![pk[0]];
+                    k.extend_from_slice(&items[start].0);
+                    k
+                };
+                out.replace(key, encode(&run));
+                start = end;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn op_key(op: &Op) -> &[u8] {
+    match op {
+        Op::Put(k, _) | Op::Replace(k, _) | Op::Delete(k) => k,
+    }
+}
+
+impl Store for Paged {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if !is_paged(key) {
+            return self.inner.get(key);
+        }
+        let Some((pk, bytes)) = self.page_of(key)? else {
+            return Ok(None);
+        };
+        let rest = &key[1..];
+        Ok(decode(&pk, &bytes)?
+            .into_iter()
+            .find_map(|(k, v)| (k.as_slice() == rest).then_some(v)))
+    }
+
+    fn scan<'a>(
+        &'a self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = Result<Kv, StoreError>> + 'a> {
+        if !is_paged(prefix) {
+            return self.inner.scan(prefix, start);
+        }
+        let from = match start {
+            Some(s) if s > prefix => s.to_vec(),
+            _ => prefix.to_vec(),
+        };
+        let table = prefix[..1].to_vec();
+        let first_page = match self.page_of(&from) {
+            Ok(p) => p.map(|(k, _)| k),
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let pages = self.inner.scan(&table, first_page.as_deref());
+        let prefix = prefix.to_vec();
+        let items = pages
+            .map(|r| r.and_then(|(pk, bytes)| Self::logical(&pk, &bytes)))
+            .flat_map(|r| match r {
+                Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
+            .filter(move |r| match r {
+                Ok((k, _)) => k.as_slice() >= from.as_slice(),
+                Err(_) => true,
+            });
+        // Keys are in order, so the run that matches the prefix ends at the first that
+        // does not (after the start).
+        Box::new(items.take_while(move |r| match r {
+            Ok((k, _)) => k.starts_with(&prefix),
+            Err(_) => true,
+        }))
+    }
+
+    fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError> {
+        if !is_paged(prefix) {
+            return self.inner.last(prefix);
+        }
+        let mut last = None;
+        for r in self.scan(prefix, None) {
+            last = Some(r?);
+        }
+        Ok(last)
+    }
+
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
+        if !is_paged(prefix) {
+            return self.inner.floor(prefix, key);
+        }
+        let mut best = None;
+        for r in self.scan(prefix, None) {
+            let (k, v) = r?;
+            if k.as_slice() > key {
+                break;
+            }
+            best = Some((k, v));
+        }
+        Ok(best)
+    }
+
+    fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut seen = HashSet::with_capacity(batch.ops.len());
+        for op in &batch.ops {
+            if !seen.insert(op_key(op).to_vec()) {
+                return Err(StoreError::Overwrite(printable(op_key(op))));
+            }
+        }
+        let (paged, plain): (Vec<Op>, Vec<Op>) =
+            batch.ops.into_iter().partition(|op| is_paged(op_key(op)));
+        let mut out = WriteBatch { ops: plain };
+        self.stage_pages(paged, &mut out)?;
+        self.inner.commit(out)
+    }
+}
+
+/// The pages of a paged table as stored.
+#[cfg(test)]
+pub(crate) fn physical_scan<'a>(
+    store: &'a Paged,
+    table: u8,
+) -> Box<dyn Iterator<Item = Result<Kv, StoreError>> + 'a> {
+    store.inner.scan(&[table], None)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn key(t: u8, s: &str) -> Vec<u8> {
+        let mut k = vec![t];
+        k.extend_from_slice(s.as_bytes());
+        k
+    }
+
+    #[test]
+    fn paged_store_conforms() {
+        crate::store::conformance::run(&Paged::new(Box::new(MemoryStore::new())));
+    }
+
+    #[test]
+    fn many_keys_take_few_pages_and_read_back_in_order() {
+        let p = Paged::new(Box::new(MemoryStore::new()));
+        // Interleaved groups, keys arriving out of order, across several batches.
+        let mut want = Vec::new();
+        for round in 0..20u32 {
+            let mut b = WriteBatch::default();
+            for i in 0..250u32 {
+                let n = (i * 7919 + round * 104_729) % 1_000_003;
+                let k = key(b'I', &format!("c-{n:09}"));
+                if want.iter().any(|(w, _): &(Vec<u8>, Vec<u8>)| *w == k) {
+                    continue;
+                }
+                b.put(k.clone(), n.to_be_bytes().to_vec());
+                want.push((k, n.to_be_bytes().to_vec()));
+            }
+            p.commit(b).unwrap();
+        }
+        want.sort();
+        let got: Vec<Kv> = p.scan(b"I", None).map(Result::unwrap).collect();
+        assert_eq!(got, want);
+        for (k, v) in want.iter().step_by(37) {
+            assert_eq!(p.get(k).unwrap().as_ref(), Some(v));
+        }
+        let pages = physical_scan(&p, b'I').count();
+        assert!(
+            pages <= want.len() / (PAGE_FILL / 2),
+            "{pages} pages for {}",
+            want.len()
+        );
+        assert!(pages > 1);
+        // A prefix scan from the middle of a page, and one that matches nothing.
+        let pre = key(b'I', "c-0000");
+        let n = want.iter().filter(|(k, _)| k.starts_with(&pre)).count();
+        assert_eq!(p.scan(&pre, None).count(), n);
+        assert_eq!(p.scan(&key(b'I', "zz"), None).count(), 0);
+        // Write-once holds at the item.
+        let mut b = WriteBatch::default();
+        b.put(want[3].0.clone(), vec![1]);
+        assert!(matches!(p.commit(b), Err(StoreError::Overwrite(_))));
+    }
+
+    #[test]
+    fn a_corrupt_page_is_an_error_not_a_panic() {
+        let inner = MemoryStore::new();
+        let mut b = WriteBatch::default();
+        b.put(b"I".to_vec(), vec![0, 5, b'a']);
+        inner.commit(b).unwrap();
+        let p = Paged::new(Box::new(inner));
+        assert!(matches!(p.get(b"Iabc"), Err(StoreError::Corrupt(_))));
+        assert!(p.scan(b"I", None).any(|r| r.is_err()));
+    }
+}

@@ -1,0 +1,721 @@
+//! One sync of a replica from a log. The order is what makes it safe:
+//!
+//! 1. fetch `/checkpoint`; it must parse, be for the replica's origin and carry a valid
+//!    signature by the log key the charter names (on a first run, the charter is entry 0 of
+//!    what is fetched, and its hash may be pinned);
+//! 2. compare it with the last checkpoint this mirror verified (the one it was importing,
+//!    [`PENDING`], else the latest stored in the replica): a smaller size, or the same size
+//!    with another root, is a rollback or fork: evidence is written and nothing changes;
+//! 3. fetch the hash tiles that changed and the entry bundles of the new entries, staging
+//!    the leaves in [`STAGING`] (old leaves a partial bundle repeats must be the replica's);
+//! 4. recompute the root from the replica's frontier and the new leaves: it must be the
+//!    checkpoint's (else, if the log's tiles show a leaf below the last verified checkpoint
+//!    that differs from the replica's, that is a fork with evidence; otherwise the entries are
+//!    refused as tampered);
+//! 5. every hash in every tile served must be the one recomputed (a level-0 hash the leaf's,
+//!    a higher one the root of the full tile below), and the consistency proof from the last
+//!    verified checkpoint, built from those tiles, must verify (RFC 9162 2.1.4.2);
+//! 6. only then record the checkpoint in [`PENDING`] (durably), import the staged leaves with
+//!    their index and `logged_at` (the ledger checks each leaf rebuilds to the same hash,
+//!    decides governance and checks every signature strictly), store the checkpoint with its
+//!    cosignatures in the replica, and remove [`PENDING`] and [`STAGING`].
+//!
+//! A kill at any point leaves a replica whose entries are a prefix of a tree the log signed
+//! and this mirror verified; the next run starts from what the replica holds, and checks the
+//! log's new checkpoint against the pending one too.
+
+use std::collections::HashMap;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use accord_core::checkpoint::SignedCheckpoint;
+use accord_core::entry::LoggedEntry;
+use accord_core::evidence::{Divergence, Evidence, EVIDENCE_FORMAT};
+use accord_core::governance::{Rejection, State};
+use accord_core::keys::VerifierKey;
+use accord_core::log::{self, Frontier, Hash, StoredIndex};
+use accord_core::model::Timestamp;
+use accord_core::tiles::{self, TileId, TileKind, FULL_TILE_BYTES, WIDTH};
+use accord_ledger::export::Restore;
+use accord_ledger::{ImportItem, Ledger, LedgerError};
+use base64::prelude::*;
+
+use crate::fetch::Source;
+use crate::MirrorError;
+
+/// The checkpoint being imported, as the signed note served, beside the replica's database.
+pub const PENDING: &str = "mirror-pending.checkpoint";
+/// The leaves fetched and not yet imported: each a big-endian `u32` length and the leaf.
+pub const STAGING: &str = "mirror-staging";
+/// Where evidence files go, inside the replica's directory.
+pub const EVIDENCE_DIR: &str = "evidence";
+
+/// What a sync may trust.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The charter hash the replica must have (SHA-256 of the charter's payload).
+    pub charter_hash: Option<[u8; 32]>,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Entries in the replica before.
+    pub before: u64,
+    /// Entries now.
+    pub size: u64,
+    /// The root now, the checkpoint's.
+    pub root: Hash,
+    /// The replica's charter hash.
+    pub charter_hash: [u8; 32],
+    /// Whether this run created the replica.
+    pub created: bool,
+    /// The stored checkpoint's number in the replica.
+    pub checkpoint_seq: u64,
+    /// Members whose cosignatures it carries.
+    pub cosigners: Vec<String>,
+    /// Cosignature lines served that did not verify and were not stored.
+    pub dropped_cosignatures: usize,
+}
+
+/// What a sync is doing, for progress reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Fetching entry bundles.
+    Fetch,
+    /// Verifying and importing entries.
+    Import,
+}
+
+fn refused(why: impl Into<String>) -> MirrorError {
+    MirrorError::Refused(why.into())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MirrorError + '_ {
+    move |source| MirrorError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The tree as this sync sees it: the replica's first `k` leaves (its tiles), the tiles
+/// served for the growth to the new size, and the new leaves' hashes.
+struct View<'a> {
+    replica: Option<&'a Ledger>,
+    k: u64,
+    served: HashMap<(u8, u64), Vec<u8>>,
+    new_hashes: Vec<Hash>,
+}
+
+impl View<'_> {
+    /// The widest version of tile (`level`, `n`) known: served, else the replica's.
+    fn tile(&self, level: u8, n: u64) -> Result<Option<Vec<u8>>, MirrorError> {
+        if let Some(t) = self.served.get(&(level, n)) {
+            return Ok(Some(t.clone()));
+        }
+        let (Some(l), Some(id)) = (
+            self.replica,
+            tiles::tile_at_size(TileKind::Hashes { level }, n, self.k),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(l.read_tile(id)?))
+    }
+
+    fn stored_hash(&self, index: StoredIndex) -> Result<Hash, MirrorError> {
+        let t = tiles::tile_of(index);
+        let level = t.level().unwrap_or(0);
+        let bytes = self
+            .tile(level, t.n)?
+            .ok_or_else(|| refused(format!("no tile {t} was served")))?;
+        tiles::hash_from_tile(index, &bytes)
+            .ok_or_else(|| refused(format!("tile {t} served is too narrow")))
+    }
+
+    fn leaf_hash(&self, i: u64) -> Result<Hash, MirrorError> {
+        if i >= self.k {
+            return usize::try_from(i - self.k)
+                .ok()
+                .and_then(|j| self.new_hashes.get(j).copied())
+                .ok_or_else(|| refused(format!("no leaf {i} was served")));
+        }
+        // An old leaf's hash is the replica's, never a served tile's.
+        let index = log::stored_index_of_leaf(i);
+        let t = tiles::tile_of(index);
+        let id = self
+            .replica
+            .and_then(|_| tiles::tile_at_size(TileKind::Entries, t.n, self.k))
+            .map(|e| TileId::hashes(0, e.n, e.width));
+        let (Some(l), Some(id)) = (self.replica, id) else {
+            return Err(refused(format!("no leaf {i} in the replica")));
+        };
+        tiles::hash_from_tile(index, &l.read_tile(id)?)
+            .ok_or_else(|| refused(format!("the replica's tile {id} is too narrow")))
+    }
+
+    /// Every hash of every tile served must be the one recomputed from the leaves.
+    fn check_tiles(&self, n: u64) -> Result<(), MirrorError> {
+        for id in tiles::changed_hash_tiles(self.k, n) {
+            let level = id.level().unwrap_or(0);
+            let bytes = self
+                .served
+                .get(&(level, id.n))
+                .ok_or_else(|| refused(format!("no tile {id} was served")))?;
+            for (i, got) in bytes.chunks_exact(32).enumerate() {
+                let at = id.n * u64::from(WIDTH) + i as u64;
+                let want = if level == 0 {
+                    self.leaf_hash(at)?
+                } else {
+                    let child = self
+                        .tile(level - 1, at)?
+                        .filter(|c| c.len() == FULL_TILE_BYTES)
+                        .ok_or_else(|| refused(format!("no full tile below {id} hash {i}")))?;
+                    tiles::tile_root(&child)
+                        .ok_or_else(|| refused(format!("tile below {id} hash {i} is not full")))?
+                };
+                if got != want.0 {
+                    return Err(refused(format!(
+                        "tile {id} served does not agree with the entries (hash {i} differs): \
+                         a tampered tile"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_note(note: &SignedCheckpoint, origin: &str, key: &VerifierKey) -> Result<(), MirrorError> {
+    if note.checkpoint().origin() != origin {
+        return Err(refused(format!(
+            "the checkpoint served is for {:?}, the replica's charter for {origin:?}",
+            note.checkpoint().origin()
+        )));
+    }
+    note.verify_log(key.name(), key.verifying_key())
+        .map_err(|e| {
+            refused(format!(
+                "the checkpoint served is not signed by the log key {key}: {e}"
+            ))
+        })
+}
+
+fn read_pending(dir: &Path) -> Result<Option<SignedCheckpoint>, MirrorError> {
+    let path = dir.join(PENDING);
+    match std::fs::read(&path) {
+        Ok(b) => SignedCheckpoint::from_bytes(&b)
+            .map(Some)
+            .map_err(|e| refused(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), MirrorError> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(dir))
+}
+
+/// Writes `bytes` to `dir/name` atomically and durably (temporary file, fsync, rename).
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, MirrorError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    sync_dir(dir)?;
+    Ok(path)
+}
+
+fn remove_if_there(path: &Path) -> Result<(), MirrorError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Brings the replica in `dir` up to the log's current checkpoint, or leaves it as it was.
+///
+/// # Errors
+/// [`MirrorError`]: nothing that fails a check is kept, and [`MirrorError::Fork`] names the
+/// evidence written.
+pub fn sync(
+    src: &Source,
+    dir: &Path,
+    opts: &Options,
+    progress: &mut dyn FnMut(Phase, u64, u64),
+) -> Result<Report, MirrorError> {
+    let note_bytes = src.get("/checkpoint")?;
+    let note = SignedCheckpoint::from_bytes(&note_bytes)
+        .map_err(|e| refused(format!("the checkpoint served does not parse: {e}")))?;
+    let n = note.checkpoint().size();
+    if n == 0 {
+        return Err(refused("the checkpoint served is of an empty tree"));
+    }
+    let mut replica = match Ledger::open(dir) {
+        Ok(l) => Some(l),
+        Err(LedgerError::NotALedger(_) | LedgerError::Incomplete(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let k = replica.as_ref().map_or(0, Ledger::size);
+    let before = k;
+    let mut stored: Option<SignedCheckpoint> = None;
+    let mut reference: Option<SignedCheckpoint> = None;
+    if let Some(l) = &replica {
+        if let Some(pin) = opts.charter_hash {
+            if pin != l.charter_hash() {
+                return Err(refused(format!(
+                    "the replica's charter hash is {}, not the --charter-hash given",
+                    hex::encode(l.charter_hash())
+                )));
+            }
+        }
+        check_note(&note, l.origin(), l.log_key())?;
+        stored = l.latest_checkpoint()?.map(|c| c.note);
+        reference = read_pending(dir)?.or_else(|| stored.clone());
+        if let Some(r) = &reference {
+            let rc = r.checkpoint();
+            let why = if n < rc.size() {
+                Some(format!(
+                    "the log's checkpoint has {n} entries, fewer than the {} of the checkpoint \
+                     verified before (a rollback)",
+                    rc.size()
+                ))
+            } else if n == rc.size() && !rc.root().ct_eq(note.checkpoint().root()) {
+                Some(format!(
+                    "the log signed two different trees of {n} entries (a fork)"
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let verified = if n < rc.size() && rc.size() > k {
+                    stored.clone().unwrap_or_else(|| r.clone())
+                } else {
+                    r.clone()
+                };
+                let divergence = if n == verified.checkpoint().size() {
+                    None
+                } else {
+                    find_divergence(src, l, &verified, &note)?
+                };
+                return Err(write_evidence(
+                    src, dir, l, &verified, &note, divergence, why,
+                )?);
+            }
+        }
+        if n < k {
+            return Err(refused(format!(
+                "the log's checkpoint has {n} entries, fewer than the {k} the replica holds"
+            )));
+        }
+    } else {
+        // Nothing was kept: whatever a killed first run left pending is moot.
+        remove_if_there(&dir.join(PENDING))?;
+    }
+
+    if n == k {
+        let l = replica
+            .as_mut()
+            .ok_or_else(|| refused("nothing to mirror"))?;
+        if !l.root().ct_eq(note.checkpoint().root()) {
+            return Err(refused(format!(
+                "the log's checkpoint of {n} entries is not the replica's tree, and no \
+                 checkpoint verified before shows whose tree is right"
+            )));
+        }
+        return finish(dir, l, &note, before, false);
+    }
+
+    // Fetch the tiles that changed and the new leaves.
+    let mut view = View {
+        replica: replica.as_ref(),
+        k,
+        served: HashMap::new(),
+        new_hashes: Vec::with_capacity(usize::try_from(n - k).unwrap_or(0)),
+    };
+    for id in tiles::changed_hash_tiles(k, n) {
+        let bytes = src.tile(id)?;
+        if bytes.len() != id.hash_bytes() {
+            return Err(MirrorError::Fetch(format!(
+                "tile {id} served is {} bytes, not {}: a truncated or wrong tile",
+                bytes.len(),
+                id.hash_bytes()
+            )));
+        }
+        view.served.insert((id.level().unwrap_or(0), id.n), bytes);
+    }
+    let staging = dir.join(STAGING);
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut out = BufWriter::new(std::fs::File::create(&staging).map_err(io(&staging))?);
+    let w = u64::from(WIDTH);
+    let mut charter: Option<LoggedEntry> = None;
+    for b in k / w..n.div_ceil(w) {
+        let width = (n - b * w).min(w) as u32;
+        let id = TileId::entries(b, width);
+        let bytes = src.tile(id)?;
+        let entries = tiles::bundle_entries(&bytes)
+            .map_err(|e| refused(format!("entry bundle {id}: {e}")))?;
+        if entries.len() != width as usize {
+            return Err(refused(format!(
+                "entry bundle {id} holds {} entries, not {width}: a truncated or wrong bundle",
+                entries.len()
+            )));
+        }
+        for (j, leaf) in entries.into_iter().enumerate() {
+            let i = b * w + j as u64;
+            let h = log::leaf_hash(leaf);
+            if i < k {
+                if !view.leaf_hash(i)?.ct_eq(&h) {
+                    return Err(refused(format!(
+                        "entry bundle {id} holds another entry {i} than the replica's"
+                    )));
+                }
+                continue;
+            }
+            if i == 0 {
+                charter = Some(
+                    LoggedEntry::from_leaf(leaf).map_err(|e| refused(format!("entry 0: {e}")))?,
+                );
+            }
+            view.new_hashes.push(h);
+            let len = u32::try_from(leaf.len()).unwrap_or(u32::MAX);
+            out.write_all(&len.to_be_bytes())
+                .and_then(|()| out.write_all(leaf))
+                .map_err(io(&staging))?;
+        }
+        progress(Phase::Fetch, (b * w + u64::from(width)).min(n), n);
+    }
+    out.flush().map_err(io(&staging))?;
+    drop(out);
+
+    // On a first run the charter fixes origin and log key.
+    let (origin, log_key) = match (&replica, &charter) {
+        (Some(l), _) => (l.origin().to_owned(), l.log_key().clone()),
+        (None, Some(c)) => {
+            if c.index != 0 || c.governance != 0 {
+                return Err(refused("entry 0's leaf does not say it is entry 0"));
+            }
+            let (state, _) = State::start(&c.envelope)
+                .map_err(|e| refused(format!("entry 0 is not a charter: {e}")))?;
+            let hash = accord_ledger::charter_hash(&c.envelope);
+            if let Some(pin) = opts.charter_hash {
+                if pin != hash {
+                    return Err(refused(format!(
+                        "the log's charter hash is {}, not the --charter-hash given",
+                        hex::encode(hash)
+                    )));
+                }
+            }
+            (state.origin().to_owned(), state.log_key().clone())
+        }
+        (None, None) => return Err(refused("the log served no charter")),
+    };
+    check_note(&note, &origin, &log_key)?;
+
+    let mut frontier = match &replica {
+        Some(l) => l.frontier()?,
+        None => Frontier::new(),
+    };
+    for h in &view.new_hashes {
+        frontier.push(*h);
+    }
+    if !frontier.root().ct_eq(note.checkpoint().root()) {
+        if let (Some(l), Some(s)) = (&replica, &stored) {
+            if let Some(d) = find_divergence(src, l, s, &note)? {
+                let why = format!(
+                    "the log's tree of {n} entries holds another entry {} than the tree of {} \
+                     entries verified before (a fork)",
+                    d.index,
+                    s.checkpoint().size()
+                );
+                return Err(write_evidence(src, dir, l, s, &note, Some(d), why)?);
+            }
+        }
+        return Err(refused(format!(
+            "the entries served do not hash to the checkpoint's root ({n} entries): a \
+             tampered or wrong entry bundle"
+        )));
+    }
+    view.check_tiles(n)?;
+    if let Some(r) = &reference {
+        let rc = r.checkpoint();
+        if rc.size() < n {
+            let needs = log::consistency_needs(rc.size(), n)
+                .map_err(|e| refused(format!("consistency proof: {e}")))?;
+            let hashes = needs
+                .iter()
+                .map(|&i| view.stored_hash(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let proof = log::consistency_proof_from(rc.size(), n, &hashes)
+                .map_err(|e| refused(format!("consistency proof: {e}")))?;
+            log::verify_consistency(rc.size(), n, rc.root(), note.checkpoint().root(), &proof)
+                .map_err(|e| {
+                    refused(format!(
+                        "no consistency proof from the checkpoint of {} entries verified \
+                         before: {e}",
+                        rc.size()
+                    ))
+                })?;
+        }
+    }
+    drop(view);
+
+    // Accept: pending first, then the entries, then the checkpoint.
+    write_atomic(dir, PENDING, &note.to_bytes())?;
+    let created = replica.is_none();
+    let mut l = match replica.take() {
+        Some(l) => l,
+        None => {
+            let c = charter.ok_or_else(|| refused("the log served no charter"))?;
+            let l = Ledger::create_at(dir, &c.envelope, Some(c.logged_at.clone()))?;
+            if !l.root().ct_eq(&frontier_root_of_first(&staging)?) {
+                return Err(refused(
+                    "entry 0's leaf does not rebuild to the leaf served",
+                ));
+            }
+            l
+        }
+    };
+    let file = std::fs::File::open(&staging).map_err(io(&staging))?;
+    let items = Staged {
+        r: BufReader::new(file),
+    };
+    let base = l.size();
+    let report = l.import(items, &mut |done| progress(Phase::Import, base + done, n))?;
+    if let Some((pos, rej)) = report.rejected {
+        return Err(refused(format!(
+            "the log signed a checkpoint whose entry {} does not verify: {rej}",
+            k + pos
+        )));
+    }
+    if l.size() != n || !l.root().ct_eq(note.checkpoint().root()) {
+        return Err(refused(format!(
+            "after import the replica has {} entries, not the checkpoint's {n}",
+            l.size()
+        )));
+    }
+    finish(dir, &mut l, &note, before, created)
+}
+
+fn frontier_root_of_first(staging: &Path) -> Result<Hash, MirrorError> {
+    let file = std::fs::File::open(staging).map_err(io(staging))?;
+    let mut s = Staged {
+        r: BufReader::new(file),
+    };
+    let leaf = s
+        .next_leaf()
+        .map_err(io(staging))?
+        .ok_or_else(|| refused("no entry 0 staged"))?;
+    Ok(log::leaf_hash(&leaf))
+}
+
+fn finish(
+    dir: &Path,
+    l: &mut Ledger,
+    note: &SignedCheckpoint,
+    before: u64,
+    created: bool,
+) -> Result<Report, MirrorError> {
+    let (cp, dropped) = l.store_checkpoint(note)?;
+    remove_if_there(&dir.join(PENDING))?;
+    remove_if_there(&dir.join(STAGING))?;
+    Ok(Report {
+        before,
+        size: l.size(),
+        root: l.root(),
+        charter_hash: l.charter_hash(),
+        created,
+        checkpoint_seq: cp.seq,
+        cosigners: cp.cosigners,
+        dropped_cosignatures: dropped,
+    })
+}
+
+/// The staged leaves, read back as restore items for [`Ledger::import`].
+struct Staged {
+    r: BufReader<std::fs::File>,
+}
+
+impl Staged {
+    fn next_leaf(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut len = [0u8; 4];
+        match self.r.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut leaf = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.r.read_exact(&mut leaf)?;
+        Ok(Some(leaf))
+    }
+}
+
+impl Iterator for Staged {
+    type Item = Result<ImportItem, Rejection>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let leaf = match self.next_leaf() {
+            Ok(Some(l)) => l,
+            Ok(None) => return None,
+            Err(e) => {
+                return Some(Err(Rejection::BadLine(format!(
+                    "the staged leaves cannot be read: {e}"
+                ))))
+            }
+        };
+        Some(
+            LoggedEntry::from_leaf(&leaf)
+                .map_err(|e| Rejection::BadLine(e.to_string()))
+                .map(|e| ImportItem {
+                    restore: Some(Restore {
+                        index: e.index,
+                        logged_at: e.logged_at,
+                        leaf_hash: log::leaf_hash(&leaf),
+                    }),
+                    envelope: e.envelope,
+                }),
+        )
+    }
+}
+
+/// Looks, in the log's level-0 tiles at the served checkpoint's size, for the first leaf
+/// below both checkpoints' sizes that differs from the replica's, and when the log's own
+/// tiles include it in the served checkpoint's tree, returns both leaves with their
+/// inclusion proofs. `None` when no such leaf is found or the log's tiles do not prove it.
+fn find_divergence(
+    src: &Source,
+    l: &Ledger,
+    verified: &SignedCheckpoint,
+    served: &SignedCheckpoint,
+) -> Result<Option<Divergence>, MirrorError> {
+    let (a, b) = (verified.checkpoint().size(), served.checkpoint().size());
+    let m = a.min(b).min(l.size());
+    let mut cache: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
+    let mut theirs = |level: u8, t: u64| -> Result<Option<Vec<u8>>, MirrorError> {
+        if let Some(v) = cache.get(&(level, t)) {
+            return Ok(Some(v.clone()));
+        }
+        let Some(id) = tiles::tile_at_size(TileKind::Hashes { level }, t, b) else {
+            return Ok(None);
+        };
+        match src.tile(id) {
+            Ok(v) if v.len() == id.hash_bytes() => {
+                cache.insert((level, t), v.clone());
+                Ok(Some(v))
+            }
+            Ok(_) => Ok(None),
+            Err(MirrorError::Fetch(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let w = u64::from(WIDTH);
+    let mut found = None;
+    'tiles: for t in 0..m.div_ceil(w) {
+        let Some(ours_id) = tiles::tile_at_size(TileKind::Hashes { level: 0 }, t, l.size()) else {
+            break;
+        };
+        let ours = l.read_tile(ours_id)?;
+        let Some(their) = theirs(0, t)? else {
+            return Ok(None);
+        };
+        for (j, (x, y)) in ours
+            .chunks_exact(32)
+            .zip(their.chunks_exact(32))
+            .enumerate()
+        {
+            let i = t * w + j as u64;
+            if i >= m {
+                break 'tiles;
+            }
+            if x != y {
+                found = Some(i);
+                break 'tiles;
+            }
+        }
+    }
+    let Some(i) = found else { return Ok(None) };
+    let Some(bundle_id) = tiles::tile_at_size(TileKind::Entries, i / w, b) else {
+        return Ok(None);
+    };
+    let Ok(bundle) = src.tile(bundle_id) else {
+        return Ok(None);
+    };
+    let Ok(entries) = tiles::bundle_entries(&bundle) else {
+        return Ok(None);
+    };
+    let Some(served_leaf) = entries.get((i % w) as usize).map(|l| l.to_vec()) else {
+        return Ok(None);
+    };
+    let h = log::leaf_hash(&served_leaf);
+    let Ok(needs) = log::inclusion_needs(i, b) else {
+        return Ok(None);
+    };
+    let mut hashes = Vec::with_capacity(needs.len());
+    for idx in needs {
+        let tid = tiles::tile_of(idx);
+        let Some(bytes) = theirs(tid.level().unwrap_or(0), tid.n)? else {
+            return Ok(None);
+        };
+        let Some(hash) = tiles::hash_from_tile(idx, &bytes) else {
+            return Ok(None);
+        };
+        hashes.push(hash);
+    }
+    let Ok(served_proof) = log::inclusion_proof_from(i, b, &hashes) else {
+        return Ok(None);
+    };
+    if log::verify_inclusion(&h, i, b, &served_proof, served.checkpoint().root()).is_err() {
+        return Ok(None);
+    }
+    let ours = l.inclusion_proof(i, Some(a))?;
+    let leaf = l.entry(i)?.leaf;
+    Ok(Some(Divergence {
+        index: i,
+        verified_leaf: BASE64_STANDARD.encode(leaf),
+        verified_proof: ours.proof,
+        served_leaf: BASE64_STANDARD.encode(served_leaf),
+        served_proof,
+    }))
+}
+
+fn write_evidence(
+    src: &Source,
+    dir: &Path,
+    l: &Ledger,
+    verified: &SignedCheckpoint,
+    served: &SignedCheckpoint,
+    divergence: Option<Divergence>,
+    why: String,
+) -> Result<MirrorError, MirrorError> {
+    let found_at = Timestamp::now();
+    let e = Evidence {
+        format: EVIDENCE_FORMAT.into(),
+        origin: l.origin().to_owned(),
+        log_key: l.log_key().to_string(),
+        source: src.url().to_owned(),
+        found_at: found_at.as_str().to_owned(),
+        verified: String::from_utf8_lossy(&verified.to_bytes()).into_owned(),
+        served: String::from_utf8_lossy(&served.to_bytes()).into_owned(),
+        divergence,
+    };
+    let stamp: String = found_at
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let name = format!(
+        "fork-{}-{}-{stamp}.json",
+        verified.checkpoint().size(),
+        served.checkpoint().size()
+    );
+    let path = write_atomic(&dir.join(EVIDENCE_DIR), &name, &e.to_bytes())?;
+    Ok(MirrorError::Fork {
+        why,
+        evidence: path,
+    })
+}
