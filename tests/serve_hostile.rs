@@ -375,30 +375,44 @@ fn hostile_clients_are_refused_early_and_others_stay_served() {
     probe_acked += p.acked;
 
     // A thousand idle connections from one address: those over the per-address limit are
-    // answered 503 at once; the others are closed after the idle timeout.
+    // answered 503 at once; the others are closed after the idle timeout, which frees their
+    // places. (On a loaded machine opening the thousand can outlast the idle timeout, so a
+    // few more than the limit are admitted: at most the limit per idle timeout elapsed.)
     let (idle, p) = during(&base, &bodies, &next, || {
-        let conns: Vec<TcpStream> = (0..1000).map(|_| connect(addr)).collect();
-        let t = Instant::now();
+        let started = Instant::now();
+        let conns: Vec<(TcpStream, Instant)> = (0..1000)
+            .map(|_| {
+                let s = connect(addr);
+                (s, Instant::now())
+            })
+            .collect();
+        let span = started.elapsed();
         let hs: Vec<_> = conns
             .into_iter()
-            .map(|mut s| {
+            .map(|(mut s, at)| {
                 std::thread::spawn(move || {
                     let got = read_all(&mut s, Duration::from_secs(IDLE_TIMEOUT + 5));
-                    (got, t.elapsed())
+                    (got, at.elapsed())
                 })
             })
             .collect();
-        hs.into_iter()
+        let got = hs
+            .into_iter()
             .map(|h| h.join().unwrap())
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (got, span)
     });
+    let (idle, span) = idle;
     let refused = idle
         .iter()
         .filter(|(got, _)| status_of(got) == 503 && got.contains("too many connections"))
         .count();
+    let admitted = 1000 - refused;
+    let may_admit = PER_ADDRESS * (1 + (span.as_secs() / IDLE_TIMEOUT) as usize) + 10;
     assert!(
-        refused >= 1000 - PER_ADDRESS - 10,
-        "only {refused} of 1000 idle connections refused; others: {:?}",
+        admitted <= may_admit,
+        "{admitted} of 1000 idle connections admitted (opened in {span:?}; at most {may_admit} \
+         expected); the others: {:?}",
         idle.iter()
             .filter(|(got, _)| status_of(got) != 503)
             .map(|(got, at)| format!("{}@{:.1}s", got.len(), at.as_secs_f64()))
@@ -409,6 +423,14 @@ fn hostile_clients_are_refused_early_and_others_stay_served() {
             *at < Duration::from_secs(IDLE_TIMEOUT + 4),
             "an idle connection lived {at:?} ({got:?})"
         );
+        if status_of(got) != 503 {
+            // Admitted: nothing is said to an idle connection; it is closed once idle.
+            assert!(got.is_empty(), "an idle connection was sent {got:?}");
+            assert!(
+                *at + Duration::from_millis(500) >= Duration::from_secs(IDLE_TIMEOUT),
+                "an admitted idle connection was closed after only {at:?}"
+            );
+        }
     }
     check_probe("1000 idle connections", &p);
     probe_acked += p.acked;

@@ -10,6 +10,7 @@
 mod ceilings;
 mod measure;
 mod outside;
+mod publish;
 mod report;
 mod svg;
 mod util;
@@ -114,6 +115,24 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
+    /// Publishing a kept ledger to a local S3 server (moto, started on a free loopback
+    /// port) against a plain `object_store` upload loop of the same objects, then one new
+    /// entry (appended to the ledger) published incrementally (issue #14).
+    Publish {
+        #[arg(long)]
+        ledger: PathBuf,
+        /// The seed the kept ledger was built with (its log key signs the new checkpoints).
+        #[arg(long, default_value_t = 7)]
+        seed: u8,
+        /// Uploads in flight, for both loops.
+        #[arg(long, default_value_t = accord_publish::DEFAULT_JOBS)]
+        jobs: usize,
+        /// moto_server (default: target/test-tools/venv/bin/moto_server, else PATH).
+        #[arg(long)]
+        moto: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        json_out: Option<PathBuf>,
+    },
     /// Diagnostic: the memory the governance state takes after replaying N entries (no
     /// store, no signature checks): what verify, import and append keep in memory.
     StateMemory {
@@ -128,6 +147,21 @@ enum Cmd {
         #[arg(long)]
         ledger: PathBuf,
     },
+}
+
+/// Prints `v` as one JSON line, and appends it to `out` when given.
+fn json_line(v: &impl serde::Serialize, out: Option<&std::path::Path>) -> Result<()> {
+    let line = serde_json::to_string(v)?;
+    println!("{line}");
+    if let Some(path) = out {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        writeln!(file, "{line}")?;
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -150,16 +184,19 @@ fn main() -> Result<()> {
         }) => {
             let o = outside::measure(ledger, *entries, *seed, *submits, *clients)?;
             print!("{}", outside::table(&o));
-            let line = serde_json::to_string(&o)?;
-            println!("{line}");
-            if let Some(path) = json_out {
-                let mut file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .with_context(|| format!("opening {}", path.display()))?;
-                writeln!(file, "{line}")?;
-            }
+            json_line(&o, json_out.as_deref())?;
+            return Ok(());
+        }
+        Some(Cmd::Publish {
+            ledger,
+            seed,
+            jobs,
+            moto,
+            json_out,
+        }) => {
+            let r = publish::measure(ledger, *seed, *jobs, moto.as_deref())?;
+            print!("{}", publish::table(&r));
+            json_line(&r, json_out.as_deref())?;
             return Ok(());
         }
         None => {}

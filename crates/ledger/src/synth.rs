@@ -85,6 +85,14 @@ impl Synth {
         }
     }
 
+    /// Numbers the next entry `next` (and the ones after it from there): a workload that
+    /// continues a ledger built elsewhere, with ids no entry numbered below `next` has.
+    #[must_use]
+    pub fn starting_at(mut self, next: u64) -> Self {
+        self.next = next;
+        self
+    }
+
     fn sign(&self, payload: &Value, signers: &[usize]) -> Envelope {
         // A `json!` value of strings, numbers and arrays: serde_json cannot fail on it, and a
         // silent empty payload would be signed bytes nobody meant.
