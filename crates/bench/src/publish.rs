@@ -159,7 +159,11 @@ pub fn measure(dir: &Path, seed: u8, jobs: usize, moto: Option<&Path>) -> Result
         );
     }
     let size = ledger.size();
-    if ledger.latest_checkpoint()?.map(|c| c.note.checkpoint().size()) != Some(size) {
+    if ledger
+        .latest_checkpoint()?
+        .map(|c| c.note.checkpoint().size())
+        != Some(size)
+    {
         ledger.issue_checkpoint(&synth.log)?;
     }
     let mut run = PublishRun {
@@ -169,7 +173,9 @@ pub fn measure(dir: &Path, seed: u8, jobs: usize, moto: Option<&Path>) -> Result
         ..PublishRun::default()
     };
 
-    phase(format!("publish: reading every tile and bundle of size {size}"));
+    phase(format!(
+        "publish: reading every tile and bundle of size {size}"
+    ));
     let t = Instant::now();
     let mut blobs = Vec::new();
     for id in objects(size) {

@@ -190,7 +190,10 @@ impl Witness {
             .checkpoint
             .cosignature_line(self.key.name(), self.key.signing_key(), now())
             .map_err(|e| Refusal::Internal(format!("cannot cosign: {e}")))?;
-        let mut note = req.checkpoint;
+        // Kept: the log's lines and this cosignature, not whatever else the client sent.
+        let mut note = req
+            .checkpoint
+            .only_log_signatures(log.key.name(), log.key.verifying_key());
         note.add_signature_line(&line)
             .map_err(|e| Refusal::Internal(format!("cannot keep the cosignature: {e}")))?;
         self.state
@@ -322,6 +325,98 @@ mod tests {
     fn note(log: &KeyPair, size: u64, root: Hash) -> SignedCheckpoint {
         let cp = Checkpoint::new("log.example", size, root).unwrap();
         SignedCheckpoint::sign(&cp, "log.example", log.signing_key()).unwrap()
+    }
+
+    #[test]
+    fn a_note_full_of_unknown_signatures_is_cosigned_and_only_the_log_line_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, log) = setup(dir.path());
+        let mut full = note(&log, 1, leaf_hash(b"a"));
+        for i in 1..accord_core::checkpoint::MAX_SIGNATURES {
+            let other = KeyPair::from_seed(&format!("other{i}"), &[9; 32]).unwrap();
+            full.add_cosignature(other.name(), other.signing_key(), 5)
+                .unwrap();
+        }
+        assert_eq!(
+            full.signature_count(),
+            accord_core::checkpoint::MAX_SIGNATURES
+        );
+        w.add_checkpoint(&protocol::encode(0, &[], &full.to_bytes()))
+            .unwrap();
+        let kept = w.state.load("log.example").unwrap().unwrap();
+        assert_eq!(
+            kept.signature_count(),
+            2,
+            "the log's line and the cosignature"
+        );
+        assert_eq!(kept.cosignatures().len(), 1);
+    }
+
+    /// The race of c2sp.org/tlog-witness: requests from the same old size to different new
+    /// sizes, all at once. The check and the durable write are one step per log, so exactly
+    /// one is cosigned and the others are told the new size (409).
+    #[test]
+    fn concurrent_requests_from_one_old_size_cosign_exactly_one() {
+        use accord_core::log::{consistency_needs, consistency_proof_from, Frontier};
+        let dir = tempfile::tempdir().unwrap();
+        let (w, log) = setup(dir.path());
+        let mut f = Frontier::new();
+        let mut stored = Vec::new();
+        let mut roots = vec![f.root()];
+        for i in 0u32..40 {
+            stored.extend(f.push(leaf_hash(&i.to_be_bytes())));
+            roots.push(f.root());
+        }
+        let proof = |old: u64, new: u64| -> Vec<Hash> {
+            let needs = consistency_needs(old, new).unwrap();
+            let hs: Vec<Hash> = needs.iter().map(|i| stored[i.0 as usize]).collect();
+            consistency_proof_from(old, new, &hs).unwrap()
+        };
+        w.add_checkpoint(&protocol::encode(
+            0,
+            &[],
+            &note(&log, 3, roots[3]).to_bytes(),
+        ))
+        .unwrap();
+        let bodies: Vec<Vec<u8>> = (4..40u64)
+            .map(|n| {
+                protocol::encode(
+                    3,
+                    &proof(3, n),
+                    &note(&log, n, roots[n as usize]).to_bytes(),
+                )
+            })
+            .collect();
+        let w = Arc::new(w);
+        let barrier = Arc::new(std::sync::Barrier::new(bodies.len()));
+        let answers: Vec<Result<Vec<u8>, Refusal>> = bodies
+            .into_iter()
+            .map(|b| {
+                let (w, barrier) = (w.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    w.add_checkpoint(&b)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let cosigned = answers.iter().filter(|a| a.is_ok()).count();
+        assert_eq!(cosigned, 1, "exactly one request from size 3 is cosigned");
+        let held = w
+            .state
+            .load("log.example")
+            .unwrap()
+            .unwrap()
+            .checkpoint()
+            .size();
+        for a in answers.iter().filter_map(|a| a.as_ref().err()) {
+            assert!(
+                matches!(a, Refusal::Protocol(WitnessError::Conflict { old: 3, held: h }) if *h == held),
+                "{a:?}"
+            );
+        }
     }
 
     #[test]
