@@ -649,3 +649,218 @@ fn a_down_or_hanging_witness_does_not_block_submissions() {
     assert_eq!(server.terminate(), 0);
     assert_eq!(live.terminate(), 0);
 }
+
+/// `accord witness serve` for a member of the two-member ledger (keys encrypted with the
+/// test passphrase, read from `pass.txt`).
+fn member_witness(env: &Env, key: &str, state: &str, log: &(String, String)) -> Server {
+    let spec = format!("{}={}", log.0, log.1);
+    Server::spawn(
+        env,
+        &[
+            "witness",
+            "serve",
+            "--key",
+            key,
+            "--state",
+            state,
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            &spec,
+            "--passphrase-file",
+            "pass.txt",
+        ],
+    )
+}
+
+/// A joint JP/US framework signed by both (JP-MOF's signature recorded in jp.key.journal).
+fn signed_framework(env: &Env, id: &str) -> String {
+    let file = format!("{id}.json");
+    env.draft_framework(id, &file);
+    env.ok(&["sign", &file, "--key", "jp.key"]);
+    env.ok(&["sign", &file, "--key", "us.key"]);
+    file
+}
+
+fn kinds(stdout: &str) -> Vec<(String, u64)> {
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["kind"].as_str().unwrap().to_owned(),
+                v["index"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_server_two_mirrors_and_three_witnesses_over_loopback() {
+    const MEMBERS: [(&str, &str); 3] = [
+        ("JP-MOF", "jp.key"),
+        ("US-TREASURY", "us.key"),
+        ("DE-BMWK", "de.key"),
+    ];
+    let env = Env::new();
+    env.two_member_ledger_with(&[
+        "--witness",
+        "JP-MOF",
+        "--witness",
+        "US-TREASURY",
+        "--witness",
+        "DE-BMWK",
+        "--witness-threshold",
+        "2",
+    ]);
+    env.write("pass.txt", "test passphrase");
+    let first = signed_framework(&env, "jp-us-1");
+    env.ok(&["--ledger", "ledger", "submit", &first]);
+    let second = signed_framework(&env, "jp-us-2");
+    // Before any witness: the charter's policy (2 of the three) is not met.
+    env.ok(&["--ledger", "ledger", "checkpoint", "--log-key", "log.key"]);
+    let r = env.ok(&["--ledger", "ledger", "checkpoint"]);
+    assert!(r.stderr.contains("witness policy NOT met"), "{}", r.stderr);
+    let v = env
+        .ok(&["--json", "--ledger", "ledger", "checkpoint"])
+        .json();
+    assert_eq!(v["witness_policy"]["met"], false, "{v}");
+    assert_eq!(v["witness_policy"]["threshold"], 2);
+    let lk = env.ok(&["--json", "--ledger", "ledger", "log-key"]).json();
+    let log = (
+        lk["origin"].as_str().unwrap().to_owned(),
+        lk["log_key"].as_str().unwrap().to_owned(),
+    );
+
+    let witnesses: Vec<Server> = MEMBERS
+        .iter()
+        .map(|(m, key)| member_witness(&env, key, &format!("w-{m}"), &log))
+        .collect();
+    let mut args = vec![
+        "--ledger".to_owned(),
+        "ledger".into(),
+        "serve".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--log-key".into(),
+        "log.key".into(),
+        "--checkpoint-every".into(),
+        "1".into(),
+        "--passphrase-file".into(),
+        "pass.txt".into(),
+    ];
+    for w in &witnesses {
+        args.push("--witness".into());
+        args.push(w.url.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::spawn(&env, &args);
+
+    // The service's checkpoint gathers the three cosignatures and says the policy is met.
+    let cosigned_at = |size: u64| -> Value {
+        let started = Instant::now();
+        loop {
+            let (s, b) = get(&format!("{}/api/v1/checkpoint", server.url));
+            assert_eq!(s, 200);
+            let v: Value = serde_json::from_slice(&b).unwrap();
+            if v["tree_size"] == size
+                && v["witness_policy"]["cosigned_by"].as_array().unwrap().len() == 3
+            {
+                return v;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the three witnesses did not cosign size {size}: {v}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let v = cosigned_at(2);
+    assert_eq!(v["witness_policy"]["met"], true, "{v}");
+
+    // Two mirrors copy the log from the service, cosignatures included, and each finds
+    // the policy met on its own replica.
+    let mirror = |dir: &str, new: u64| {
+        let r = env.ok(&["--ledger", dir, "--json", "mirror", "--from", &server.url]);
+        let v = r.json();
+        assert_eq!(v["new_entries"], new, "{v}");
+        let mut names: Vec<&str> = v["cosigners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["DE-BMWK", "JP-MOF", "US-TREASURY"], "{v}");
+        let cp = env.ok(&["--json", "--ledger", dir, "checkpoint"]).json();
+        assert_eq!(cp["witness_policy"]["met"], true, "{cp}");
+        cp
+    };
+    let m1 = mirror("m1", 2);
+    let m2 = mirror("m2", 2);
+    assert_eq!(m1["root"], m2["root"]);
+
+    // A new entry over HTTP: the witnesses cosign the next checkpoint from the size each
+    // holds (a consistency proof), and the mirrors follow.
+    let (s, body) = common::server::post(
+        &format!("{}/api/v1/entries", server.url),
+        std::fs::read(env.path(&second)).unwrap(),
+    );
+    assert_eq!(s, 201, "{body}");
+    cosigned_at(3);
+    let m1 = mirror("m1", 1);
+    let m2 = mirror("m2", 1);
+    assert_eq!(m1["root"], m2["root"]);
+    assert_eq!(m1["tree_size"], 3);
+    // Each witness holds that checkpoint, with its own cosignature.
+    let hash = hex::encode(Sha256::digest(log.0.as_bytes()));
+    for ((m, _), w) in MEMBERS.iter().zip(&witnesses) {
+        let (s, b) = get(&format!("{}/{hash}/checkpoint", w.url));
+        assert_eq!(s, 200);
+        let held = SignedCheckpoint::from_bytes(&b).unwrap();
+        assert_eq!(held.checkpoint().size(), 3);
+        assert_eq!(
+            held.checkpoint().root().to_base64(),
+            m1["root"].as_str().unwrap()
+        );
+        assert!(held.cosignatures().iter().any(|c| c.name == *m));
+    }
+
+    // JP-MOF watches one mirror and the service: the same findings, no alert.
+    let on_mirror = env.ok(&[
+        "--json",
+        "--ledger",
+        "m2",
+        "watch",
+        "--member",
+        "JP-MOF",
+        "--journal",
+        "jp.key.journal",
+    ]);
+    let remote = env.ok(&[
+        "--json",
+        "watch",
+        "--from",
+        &server.url,
+        "--member",
+        "JP-MOF",
+        "--journal",
+        "jp.key.journal",
+        "--state",
+        "remote.watch",
+    ]);
+    let found = kinds(&on_mirror.stdout);
+    assert_eq!(found, kinds(&remote.stdout));
+    assert!(found.iter().all(|(k, _)| k != "alert"), "{found:?}");
+    assert_eq!(
+        found.iter().filter(|(k, _)| k == "signed").count(),
+        3,
+        "the charter and both frameworks: {found:?}"
+    );
+
+    assert_eq!(server.terminate(), 0);
+    for w in witnesses {
+        assert_eq!(w.terminate(), 0);
+    }
+}

@@ -270,6 +270,14 @@ pub struct CharterNewArgs {
     /// Signatures a joint commitment needs: "all" parties, or a number.
     #[arg(long, default_value = "all")]
     pub joint: String,
+    /// A founding member whose cosignatures (as a witness or cosigner) count towards the
+    /// witness policy (repeat; with --witness-threshold).
+    #[arg(long = "witness", value_name = "MEMBER")]
+    pub witnesses: Vec<String>,
+    /// Distinct cosignatures by the --witness members a checkpoint needs before readers
+    /// should trust it (the charter's `policy.witness_policy`).
+    #[arg(long, value_name = "N", requires = "witnesses")]
+    pub witness_threshold: Option<u32>,
     /// Entry id.
     #[arg(long, default_value = "charter")]
     pub id: String,

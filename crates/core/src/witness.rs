@@ -248,7 +248,7 @@ pub fn decide(held: Option<(u64, Hash)>, req: &AddCheckpoint) -> Result<(), Witn
 }
 
 /// Whether a checkpoint meets a charter's witness policy.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyReport {
     /// Distinct valid cosignatures needed.
     pub threshold: u32,

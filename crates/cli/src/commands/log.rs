@@ -24,6 +24,11 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
             return output::json(&v);
         }
         out!("{}", v["note"].as_str().unwrap_or_default())?;
+        if let Some(p) = v.get("witness_policy").and_then(|p| {
+            serde_json::from_value::<accord_core::witness::PolicyReport>(p.clone()).ok()
+        }) {
+            eprintln!("{} (as the service reports it)", describe_policy(&p));
+        }
         return Ok(());
     }
     let mut ledger = ctx.open()?;
@@ -37,13 +42,10 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
         })?,
     };
     let text = String::from_utf8_lossy(&cp.note.to_bytes()).into_owned();
-    let policy = witness_policy(&mut ledger, &cp.note)?;
+    let state = ledger.governance()?;
+    let policy = views::witness_policy(&cp.note, state);
     if ctx.json {
-        let mut v = views::checkpoint(&cp);
-        if let (Some(p), Some(o)) = (&policy, v.as_object_mut()) {
-            o.insert("witness_policy".into(), serde_json::to_value(p)?);
-        }
-        output::json(&v)
+        output::json(&views::checkpoint_with_policy(&cp, state))
     } else {
         out!("{text}")?;
         if let Some(p) = policy {
@@ -52,19 +54,6 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
         }
         Ok(())
     }
-}
-
-/// The charter's witness policy checked against `note`, if the charter sets one.
-pub fn witness_policy(
-    ledger: &mut accord_ledger::Ledger,
-    note: &accord_core::checkpoint::SignedCheckpoint,
-) -> Result<Option<accord_core::witness::PolicyReport>> {
-    let state = ledger.governance()?;
-    Ok(state
-        .policy()
-        .witness_policy
-        .as_ref()
-        .map(|p| accord_core::witness::check_policy(note, p, &|m| state.current_key(m).cloned())))
 }
 
 /// One line saying whether a witness policy is met.

@@ -339,9 +339,6 @@ pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<()> {
             });
         }
     }
-    st.size = size;
-    st.frontier = frontier.hashes().to_vec();
-    write_file(&state_path, &serde_json::to_vec_pretty(&st)?)?;
     let alerts = findings.iter().filter(|f| f.kind == "alert").count();
     for f in &findings {
         if ctx.json {
@@ -354,6 +351,11 @@ pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<()> {
             outln!("{} entry {} {}: {}", f.kind, f.index, f.id, f.detail)?;
         }
     }
+    // The position moves only once the findings are out: a run that dies before this
+    // point reports them again next time rather than never.
+    st.size = size;
+    st.frontier = frontier.hashes().to_vec();
+    write_file(&state_path, &serde_json::to_vec_pretty(&st)?)?;
     if !ctx.json {
         outln!(
             "watched {member} up to entry {size}: {} finding(s), {alerts} alert(s)",
