@@ -192,3 +192,141 @@ fn watch_from_a_server_reads_the_tiles_and_finds_the_alert() {
     assert!(findings(&r.stdout).is_empty(), "{}", r.stdout);
     assert_eq!(server.terminate(), 0);
 }
+
+/// `accord draft KIND --origin ... ARGS --out FILE`, then signed by each of `keys`, then
+/// submitted and covered by a new checkpoint.
+fn governance(env: &Env, kind: &str, id: &str, args: &[&str], keys: &[&str]) {
+    let file = format!("{id}.json");
+    let mut a = vec![
+        "draft",
+        kind,
+        "--origin",
+        "test.example/ledger",
+        "--id",
+        id,
+        "--out",
+        &file,
+    ];
+    a.extend_from_slice(args);
+    env.ok(&a);
+    for k in keys {
+        env.ok(&["sign", &file, "--key", k]);
+    }
+    env.ok(&["--ledger", "ledger", "submit", &file]);
+    checkpoint(env);
+}
+
+#[test]
+fn watch_follows_rotation_revocation_and_removal_and_alerts_on_the_new_key() {
+    let env = Env::new();
+    env.two_member_ledger();
+    framework(&env, "jp-us-1", None);
+    checkpoint(&env);
+    let watch = |journals: &[&str]| {
+        let mut a = vec![
+            "--json", "--ledger", "ledger", "watch", "--member", "JP-MOF",
+        ];
+        for j in journals {
+            a.extend(["--journal", j]);
+        }
+        a.extend(["--state", "jp.watch"]);
+        env.run(&a)
+    };
+    let r = watch(&["jp.key.journal"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // JP-MOF rotates to a new key: a threshold of old keys and the new one sign.
+    env.ok(&[
+        "keygen",
+        "--id",
+        "JP-MOF",
+        "--country",
+        "JP",
+        "--name",
+        "Ministry of Finance",
+        "--out",
+        "jp2.key",
+    ]);
+    governance(
+        &env,
+        "rotate-key",
+        "jp-rotation",
+        &["--member", "JP-MOF", "--new-key", "jp2.key.member.json"],
+        &["jp.key", "us.key", "jp2.key"],
+    );
+    // The new key signs a framework whose signature lands in a journal the watch is not
+    // given: someone holding JP-MOF's new key acts behind its back.
+    let file = "jp-us-2.json";
+    env.draft_framework("jp-us-2", file);
+    env.ok(&[
+        "sign",
+        file,
+        "--key",
+        "jp2.key",
+        "--journal",
+        "stolen.journal",
+    ]);
+    env.ok(&["sign", file, "--key", "us.key"]);
+    env.ok(&["--ledger", "ledger", "submit", file]);
+    checkpoint(&env);
+
+    let r = watch(&["jp.key.journal", "jp2.key.journal"]);
+    assert_eq!(r.code, 1, "stdout {}\nstderr {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("revoke"), "{}", r.stderr);
+    let f = findings(&r.stdout);
+    let of = |kind: &str, id: &str| {
+        f.iter()
+            .filter(|v| v["kind"] == kind && v["id"] == id)
+            .count()
+    };
+    assert_eq!(of("governance", "jp-rotation"), 1, "{f:?}");
+    assert_eq!(of("signed", "jp-rotation"), 2, "old and new key: {f:?}");
+    assert_eq!(of("alert", "jp-us-2"), 1, "{f:?}");
+    assert_eq!(of("party", "jp-us-2"), 1, "{f:?}");
+    let alert = f.iter().find(|v| v["kind"] == "alert").unwrap();
+    let new_key = env.read("jp2.key.member.json");
+    let new_key: Value = serde_json::from_str(&new_key).unwrap();
+    // `name+hash+base64`: the key ID is the first two parts (the base64 may hold a `+`).
+    let parts: Vec<&str> = new_key["key"].as_str().unwrap().splitn(3, '+').collect();
+    let keyid = format!("{}+{}", parts[0], parts[1]);
+    assert!(
+        alert["detail"].as_str().unwrap().contains(&keyid),
+        "the alert names the key used: {alert}"
+    );
+
+    // JP-MOF revokes the key alone; then the others remove JP-MOF.
+    governance(
+        &env,
+        "revoke-key",
+        "jp-revocation",
+        &[
+            "--member",
+            "JP-MOF",
+            "--key",
+            "jp2.key.member.json",
+            "--reason",
+            "used behind our back",
+        ],
+        &["jp2.key"],
+    );
+    governance(
+        &env,
+        "remove-member",
+        "jp-removal",
+        &["--member", "JP-MOF", "--reason", "left the group"],
+        &["us.key", "de.key"],
+    );
+    let r = watch(&["jp.key.journal", "jp2.key.journal"]);
+    assert_eq!(r.code, 0, "stdout {}\nstderr {}", r.stdout, r.stderr);
+    let f = findings(&r.stdout);
+    let gov: Vec<(&str, &str)> = f
+        .iter()
+        .filter(|v| v["kind"] == "governance")
+        .map(|v| (v["id"].as_str().unwrap(), v["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(gov.len(), 2, "{f:?}");
+    assert_eq!(gov[0].0, "jp-revocation");
+    assert!(gov[0].1.contains("revoked"), "{gov:?}");
+    assert_eq!(gov[1].0, "jp-removal");
+    assert!(gov[1].1.contains("removed"), "{gov:?}");
+}
