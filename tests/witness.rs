@@ -360,6 +360,19 @@ fn add_checkpoint_answers_every_status_of_the_spec() {
     // Same size, same root: cosigned again; same size, another root: 422.
     assert_eq!(add(&c, &w.url, encode(n, &[], &good_n)).0, 200);
     assert_eq!(add(&c, &w.url, encode(n, &[], &fork_n)).0, 422);
+    // That one is proof: the log key signed two roots for size n. The witness kept it once
+    // (the same request again adds no file), and anyone can check it offline. The wrong
+    // proofs above prove nothing and left no file.
+    assert_eq!(add(&c, &w.url, encode(n, &[], &fork_n)).0, 422);
+    let kept: Vec<_> = std::fs::read_dir(env.path("w/evidence"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let file = kept[0].to_str().unwrap();
+    assert!(file.contains(&format!("fork-{n}-{n}-")), "{file}");
+    let r = env.ok(&["--json", "verify-evidence", file]);
+    assert_eq!(r.json()["proves_fork"], true, "{}", r.stdout);
 
     // A restart keeps the state: old k is now a 409 naming n.
     assert_eq!(w.terminate(), 0);

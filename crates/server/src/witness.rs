@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use accord_core::checkpoint::SignedCheckpoint;
+use accord_core::evidence::{Evidence, EVIDENCE_FORMAT};
 use accord_core::keys::{KeyPair, VerifierKey};
 use accord_core::witness::{self as protocol, AddCheckpoint, WitnessError, SIZE_CONTENT_TYPE};
 use axum::body::{Body, Bytes};
@@ -185,7 +186,12 @@ impl Witness {
         let current = held
             .as_ref()
             .map(|n| (n.checkpoint().size(), *n.checkpoint().root()));
-        protocol::decide(current, &req).map_err(Refusal::Protocol)?;
+        if let Err(e) = protocol::decide(current, &req) {
+            if let (Some(h), WitnessError::Inconsistent(_)) = (held.as_ref(), &e) {
+                self.keep_fork_evidence(&log.key, h, &req.checkpoint);
+            }
+            return Err(Refusal::Protocol(e));
+        }
         let line = req
             .checkpoint
             .cosignature_line(self.key.name(), self.key.signing_key(), now())
@@ -201,6 +207,50 @@ impl Witness {
             .map_err(|e| Refusal::Internal(e.to_string()))?;
         *held = Some(note);
         Ok(line)
+    }
+
+    /// When `served` (whose log signature verified) has the size of `held` and another root,
+    /// the log key signed two histories: keeps both notes as an `accord-fork-evidence/1`
+    /// file (docs/FORMAT.md section 14) in `<state>/evidence/`, once per served note.
+    /// Anything else refused as inconsistent (a wrong proof) proves nothing and is not kept.
+    /// A failure to write is reported on stderr and does not change the answer.
+    fn keep_fork_evidence(
+        &self,
+        key: &VerifierKey,
+        held: &SignedCheckpoint,
+        served: &SignedCheckpoint,
+    ) {
+        let (h, s) = (held.checkpoint(), served.checkpoint());
+        if h.size() != s.size() || h.root().ct_eq(s.root()) {
+            return;
+        }
+        let served = served.only_log_signatures(key.name(), key.verifying_key());
+        let evidence = Evidence {
+            format: EVIDENCE_FORMAT.into(),
+            origin: h.origin().to_owned(),
+            log_key: key.to_string(),
+            source: "a C2SP tlog-witness add-checkpoint request".into(),
+            found_at: accord_core::model::Timestamp::now().as_str().to_owned(),
+            verified: String::from_utf8_lossy(&held.to_bytes()).into_owned(),
+            served: String::from_utf8_lossy(&served.to_bytes()).into_owned(),
+            divergence: None,
+        };
+        let tag = hex::encode(Sha256::digest(served.to_bytes()));
+        let name = format!(
+            "fork-{}-{}-{}.json",
+            h.size(),
+            s.size(),
+            tag.get(..16).unwrap_or(&tag)
+        );
+        if let Err(e) = self.state.keep_evidence(&name, &evidence.to_bytes()) {
+            eprintln!("accord witness: cannot keep the fork evidence {name}: {e}");
+        } else {
+            eprintln!(
+                "accord witness: the log {} signed two checkpoints of size {} with different roots; evidence kept as evidence/{name}",
+                h.origin(),
+                h.size()
+            );
+        }
     }
 
     /// The latest cosigned checkpoint of the log whose origin hashes to `hash` (lower-case

@@ -4,7 +4,7 @@
 //! Layout (docs/FORMAT.md, "Witness state"): in the state directory, one file per origin,
 //! `<lower-case hex SHA-256 of the origin>.checkpoint`, holding exactly that note; a `LOCK`
 //! file held with an exclusive advisory lock while a witness runs, so two processes never
-//! share the state.
+//! share the state; `evidence/`, the fork evidence files it kept (docs/FORMAT.md 14).
 //!
 //! Crash-safe ordering, kept here: a new state is written to `<name>.tmp`, fsynced, renamed
 //! over the old file, and the directory is fsynced, all before [`StateDir::store`] returns;
@@ -133,6 +133,32 @@ impl StateDir {
             .and_then(|d| d.sync_all())
             .map_err(io(&self.dir))?;
         Ok(())
+    }
+}
+
+impl StateDir {
+    /// Writes `bytes` as `evidence/<name>` in the state directory, durably (temporary file,
+    /// fsync, rename, directory fsync), unless a file of that name is already there.
+    ///
+    /// # Errors
+    /// [`StateError::Io`].
+    pub fn keep_evidence(&self, name: &str, bytes: &[u8]) -> Result<(), StateError> {
+        let dir = self.dir.join("evidence");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(name);
+        if path.exists() {
+            return Ok(());
+        }
+        let tmp = dir.join(format!("{name}.tmp"));
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(bytes).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&dir))
     }
 }
 
