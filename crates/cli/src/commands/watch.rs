@@ -146,7 +146,7 @@ impl State {
 
 /// Where the leaves and the checkpoint come from.
 enum Source {
-    Local(accord_ledger::Ledger),
+    Local(Box<accord_ledger::Ledger>),
     Remote(crate::client::Remote),
 }
 
@@ -273,7 +273,7 @@ pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<()> {
     };
     let source = match &a.from {
         Some(url) => Source::Remote(crate::client::Remote::new(url, ctx.ca_cert.as_deref())?),
-        None => Source::Local(ctx.open()?),
+        None => Source::Local(Box::new(ctx.open()?)),
     };
     let mut frontier = Frontier::from_hashes(st.size, &st.frontier)
         .map_err(|e| anyhow!("{}: corrupt frontier: {e}", state_path.display()))?;
