@@ -301,12 +301,22 @@ async fn latest(State(w): State<Arc<Witness>>, Path(hash): Path<String>) -> Resp
     }
 }
 
+/// How long one request, its body included, may take before it is answered 408. A state
+/// write already started then still completes: the client was not given the cosignature,
+/// and its next request learns the new size from a 409.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The witness's routes.
 pub fn router(w: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/{origin_hash}/checkpoint", get(latest))
         .layer(DefaultBodyLimit::max(protocol::MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(w)
 }
 
