@@ -59,7 +59,7 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
 /// One line saying whether a witness policy is met.
 pub fn describe_policy(p: &accord_core::witness::PolicyReport) -> String {
     format!(
-        "witness policy {}: {} of the {} cosignatures needed ({})",
+        "witness policy {}: cosigned by {} of the listed witnesses, {} needed ({})",
         if p.met { "met" } else { "NOT met" },
         p.cosigned_by.len(),
         p.threshold,
