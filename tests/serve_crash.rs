@@ -176,7 +176,9 @@ fn crash_trials(trials: usize) {
     let started = Instant::now();
     for trial in 0..trials {
         let stop = Arc::new(AtomicBool::new(false));
-        let first = next.load(Ordering::SeqCst);
+        // `next` runs past the end once the bodies are used up (each client takes one more
+        // index before it sees there is none), so both ends of `sent` are clamped.
+        let first = next.load(Ordering::SeqCst).min(bodies.len());
         let handles = clients(
             &server.url,
             bodies.clone(),

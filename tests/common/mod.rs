@@ -103,6 +103,11 @@ impl Env {
     /// A small group: JP-MOF and US-TREASURY, a log key, a charter (threshold 2), a ledger at
     /// `ledger`. Returns the charter hash.
     pub fn two_member_ledger(&self) -> String {
+        self.two_member_ledger_with(&[])
+    }
+
+    /// [`Env::two_member_ledger`] with `charter_extra` arguments to `accord charter new`.
+    pub fn two_member_ledger_with(&self, charter_extra: &[&str]) -> String {
         self.ok(&[
             "keygen",
             "--id",
@@ -144,7 +149,7 @@ impl Env {
             "--out",
             "log.key",
         ]);
-        let r = self.ok(&[
+        let mut args = vec![
             "--json",
             "charter",
             "new",
@@ -164,7 +169,9 @@ impl Env {
             "2",
             "--out",
             "charter.json",
-        ]);
+        ];
+        args.extend_from_slice(charter_extra);
+        let r = self.ok(&args);
         let hash = r.json()["charter_hash"].as_str().unwrap().to_owned();
         self.ok(&["sign", "charter.json", "--key", "jp.key"]);
         self.ok(&["sign", "charter.json", "--key", "us.key"]);

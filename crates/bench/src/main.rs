@@ -16,6 +16,7 @@ mod report;
 mod soak;
 mod svg;
 mod util;
+mod witness;
 mod workload;
 
 use std::io::Write;
@@ -161,6 +162,25 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
+    /// A C2SP tlog-witness: the release `accord witness serve` answering add-checkpoint
+    /// over loopback, one request at a time (target p50 <= 5 ms), beside the durable write
+    /// alone. Needs no kept ledger.
+    Witness {
+        /// The synthetic log's size at the first request.
+        #[arg(long, default_value_t = 100_000)]
+        initial_size: u64,
+        /// Requests timed.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u8,
+        /// Where the witness's state directory goes (default: the system temp directory;
+        /// give a directory on the disk a witness would use).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        json_out: Option<PathBuf>,
+    },
     /// Diagnostic: the memory the governance state takes after replaying N entries (no
     /// store, no signature checks): what verify, import and append keep in memory.
     StateMemory {
@@ -213,6 +233,19 @@ fn main() -> Result<()> {
             let o = outside::measure(ledger, *entries, *seed, *submits, *clients)?;
             print!("{}", outside::table(&o));
             json_line(&o, json_out.as_deref())?;
+            return Ok(());
+        }
+        Some(Cmd::Witness {
+            initial_size,
+            requests,
+            seed,
+            work_dir,
+            json_out,
+        }) => {
+            let work = work_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let r = witness::measure(*initial_size, *requests, *seed, &work)?;
+            print!("{}", witness::table(&r));
+            json_line(&r, json_out.as_deref())?;
             return Ok(());
         }
         Some(Cmd::Publish {

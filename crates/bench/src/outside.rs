@@ -31,7 +31,7 @@ pub fn accord_bin() -> Result<PathBuf> {
 }
 
 /// Writes one key in the CLI's unencrypted key-file format (`accord-key/v1`, mode 0600).
-fn write_key(path: &Path, key: &KeyPair) -> Result<()> {
+pub fn write_key(path: &Path, key: &KeyPair) -> Result<()> {
     let v =
         serde_json::json!({"format": "accord-key/v1", "name": key.name(), "skey": key.to_skey()});
     let mut bytes = serde_json::to_vec_pretty(&v)?;

@@ -163,12 +163,82 @@ pub enum Command {
     /// Copy the log's C2SP tlog-tiles (checkpoint, tiles, entry bundles) to object storage.
     #[command(after_help = PUBLISH_EXAMPLES)]
     Publish(PublishArgs),
+    /// A C2SP tlog-witness: cosign only checkpoints consistent with what was cosigned before.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
+    /// Monitor one member: entries naming it, signed by its keys, governance touching it,
+    /// and signatures by its keys that none of its journals records (an alert, exit 1).
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch(WatchArgs),
 }
 
 const PUBLISH_EXAMPLES: &str = "Examples:
   AWS_REGION=eu-central-1 accord --ledger g7 publish --to s3://g7-ledger/log
   AWS_ENDPOINT_URL=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true accord --ledger g7 publish --to s3://test/log
   accord --ledger g7 publish --to file:///srv/www/g7-log";
+
+const WITNESS_EXAMPLES: &str = "Example:
+  accord witness serve --key keys/JP-MOF.key --state witness-state \\
+      --listen 0.0.0.0:7380 \\
+      --log 'g7-critical-minerals.example/2026=g7-critical-minerals.example/2026+1a2b3c4d+AU...'";
+
+const WATCH_EXAMPLES: &str = "Examples:
+  accord watch --ledger mirror --member JP-MOF --journal keys/JP-MOF.key.journal
+  accord watch --from https://ledger.example --member JP-MOF \\
+      --journal keys/JP-MOF.key.journal --journal keys/JP-MOF-2025.key.journal --json";
+
+/// `accord witness`.
+#[derive(Subcommand, Debug)]
+pub enum WitnessCommand {
+    /// Serve C2SP tlog-witness `POST /add-checkpoint` (and `GET /<origin hash>/checkpoint`)
+    /// until SIGTERM or SIGINT; prints `listening on http://ADDR:PORT` first on stderr.
+    #[command(after_help = WITNESS_EXAMPLES)]
+    Serve(WitnessServeArgs),
+}
+
+/// `accord witness serve`.
+#[derive(Args, Debug)]
+pub struct WitnessServeArgs {
+    /// The member key file the witness cosigns with (its name is the cosigner name).
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: PathBuf,
+    /// The state directory: the latest cosigned checkpoint of each log, written durably
+    /// before every answer.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Address and port to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// A log to witness: its origin and its C2SP verifier key (`accord log-key` prints it).
+    #[arg(long = "log", value_name = "ORIGIN=VKEY", required = true)]
+    pub logs: Vec<String>,
+    /// Passphrase source for the key.
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+/// `accord watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Read the log from an `accord serve` (or any C2SP tlog-tiles server) at this URL;
+    /// without it, the local ledger of --ledger (e.g. a mirror) is read.
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// The member to watch.
+    #[arg(long, value_name = "ID")]
+    pub member: String,
+    /// A signing journal of the member's keys (`accord sign` writes KEYFILE.journal).
+    #[arg(long = "journal", value_name = "FILE")]
+    pub journals: Vec<PathBuf>,
+    /// Where the position of the last run is kept (default: beside the first journal,
+    /// `<journal>.watch`).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// The longest a checkpoint may be older than the newest entry it should cover, in
+    /// seconds, before it is reported (the server's --checkpoint-every plus slack).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub max_checkpoint_age: u64,
+}
 
 /// `accord demo`.
 #[derive(Args, Debug)]
@@ -263,6 +333,14 @@ pub struct CharterNewArgs {
     /// Signatures a joint commitment needs: "all" parties, or a number.
     #[arg(long, default_value = "all")]
     pub joint: String,
+    /// A founding member whose cosignatures (as a witness or cosigner) count towards the
+    /// witness policy (repeat; with --witness-threshold).
+    #[arg(long = "witness", value_name = "MEMBER")]
+    pub witnesses: Vec<String>,
+    /// Distinct cosignatures by the --witness members a checkpoint needs before readers
+    /// should trust it (the charter's `policy.witness_policy`).
+    #[arg(long, value_name = "N", requires = "witnesses")]
+    pub witness_threshold: Option<u32>,
     /// Entry id.
     #[arg(long, default_value = "charter")]
     pub id: String,
@@ -634,6 +712,10 @@ pub struct SignArgs {
     /// Write here instead of replacing FILE.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Record the signature in this journal instead of KEYFILE.journal (`accord watch`
+    /// compares the ledger against it).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
     /// Passphrase source.
     #[command(flatten)]
     pub pass: PassArgs,
@@ -903,6 +985,10 @@ pub struct ServeArgs {
     /// refused with 507 until space is freed (0: no reserve).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub min_free_space: u64,
+    /// A C2SP tlog-witness to ask for a cosignature of every new checkpoint (its submission
+    /// prefix; repeat for several). Cosignatures are stored with the checkpoint.
+    #[arg(long = "witness", value_name = "URL")]
+    pub witnesses: Vec<String>,
     /// Passphrase source for the log key.
     #[command(flatten)]
     pub pass: PassArgs,

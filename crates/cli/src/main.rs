@@ -121,6 +121,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mirror(a) => commands::mirror::mirror(&ctx, a),
         Command::VerifyEvidence(a) => commands::mirror::verify_evidence(&ctx, a),
         Command::Publish(a) => commands::publish::publish(&ctx, a),
+        Command::Witness(c) => commands::witness::run(c),
+        Command::Watch(a) => commands::watch::watch(&ctx, a),
     }
 }
 

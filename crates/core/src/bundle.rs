@@ -110,6 +110,9 @@ pub struct BundleReport {
     pub cosigners: Vec<String>,
     /// The charter hash, hex.
     pub charter_hash: String,
+    /// Whether the checkpoint meets the charter's witness policy, if it sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness_policy: Option<crate::witness::PolicyReport>,
 }
 
 fn entry_err(index: u64, why: impl Into<String>) -> BundleError {
@@ -381,6 +384,9 @@ impl Bundle {
             indexes,
             cosigners,
             charter_hash: self.charter_hash.clone(),
+            witness_policy: state.policy().witness_policy.as_ref().map(|p| {
+                crate::witness::check_policy(&note, p, &|m| state.current_key(m).cloned())
+            }),
         })
     }
 }

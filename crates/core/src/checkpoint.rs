@@ -705,6 +705,24 @@ impl SignedCheckpoint {
         }
     }
 
+    /// The same note with only the lines by the log key named `log_name` (key ID
+    /// [`note_key_id`]`(log_name, key)`): what a witness keeps of a checkpoint it cosigns, so
+    /// that the signatures of unknown keys a client sent never grow its state. Nothing is
+    /// verified; call [`SignedCheckpoint::verify_log`] first.
+    pub fn only_log_signatures(&self, log_name: &str, key: &VerifyingKey) -> Self {
+        let key_id = note_key_id(log_name, key);
+        Self {
+            checkpoint: self.checkpoint.clone(),
+            text: self.text.clone(),
+            sigs: self
+                .sigs
+                .iter()
+                .filter(|s| s.name() == log_name && s.id() == key_id)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The `cosignature/v1` signature line (`— <name> base64(key ID || timestamp ||
     /// signature)\n`) of this checkpoint by `name`'s key at `timestamp`, made through
     /// `signed_note::Note::add_sigs` with a [`CosignatureSigner`].

@@ -14,7 +14,8 @@
 //! - [`checkpoint`]: C2SP checkpoints, signed notes and cosignatures;
 //! - [`lifecycle`]: a commitment's status folded from its history;
 //! - [`follow`]: a verified follower, checking only what is new since its last run;
-//! - [`bundle`]: the self-contained audit bundle and its offline verification.
+//! - [`bundle`]: the self-contained audit bundle and its offline verification;
+//! - [`witness`]: C2SP tlog-witness `add-checkpoint` bodies and the witness's decision.
 //!
 //! The byte-level formats are specified in `docs/FORMAT.md`.
 
@@ -35,3 +36,4 @@ pub mod lifecycle;
 pub mod log;
 pub mod model;
 pub mod tiles;
+pub mod witness;

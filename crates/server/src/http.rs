@@ -713,8 +713,9 @@ async fn bundle(
 /// `GET /api/v1/checkpoint`: the latest checkpoint as `accord checkpoint --json` prints it.
 async fn checkpoint_json(State(st): State<AppState>) -> ApiResult<Response> {
     let v = read(&st, |l| {
-        l.latest_checkpoint()?
-            .map(|c| views::checkpoint(&c))
+        let c = l.latest_checkpoint()?;
+        let state = l.governance()?;
+        c.map(|c| views::checkpoint_with_policy(&c, state))
             .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))
     })
     .await?;

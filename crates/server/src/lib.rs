@@ -19,6 +19,9 @@ pub mod pages;
 pub mod sequencer;
 pub mod tls;
 pub mod views;
+pub mod witness;
+pub mod witness_client;
+pub mod witness_state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -192,6 +195,18 @@ impl Bound {
     /// the service and only read it (the publisher of `accord serve --publish-to`).
     pub fn ledger(&self) -> sequencer::SharedLedger {
         self.state.ledger.clone()
+    }
+
+    /// Starts asking the witnesses at `urls` (c2sp.org/tlog-witness submission prefixes) to
+    /// cosign each new checkpoint, in the background ([`witness_client`]).
+    ///
+    /// # Errors
+    /// The HTTP client could not be built.
+    pub fn spawn_witnesses(&self, urls: Vec<String>) -> Result<(), String> {
+        if urls.is_empty() {
+            return Ok(());
+        }
+        witness_client::spawn(self.state.ledger.clone(), urls)
     }
 
     /// `http` or `https`.

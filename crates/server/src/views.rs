@@ -82,6 +82,32 @@ pub fn checkpoint(cp: &StoredCheckpoint) -> Value {
         "root": c.root().to_base64(), "cosigners": cp.cosigners, "note": text})
 }
 
+/// [`checkpoint`] with, when the charter sets a witness policy, `witness_policy`: whether the
+/// note's cosignatures meet it ([`accord_core::witness::check_policy`] against the members'
+/// current keys): `{"threshold", "cosigned_by", "met"}`.
+pub fn checkpoint_with_policy(
+    cp: &StoredCheckpoint,
+    state: &accord_core::governance::State,
+) -> Value {
+    let mut v = checkpoint(cp);
+    if let (Some(p), Some(o)) = (witness_policy(&cp.note, state), v.as_object_mut()) {
+        o.insert("witness_policy".into(), json!(p));
+    }
+    v
+}
+
+/// The charter's witness policy checked against `note`, if the charter sets one.
+pub fn witness_policy(
+    note: &accord_core::checkpoint::SignedCheckpoint,
+    state: &accord_core::governance::State,
+) -> Option<accord_core::witness::PolicyReport> {
+    state
+        .policy()
+        .witness_policy
+        .as_ref()
+        .map(|p| accord_core::witness::check_policy(note, p, &|m| state.current_key(m).cloned()))
+}
+
 /// An accepted submission (`accord submit --json`, the 201 of `POST /api/v1/entries`):
 /// `index`, `id`, `leaf_hash`, `logged_at`, and the tree it made (`tree_size`, `root`).
 pub fn appended(a: &Appended, tree_size: u64, root: &Hash) -> Value {

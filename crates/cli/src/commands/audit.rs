@@ -192,6 +192,9 @@ pub fn verify_bundle(ctx: &Ctx, a: VerifyBundleArgs) -> Result<()> {
                 report.cosigners.join(", ")
             }
         )?;
+        if let Some(p) = &report.witness_policy {
+            outln!("{}", super::log::describe_policy(p))?;
+        }
         if log_key.is_none() && charter.is_none() {
             outln!("note: no --log-key or --charter-hash given, so this shows the bundle is consistent, not whose it is")?;
         }

@@ -3,7 +3,8 @@
 use crate::output::outln;
 use accord_core::envelope::Envelope;
 use accord_core::model::{
-    Body, Charter, EntryId, JointRule, Member, Payload, Policy, Text, Timestamp,
+    Body, Charter, EntryId, JointRule, Member, MemberId, Payload, Policy, Text, Timestamp,
+    WitnessPolicy,
 };
 use accord_ledger::{charter_hash, Ledger};
 use anyhow::{anyhow, bail, Context, Result};
@@ -61,6 +62,21 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
                 .map_err(|_| anyhow!("--joint must be \"all\" or a number, not {n:?}"))?,
         },
     };
+    let witness_policy = match (a.witness_threshold, a.witnesses.is_empty()) {
+        (None, true) => None,
+        (None, false) => bail!("--witness needs --witness-threshold N (how many must cosign)"),
+        (Some(threshold), _) => Some(WitnessPolicy {
+            threshold,
+            witnesses: a
+                .witnesses
+                .iter()
+                .map(|w| {
+                    w.parse::<MemberId>()
+                        .map_err(|e| anyhow!("--witness {w:?}: {e}"))
+                })
+                .collect::<Result<_>>()?,
+        }),
+    };
     let payload = Payload {
         ledger: a.origin.clone(),
         id: EntryId::parse(&a.id).map_err(|e| anyhow!("--id: {e}"))?,
@@ -72,6 +88,7 @@ fn new(ctx: &Ctx, a: CharterNewArgs) -> Result<()> {
             policy: Policy {
                 membership_threshold: a.threshold,
                 joint_commitments: joint,
+                witness_policy,
             },
         }),
     };

@@ -24,6 +24,11 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
             return output::json(&v);
         }
         out!("{}", v["note"].as_str().unwrap_or_default())?;
+        if let Some(p) = v.get("witness_policy").and_then(|p| {
+            serde_json::from_value::<accord_core::witness::PolicyReport>(p.clone()).ok()
+        }) {
+            eprintln!("{} (as the service reports it)", describe_policy(&p));
+        }
         return Ok(());
     }
     let mut ledger = ctx.open()?;
@@ -37,12 +42,33 @@ pub fn checkpoint(ctx: &Ctx, a: CheckpointArgs) -> Result<()> {
         })?,
     };
     let text = String::from_utf8_lossy(&cp.note.to_bytes()).into_owned();
+    let state = ledger.governance()?;
+    let policy = views::witness_policy(&cp.note, state);
     if ctx.json {
-        output::json(&views::checkpoint(&cp))
+        output::json(&views::checkpoint_with_policy(&cp, state))
     } else {
         out!("{text}")?;
+        if let Some(p) = policy {
+            // On stderr: standard output stays the note, byte for byte.
+            eprintln!("{}", describe_policy(&p));
+        }
         Ok(())
     }
+}
+
+/// One line saying whether a witness policy is met.
+pub fn describe_policy(p: &accord_core::witness::PolicyReport) -> String {
+    format!(
+        "witness policy {}: cosigned by {} of the listed witnesses, {} needed ({})",
+        if p.met { "met" } else { "NOT met" },
+        p.cosigned_by.len(),
+        p.threshold,
+        if p.cosigned_by.is_empty() {
+            "none".to_owned()
+        } else {
+            p.cosigned_by.join(", ")
+        }
+    )
 }
 
 /// `accord log-key`.

@@ -12,6 +12,8 @@ pub mod read;
 pub mod report;
 pub mod serve;
 pub mod sign;
+pub mod watch;
+pub mod witness;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

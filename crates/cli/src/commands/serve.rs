@@ -61,6 +61,9 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
             .local_addr()
             .context("cannot read the bound address")?;
         eprintln!("listening on {}://{addr}", bound.scheme());
+        bound
+            .spawn_witnesses(a.witnesses.clone())
+            .map_err(|e| anyhow::anyhow!(e))?;
         if let Some(d) = note_ledger {
             // Printed after the listening line, which scripts read first.
             if let Ok(l) = accord_ledger::Ledger::open(&d) {
@@ -101,7 +104,7 @@ fn seconds(flag: &str, s: f64) -> Result<Duration> {
 }
 
 /// SIGTERM or SIGINT.
-async fn shutdown() {
+pub async fn shutdown() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -110,6 +110,17 @@ pub fn sign(ctx: &Ctx, a: SignArgs) -> Result<()> {
     let before = env.signatures.len();
     env.sign(&key);
     let out = a.out.as_ref().unwrap_or(&a.file);
+    if env.signatures.len() > before {
+        // The member's record of what it signed, for `accord watch` (no secrets). Written
+        // and synced before the signature leaves this command: a signature this tool made
+        // is never missing from the journal (a journal line for an envelope that was then
+        // not written is harmless).
+        let journal = a
+            .journal
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(format!("{}.journal", a.key.display())));
+        super::watch::record(&journal, &payload, &env.payload, &key.keyid())?;
+    }
     write_file(out, &env.to_json_pretty())?;
     let ready = readiness(ctx, &env);
     if ctx.json {

@@ -335,6 +335,21 @@ pub struct Policy {
     /// The rule for joint commitments.
     #[serde(default = "default_joint")]
     pub joint_commitments: JointRule,
+    /// How many cosignatures, by which members (as witnesses or cosigners), a checkpoint
+    /// needs before readers should trust it. Optional: a charter without it sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_policy: Option<WitnessPolicy>,
+}
+
+/// A witness policy (docs/FORMAT.md, "Charter"): a checkpoint should be trusted once at least
+/// `threshold` of the `witnesses` cosigned it (`cosignature/v1` by each member's key).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessPolicy {
+    /// Distinct witnesses whose valid cosignatures are needed.
+    pub threshold: u32,
+    /// The members whose cosignatures count, by id.
+    pub witnesses: Vec<MemberId>,
 }
 
 fn default_joint() -> JointRule {
@@ -387,6 +402,30 @@ impl Charter {
                 "policy.membership_threshold",
                 format!("must be between 1 and the number of members ({n})"),
             ));
+        }
+        if let Some(w) = &self.policy.witness_policy {
+            let listed: std::collections::BTreeSet<&MemberId> = w.witnesses.iter().collect();
+            if listed.len() != w.witnesses.len() {
+                return Err(invalid(
+                    "policy.witness_policy.witnesses",
+                    "a witness is listed twice",
+                ));
+            }
+            if let Some(x) = w.witnesses.iter().find(|x| !ids.contains(*x)) {
+                return Err(invalid(
+                    "policy.witness_policy.witnesses",
+                    format!("{x} is not a founding member"),
+                ));
+            }
+            if w.threshold == 0 || w.threshold as usize > w.witnesses.len() {
+                return Err(invalid(
+                    "policy.witness_policy.threshold",
+                    format!(
+                        "must be between 1 and the number of witnesses listed ({})",
+                        w.witnesses.len()
+                    ),
+                ));
+            }
         }
         if let JointRule::Threshold { threshold } = self.policy.joint_commitments {
             if threshold == 0 || threshold as usize > MAX_PARTIES {
