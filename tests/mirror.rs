@@ -35,41 +35,7 @@ fn log_key(env: &Env) -> KeyPair {
 /// A price floor by US-DOD, signed, submitted to the server.
 fn submit_floor(env: &Env, base: &str, id: &str) {
     let file = format!("{id}.json");
-    env.ok(&[
-        "draft",
-        "price-floor",
-        "--origin",
-        &origin(env),
-        "--id",
-        id,
-        "--party",
-        "US-DOD",
-        "--title",
-        "NdPr floor",
-        "--commodity",
-        "rare-earths/ndpr-oxide",
-        "--stage",
-        "separation",
-        "--from",
-        "2026-10-01",
-        "--instrument",
-        "Offtake agreement",
-        "--source",
-        "https://example.org/a",
-        "--price",
-        "110.00",
-        "--currency",
-        "USD",
-        "--unit",
-        "kg",
-        "--basis",
-        "NdPr benchmark",
-        "--mechanism",
-        "contract_for_difference",
-        "--out",
-        &file,
-    ]);
-    env.ok(&["sign", &file, "--key", "d/keys/US-DOD.key"]);
+    common::signed_floor(env, &origin(env), id, &file);
     env.ok(&["--server", base, "submit", &file]);
 }
 

@@ -23,7 +23,7 @@ use accord_ledger::synth::Synth;
 use accord_ledger::Ledger;
 use common::server::{get, post, Server};
 use common::tiles::{leaf_hash, mth, tile_suffix, tiles_for};
-use common::Env;
+use common::{signed_floor, Env};
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
@@ -267,47 +267,6 @@ fn over_http(base: String) -> impl Fn(&str) -> Option<Vec<u8>> {
         let (s, b) = get(&format!("{base}/{path}"));
         (s == 200).then_some(b)
     }
-}
-
-/// A price floor by US-DOD, signed, written to `file`.
-fn signed_floor(env: &Env, origin: &str, id: &str, file: &str) {
-    env.ok(&[
-        "draft",
-        "price-floor",
-        "--origin",
-        origin,
-        "--id",
-        id,
-        "--party",
-        "US-DOD",
-        "--title",
-        "NdPr floor",
-        "--commodity",
-        "rare-earths/ndpr-oxide",
-        "--stage",
-        "separation",
-        "--from",
-        "2026-10-01",
-        "--until",
-        "2035-09-30",
-        "--instrument",
-        "Offtake and price-support agreement",
-        "--source",
-        "https://example.org/a",
-        "--price",
-        "110.00",
-        "--currency",
-        "USD",
-        "--unit",
-        "kg",
-        "--basis",
-        "NdPr benchmark",
-        "--mechanism",
-        "contract_for_difference",
-        "--out",
-        file,
-    ]);
-    env.ok(&["sign", file, "--key", "d/keys/US-DOD.key"]);
 }
 
 fn demo_log_key(env: &Env) -> VerifierKey {

@@ -16,52 +16,11 @@ use accord_core::keys::VerifierKey;
 use base64::prelude::*;
 use common::server::{get, http, post, Server};
 use common::tiles::{leaf_hash, mth, tile_suffix, tiles_for};
-use common::Env;
+use common::{signed_floor, Env};
 use serde_json::Value;
 
 fn demo(env: &Env) {
     env.ok(&["demo", "--dir", "d"]);
-}
-
-/// A price floor by US-DOD, signed, written to `file`.
-fn signed_floor(env: &Env, origin: &str, id: &str, file: &str) {
-    env.ok(&[
-        "draft",
-        "price-floor",
-        "--origin",
-        origin,
-        "--id",
-        id,
-        "--party",
-        "US-DOD",
-        "--title",
-        "NdPr floor",
-        "--commodity",
-        "rare-earths/ndpr-oxide",
-        "--stage",
-        "separation",
-        "--from",
-        "2026-10-01",
-        "--until",
-        "2035-09-30",
-        "--instrument",
-        "Offtake and price-support agreement",
-        "--source",
-        "https://example.org/a",
-        "--price",
-        "110.00",
-        "--currency",
-        "USD",
-        "--unit",
-        "kg",
-        "--basis",
-        "NdPr benchmark",
-        "--mechanism",
-        "contract_for_difference",
-        "--out",
-        file,
-    ]);
-    env.ok(&["sign", file, "--key", "d/keys/US-DOD.key"]);
 }
 
 // ---- a tlog-tiles client written from c2sp.org/tlog-tiles -------------------------------

@@ -240,43 +240,7 @@ fn three_witnesses_cosign_the_served_checkpoints() {
 
 /// A signed price floor by US-DOD, as envelope bytes.
 fn signed_floor(env: &Env, origin: &str) -> Vec<u8> {
-    env.ok(&[
-        "draft",
-        "price-floor",
-        "--origin",
-        origin,
-        "--id",
-        "us-witness-floor",
-        "--party",
-        "US-DOD",
-        "--title",
-        "NdPr floor",
-        "--commodity",
-        "rare-earths/ndpr-oxide",
-        "--stage",
-        "separation",
-        "--from",
-        "2026-10-01",
-        "--until",
-        "2035-09-30",
-        "--instrument",
-        "Offtake and price-support agreement",
-        "--source",
-        "https://example.org/a",
-        "--price",
-        "110.00",
-        "--currency",
-        "USD",
-        "--unit",
-        "kg",
-        "--basis",
-        "NdPr benchmark",
-        "--mechanism",
-        "contract_for_difference",
-        "--out",
-        "floor.json",
-    ]);
-    env.ok(&["sign", "floor.json", "--key", "d/keys/US-DOD.key"]);
+    common::signed_floor(env, origin, "us-witness-floor", "floor.json");
     std::fs::read(env.path("floor.json")).unwrap()
 }
 
@@ -587,43 +551,7 @@ fn a_down_or_hanging_witness_does_not_block_submissions() {
     let started = Instant::now();
     for i in 0..5 {
         let file = format!("floor-{i}.json");
-        env.ok(&[
-            "draft",
-            "price-floor",
-            "--origin",
-            &log.0,
-            "--id",
-            &format!("us-floor-{i}"),
-            "--party",
-            "US-DOD",
-            "--title",
-            "NdPr floor",
-            "--commodity",
-            "rare-earths/ndpr-oxide",
-            "--stage",
-            "separation",
-            "--from",
-            "2026-10-01",
-            "--until",
-            "2035-09-30",
-            "--instrument",
-            "Offtake",
-            "--source",
-            "https://example.org/a",
-            "--price",
-            "110.00",
-            "--currency",
-            "USD",
-            "--unit",
-            "kg",
-            "--basis",
-            "NdPr benchmark",
-            "--mechanism",
-            "contract_for_difference",
-            "--out",
-            &file,
-        ]);
-        env.ok(&["sign", &file, "--key", "d/keys/US-DOD.key"]);
+        common::signed_floor(&env, &log.0, &format!("us-floor-{i}"), &file);
         let t = Instant::now();
         let (s, v) = common::server::post(
             &format!("{}/api/v1/entries", server.url),

@@ -28,42 +28,7 @@ pub fn member_key(env: &Env, id: &str) -> KeyPair {
 /// as JSON bytes, ready to POST.
 pub fn floors(env: &Env, prefix: &str, n: usize) -> Vec<Vec<u8>> {
     let template = format!("{prefix}-template.json");
-    env.ok(&[
-        "draft",
-        "price-floor",
-        "--origin",
-        &origin(env),
-        "--id",
-        &format!("{prefix}-template"),
-        "--party",
-        "US-DOD",
-        "--title",
-        "NdPr floor",
-        "--commodity",
-        "rare-earths/ndpr-oxide",
-        "--stage",
-        "separation",
-        "--from",
-        "2026-10-01",
-        "--until",
-        "2035-09-30",
-        "--instrument",
-        "Offtake and price-support agreement",
-        "--source",
-        "https://example.org/a",
-        "--price",
-        "110.00",
-        "--currency",
-        "USD",
-        "--unit",
-        "kg",
-        "--basis",
-        "NdPr benchmark",
-        "--mechanism",
-        "contract_for_difference",
-        "--out",
-        &template,
-    ]);
+    super::draft_floor(env, &origin(env), &format!("{prefix}-template"), &template);
     let mut payload: Value = serde_json::from_str(&env.read(&template)).unwrap();
     let key = member_key(env, "US-DOD");
     (0..n)

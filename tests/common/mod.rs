@@ -321,3 +321,50 @@ impl Env {
         child.wait_with_output().unwrap().into()
     }
 }
+
+/// `accord draft price-floor` by the demo's US-DOD with the id `id`, unsigned, written to
+/// `file` (the same terms every service test uses).
+pub fn draft_floor(env: &Env, origin: &str, id: &str, file: &str) {
+    env.ok(&[
+        "draft",
+        "price-floor",
+        "--origin",
+        origin,
+        "--id",
+        id,
+        "--party",
+        "US-DOD",
+        "--title",
+        "NdPr floor",
+        "--commodity",
+        "rare-earths/ndpr-oxide",
+        "--stage",
+        "separation",
+        "--from",
+        "2026-10-01",
+        "--until",
+        "2035-09-30",
+        "--instrument",
+        "Offtake and price-support agreement",
+        "--source",
+        "https://example.org/a",
+        "--price",
+        "110.00",
+        "--currency",
+        "USD",
+        "--unit",
+        "kg",
+        "--basis",
+        "NdPr benchmark",
+        "--mechanism",
+        "contract_for_difference",
+        "--out",
+        file,
+    ]);
+}
+
+/// [`draft_floor`], then signed with the demo's US-DOD key (`accord sign`) in place.
+pub fn signed_floor(env: &Env, origin: &str, id: &str, file: &str) {
+    draft_floor(env, origin, id, file);
+    env.ok(&["sign", file, "--key", "d/keys/US-DOD.key"]);
+}

@@ -724,27 +724,10 @@ fn headline_of(terms: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn signers(e: &Value) -> Vec<String> {
-    e["envelope"]["signatures"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|sig| {
-                    sig["keyid"]
-                        .as_str()
-                        .and_then(|k| k.split('+').next())
-                        .unwrap_or("?")
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn signer_list(e: &Value, dir: &BTreeMap<String, (String, String)>) -> Markup {
     html! {
         ul {
-            @for id in signers(e) {
+            @for id in views::object_signer_ids(e) {
                 li {
                     @match dir.get(&id) {
                         Some((inst, country)) => { (inst) " (" (country) ", " code { (id) } ")" }

@@ -18,6 +18,25 @@ pub fn signer_ids(e: &StoredEntry) -> Vec<String> {
         .collect()
 }
 
+/// The member ids of the signers of a full entry object ([`entry_object`], or one read back
+/// from a server), from the DSSE `keyid` hints; `?` for a hint without a name.
+pub fn object_signer_ids(v: &Value) -> Vec<String> {
+    v["envelope"]["signatures"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|sig| {
+                    sig["keyid"]
+                        .as_str()
+                        .and_then(|k| k.split('+').next())
+                        .unwrap_or("?")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// One line of `accord list --json`: `index`, `id`, `type`, `title` (of a commitment's or
 /// an amendment's terms; null for other entries), `signers`, `logged_at`, `leaf_hash`.
 pub fn entry_line(e: &StoredEntry) -> Value {

@@ -47,30 +47,12 @@ fn line_row(v: &Value) -> Vec<String> {
     ]
 }
 
-/// The signers of a full entry object (`views::entry_object`).
-fn object_signers(v: &Value) -> Vec<String> {
-    v["envelope"]["signatures"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|sig| {
-                    sig["keyid"]
-                        .as_str()
-                        .and_then(|k| k.split('+').next())
-                        .unwrap_or("?")
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn object_row(v: &Value) -> Vec<String> {
     vec![
         s(v, "index"),
         s(v, "type"),
         s(v, "id"),
-        signers_cell(&object_signers(v)),
+        signers_cell(&accord_server::views::object_signer_ids(v)),
         s(v, "logged_at"),
     ]
 }
@@ -168,7 +150,10 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<()> {
             ("type", s(&v, "type")),
             ("signed at", s(&v["payload"], "signed_at")),
             ("logged at", s(&v, "logged_at")),
-            ("signers", object_signers(&v).join(", ")),
+            (
+                "signers",
+                accord_server::views::object_signer_ids(&v).join(", "),
+            ),
             ("leaf hash", s(&v, "leaf_hash")),
         ])?;
         outln!()?;
@@ -242,7 +227,10 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<()> {
                 s(vr, "logged_at")
             ),
         ),
-        ("signers", object_signers(&shown).join(", ")),
+        (
+            "signers",
+            accord_server::views::object_signer_ids(&shown).join(", "),
+        ),
         ("leaf hash", s(&shown, "leaf_hash")),
     ])?;
     if let Some(t) = view["toward"].as_object() {
