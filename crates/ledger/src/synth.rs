@@ -3,8 +3,15 @@
 //! with amendments and progress reports, all valid in order.
 
 use accord_core::envelope::Envelope;
-use accord_core::keys::KeyPair;
-use serde_json::{json, Value};
+use accord_core::keys::{KeyPair, VerifierKey};
+use accord_core::model::commitment::{
+    FinanceInstrument, FloorMechanism, Money, Price, Quantity, Stage, TaxTool, TradeTool, Unit,
+};
+use accord_core::model::{
+    Amend, Body, Charter, EntryId, JointRule, Measure, Member, MemberId, Metric, NewCommitment,
+    Payload, Period, Policy, Progress, Role, Source, Terms,
+};
+use serde::de::DeserializeOwned;
 
 /// The members' countries, cycled.
 const COUNTRIES: &[&str] = &[
@@ -20,46 +27,122 @@ pub struct Synth {
     /// The log key.
     pub log: KeyPair,
     next: u64,
-    commitments: Vec<(String, Vec<usize>, &'static str)>,
+    commitments: Vec<(EntryId, Vec<usize>, Kind)>,
 }
 
-fn kind_measure(kind: &str, i: u64) -> Value {
-    let amount = format!("{}.00", 1_000_000 + (i * 7919) % 900_000_000);
-    match kind {
-        "price_floor" => {
-            json!({"kind": "price_floor", "price": {"amount": format!("{}.50", 80 + i % 60), "currency": "USD", "unit": "kg"},
-            "basis": "Benchmark NdPr oxide price, FOB China, monthly average", "mechanism": "contract_for_difference"})
-        }
-        "financing_pledge" => {
-            json!({"kind": "financing_pledge", "institution": "Export credit agency", "amount": {"amount": amount, "currency": "EUR"},
-            "instrument": "loan", "target": "Separation and refining capacity outside single-supplier jurisdictions"})
-        }
-        "offtake" => {
-            json!({"kind": "offtake", "buyer": "Strategic reserve agency", "seller": "Producer consortium",
-            "quantity": {"amount": format!("{}", 100 + i % 10_000), "unit": "t-per-year"}})
-        }
-        "stockpile" => {
-            json!({"kind": "stockpile", "days_of_supply": format!("{}", 30 + i % 90), "baseline_days": "30"})
-        }
-        "tariff_measure" => {
-            json!({"kind": "tariff_measure", "tool": "tariff", "rate_percent": format!("{}", i % 25), "scope": "HS 2805.30 rare-earth metals"})
-        }
-        "tax_incentive" => {
-            json!({"kind": "tax_incentive", "tool": "credit", "rate_percent": "30", "eligibility": "Exploration expenditure on listed critical minerals"})
-        }
-        "recycling_target" => {
-            json!({"kind": "recycling_target", "target_percent": "25", "basis": "annual consumption of strategic raw materials", "by": "2030-12-31"})
-        }
-        "standards_market" => {
-            json!({"kind": "standards_market", "standards": ["ILO core labour standards", "OECD due diligence guidance"], "scope": "Public procurement of permanent magnets"})
-        }
-        _ => {
-            json!({"kind": "framework", "partners": ["US", "AU"], "pledges": [{"amount": amount, "currency": "USD"}], "tools": ["stockpiling", "price-support"]})
-        }
+/// The kinds of measure the generator writes, one per [`Measure`] variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    PriceFloor,
+    FinancingPledge,
+    Offtake,
+    Stockpile,
+    TariffMeasure,
+    TaxIncentive,
+    RecyclingTarget,
+    StandardsMarket,
+    Framework,
+}
+
+/// Every kind, in the order of `MEASURE_KINDS` (new commitments cycle through them).
+const KINDS: [Kind; 9] = [
+    Kind::PriceFloor,
+    Kind::FinancingPledge,
+    Kind::Offtake,
+    Kind::Stockpile,
+    Kind::TariffMeasure,
+    Kind::TaxIncentive,
+    Kind::RecyclingTarget,
+    Kind::StandardsMarket,
+    Kind::Framework,
+];
+
+/// A value the generator writes as a literal or from a counter. Each is valid by construction
+/// (the ledger tests build and verify ledgers of them), so a refusal is a bug in this file,
+/// not in data: it panics rather than sign a payload nobody meant.
+#[allow(clippy::expect_used)]
+fn v<T: DeserializeOwned>(s: &str) -> T {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .expect("a synthetic value is valid")
+}
+
+fn money(amount: &str, currency: &str) -> Money {
+    Money {
+        amount: v(amount),
+        currency: v(currency),
     }
 }
 
-use accord_core::model::commitment::MEASURE_KINDS as KINDS;
+fn kind_measure(kind: Kind, i: u64) -> Measure {
+    let amount = format!("{}.00", 1_000_000 + (i * 7919) % 900_000_000);
+    match kind {
+        Kind::PriceFloor => Measure::PriceFloor {
+            price: Price {
+                amount: v(&format!("{}.50", 80 + i % 60)),
+                currency: v("USD"),
+                unit: v::<Unit>("kg"),
+            },
+            basis: v("Benchmark NdPr oxide price, FOB China, monthly average"),
+            mechanism: FloorMechanism::ContractForDifference,
+            volume: None,
+        },
+        Kind::FinancingPledge => Measure::FinancingPledge {
+            institution: v("Export credit agency"),
+            amount: money(&amount, "EUR"),
+            instrument: FinanceInstrument::Loan,
+            target: v("Separation and refining capacity outside single-supplier jurisdictions"),
+        },
+        Kind::Offtake => Measure::Offtake {
+            buyer: v("Strategic reserve agency"),
+            seller: v("Producer consortium"),
+            quantity: Quantity {
+                amount: v(&format!("{}", 100 + i % 10_000)),
+                unit: v("t-per-year"),
+            },
+        },
+        Kind::Stockpile => Measure::Stockpile {
+            days_of_supply: Some(v(&format!("{}", 30 + i % 90))),
+            quantity: None,
+            baseline_days: Some(v("30")),
+        },
+        Kind::TariffMeasure => Measure::TariffMeasure {
+            tool: TradeTool::Tariff,
+            rate_percent: Some(v(&format!("{}", i % 25))),
+            scope: v("HS 2805.30 rare-earth metals"),
+        },
+        Kind::TaxIncentive => Measure::TaxIncentive {
+            tool: TaxTool::Credit,
+            rate_percent: Some(v("30")),
+            value: None,
+            eligibility: v("Exploration expenditure on listed critical minerals"),
+        },
+        Kind::RecyclingTarget => Measure::RecyclingTarget {
+            target_percent: v("25"),
+            basis: v("annual consumption of strategic raw materials"),
+            by: v("2030-12-31"),
+        },
+        Kind::StandardsMarket => Measure::StandardsMarket {
+            standards: vec![
+                v("ILO core labour standards"),
+                v("OECD due diligence guidance"),
+            ],
+            scope: v("Public procurement of permanent magnets"),
+        },
+        Kind::Framework => Measure::Framework {
+            partners: vec![v("US"), v("AU")],
+            pledges: vec![money(&amount, "USD")],
+            tools: vec![v("stockpiling"), v("price-support")],
+            pipeline: None,
+        },
+    }
+}
+
+/// A key's verifier; a key pair made by `KeyPair::from_seed` has a valid name, so it always
+/// has one.
+#[allow(clippy::expect_used)]
+fn verifier(k: &KeyPair) -> VerifierKey {
+    k.verifier().expect("a synthetic key has a valid name")
+}
 
 impl Synth {
     /// A group of `n` members (1 to 100) with keys derived from `seed`.
@@ -93,11 +176,23 @@ impl Synth {
         self
     }
 
-    fn sign(&self, payload: &Value, signers: &[usize]) -> Envelope {
-        // A `json!` value of strings, numbers and arrays: serde_json cannot fail on it, and a
-        // silent empty payload would be signed bytes nobody meant.
+    /// The payload for entry `id` of this ledger.
+    fn payload(&self, id: &str, signed_at: &str, body: Body) -> Payload {
+        Payload {
+            ledger: self.origin.clone(),
+            id: v(id),
+            signed_at: v(signed_at),
+            body,
+        }
+    }
+
+    fn sign(&self, payload: &Payload, signers: &[usize]) -> Envelope {
+        // Compact JSON, the common members first: what the generator has always signed.
         #[allow(clippy::expect_used)]
-        let bytes = serde_json::to_vec(payload).expect("a JSON value serialises");
+        let bytes = serde_json::to_vec(&payload.to_value())
+            // A JSON value of strings and lists: serde_json cannot fail on it, and a silent
+            // empty payload would be signed bytes nobody meant.
+            .expect("a JSON value serialises");
         let mut env = Envelope::new(bytes);
         for &s in signers {
             env.sign(&self.members[s]);
@@ -105,20 +200,38 @@ impl Synth {
         env
     }
 
+    fn member_id(&self, i: usize) -> MemberId {
+        v(self.members[i].name())
+    }
+
     /// The charter, signed by every member.
     pub fn charter(&self) -> Envelope {
-        let members: Vec<Value> = self
+        let members = self
             .members
             .iter()
             .enumerate()
-            .map(|(i, k)| json!({"id": k.name(), "country": COUNTRIES[i % COUNTRIES.len()],
-                "institution": format!("Ministry {i} of {}", COUNTRIES[i % COUNTRIES.len()]), "role": "ministry",
-                "key": k.verifier().map(|v| v.to_string()).unwrap_or_default()}))
+            .map(|(i, k)| {
+                let country = COUNTRIES[i % COUNTRIES.len()];
+                Member {
+                    id: self.member_id(i),
+                    country: v(country),
+                    institution: v(&format!("Ministry {i} of {country}")),
+                    role: Role::Ministry,
+                    key: verifier(k),
+                }
+            })
             .collect();
-        let p = json!({"ledger": self.origin, "type": "charter", "id": "charter", "signed_at": "2026-01-13T00:00:00Z",
-            "name": "Synthetic group", "log_key": self.log.verifier().map(|v| v.to_string()).unwrap_or_default(),
-            "members": members,
-            "policy": {"membership_threshold": (self.members.len() / 2 + 1) as u32, "joint_commitments": {"rule": "all_parties"}}});
+        let body = Body::Charter(Charter {
+            name: v("Synthetic group"),
+            log_key: verifier(&self.log),
+            members,
+            policy: Policy {
+                membership_threshold: (self.members.len() / 2 + 1) as u32,
+                joint_commitments: JointRule::AllParties,
+                witness_policy: None,
+            },
+        });
+        let p = self.payload("charter", "2026-01-13T00:00:00Z", body);
         let all: Vec<usize> = (0..self.members.len()).collect();
         self.sign(&p, &all)
     }
@@ -153,36 +266,100 @@ impl Synth {
                 "lithium",
                 "cobalt",
             ][(i % 5) as usize];
-            let stage =
-                ["mining", "separation", "refining", "magnets", "recycling"][(i % 5) as usize];
-            let p = json!({"ledger": self.origin, "type": "commitment", "id": id, "signed_at": signed_at,
-                "parties": parties.iter().map(|&p| self.members[p].name()).collect::<Vec<_>>(),
-                "terms": {"title": format!("Commitment {i}: support for critical minerals supply outside concentrated sources"),
-                    "commodity": commodity,
-                    "stage": stage,
-                    "effective": {"from": "2026-01-01", "until": "2035-12-31"},
-                    "instrument": "Ministerial decision published in the official journal",
-                    "sources": [{"url": format!("https://example.org/announcements/{i}"), "sha256": null}],
-                    "measure": kind_measure(kind, i)}});
+            let stage = [
+                Stage::Mining,
+                Stage::Separation,
+                Stage::Refining,
+                Stage::Magnets,
+                Stage::Recycling,
+            ][(i % 5) as usize];
+            let body = Body::Commitment(NewCommitment {
+                parties: parties.iter().map(|&p| self.member_id(p)).collect(),
+                terms: Terms {
+                    title: v(&format!(
+                        "Commitment {i}: support for critical minerals supply outside concentrated sources"
+                    )),
+                    commodity: v(commodity),
+                    stage,
+                    effective: Period {
+                        from: v("2026-01-01"),
+                        until: Some(v("2035-12-31")),
+                    },
+                    instrument: v("Ministerial decision published in the official journal"),
+                    sources: vec![Source {
+                        url: v(&format!("https://example.org/announcements/{i}")),
+                        sha256: None,
+                    }],
+                    measure: kind_measure(kind, i),
+                },
+            });
+            let p = self.payload(&id, &signed_at, body);
             let env = self.sign(&p, &parties);
-            self.commitments.push((id, parties, kind));
+            self.commitments.push((p.id, parties, kind));
             env
         } else {
-            let (id, parties, kind) =
+            let (target, parties, kind) =
                 self.commitments[(i as usize * 31) % self.commitments.len()].clone();
             if pick < 7 {
-                let p = json!({"ledger": self.origin, "type": "amend", "id": format!("a-{i:09}"), "signed_at": signed_at,
-                    "target": id, "reason": "Revised figures after budget approval",
-                    "terms": {"title": format!("Amended commitment {i}"), "commodity": "rare-earths/ndpr-oxide", "stage": "separation",
-                        "effective": {"from": "2026-01-01", "until": "2036-12-31"}, "instrument": "Amending decision",
-                        "sources": [{"url": format!("https://example.org/amendments/{i}"), "sha256": null}],
-                        "measure": kind_measure(kind, i + 1)}});
+                let body = Body::Amend(Amend {
+                    target,
+                    reason: v("Revised figures after budget approval"),
+                    terms: Terms {
+                        title: v(&format!("Amended commitment {i}")),
+                        commodity: v("rare-earths/ndpr-oxide"),
+                        stage: Stage::Separation,
+                        effective: Period {
+                            from: v("2026-01-01"),
+                            until: Some(v("2036-12-31")),
+                        },
+                        instrument: v("Amending decision"),
+                        sources: vec![Source {
+                            url: v(&format!("https://example.org/amendments/{i}")),
+                            sha256: None,
+                        }],
+                        measure: kind_measure(kind, i + 1),
+                    },
+                });
+                let p = self.payload(&format!("a-{i:09}"), &signed_at, body);
                 self.sign(&p, &parties)
             } else {
-                let p = json!({"ledger": self.origin, "type": "progress", "id": format!("p-{i:09}"), "signed_at": signed_at,
-                    "target": id, "as_of": "2026-06-30", "metric": "disbursed", "amount": format!("{}", 1000 + i % 5000), "unit": "EUR",
-                    "note": "Quarterly report"});
+                let body = Body::Progress(Progress {
+                    target,
+                    as_of: v("2026-06-30"),
+                    metric: Metric::Disbursed,
+                    amount: v(&format!("{}", 1000 + i % 5000)),
+                    unit: v("EUR"),
+                    note: Some(v("Quarterly report")),
+                });
+                let p = self.payload(&format!("p-{i:09}"), &signed_at, body);
                 self.sign(&p, &parties[..1])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_core::model::commitment::MEASURE_KINDS;
+
+    #[test]
+    fn kinds_follow_the_model_order() {
+        let kinds: Vec<&str> = KINDS.iter().map(|&k| kind_measure(k, 0).kind()).collect();
+        assert_eq!(kinds, MEASURE_KINDS);
+    }
+
+    #[test]
+    fn every_entry_decodes_as_a_payload() {
+        let mut s = Synth::new(5, 9);
+        let charter = s.charter();
+        Payload::from_bytes(&charter.payload)
+            .map(drop)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..200 {
+            let env = s.next_entry();
+            if let Err(e) = Payload::from_bytes(&env.payload) {
+                panic!("{e}: {}", String::from_utf8_lossy(&env.payload));
             }
         }
     }

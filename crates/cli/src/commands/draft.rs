@@ -1,9 +1,15 @@
 //! `accord draft KIND`: writes an unsigned payload, validated before it is written.
 
 use crate::output::outln;
-use accord_core::model::{Body, EntryId, Payload, PayloadError, Progress, Timestamp, Withdraw};
+use accord_core::model::commitment::{Money, Price, Quantity};
+use accord_core::model::{
+    check_origin, AdmitMember, Amend, Body, EntryId, Measure, MemberId, NewCommitment, Payload,
+    PayloadError, Period, Progress, RemoveMember, RevokeKey, RotateKey, Source, Terms, Timestamp,
+    Withdraw,
+};
 use accord_ledger::Ledger;
 use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
 use super::keys::verifier_arg;
@@ -12,29 +18,101 @@ use crate::cli::Common;
 use crate::cli::{DraftCommand, TermsArgs};
 use crate::output;
 
-fn money(flag: &str, s: &str) -> Result<Value> {
-    let (amount, currency) = s
-        .split_once(':')
-        .ok_or_else(|| anyhow!("--{flag} {s:?}: expected AMOUNT:CURRENCY, e.g. 1000000000:USD"))?;
-    Ok(json!({"amount": amount, "currency": currency}))
+/// A payload member given by an option, parsed as the model's type: a value that does not
+/// parse is refused naming the member at `path` and the option that set it, as the strict
+/// parse of the whole draft would.
+fn field<T: DeserializeOwned>(ty: &str, path: &str, s: &str) -> Result<T> {
+    accord_core::json::from_value(Value::String(s.to_owned()))
+        .map_err(|e| at_fault(ty, path, e.message()))
 }
 
-fn terms(t: &TermsArgs, measure: Value) -> Result<Value> {
+/// [`field`] for an optional option.
+fn opt_field<T: DeserializeOwned>(ty: &str, path: &str, s: Option<&str>) -> Result<Option<T>> {
+    s.map(|s| field(ty, path, s)).transpose()
+}
+
+/// A JSON member of the draft (an amendment's `terms`, an admission's `member`) parsed as the
+/// model's type; an error names its place as the strict parse of the whole draft would.
+fn nested<T: DeserializeOwned>(ty: &str, member: &str, mut v: Value) -> Result<T> {
+    strip_nulls(&mut v);
+    accord_core::json::from_value(v.clone()).map_err(|e| {
+        let why = e.message();
+        let why = match why.split_once(": ") {
+            Some((path, rest)) if !path.is_empty() && !path.contains(' ') => {
+                format!("{member}.{path}: {rest}")
+            }
+            _ => format!("{member}: {why}"),
+        };
+        let mut p = Map::new();
+        p.insert(member.to_owned(), v);
+        explain(
+            &Value::Object(p),
+            ty,
+            PayloadError::Schema {
+                ty: ty.to_owned(),
+                why,
+            },
+        )
+    })
+}
+
+/// `AMOUNT:CURRENCY` as given to `--{flag}`, split (not yet parsed).
+fn money_arg<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str)> {
+    s.split_once(':')
+        .ok_or_else(|| anyhow!("--{flag} {s:?}: expected AMOUNT:CURRENCY, e.g. 1000000000:USD"))
+}
+
+fn money(path: &str, (amount, currency): (&str, &str)) -> Result<Money> {
+    Ok(Money {
+        amount: field(COMMITMENT, &format!("{path}.amount"), amount)?,
+        currency: field(COMMITMENT, &format!("{path}.currency"), currency)?,
+    })
+}
+
+const COMMITMENT: &str = "commitment";
+const M: &str = "terms.measure";
+
+/// A commitment by the parties of `t`, with its terms and the measure `measure` builds:
+/// parsed in the order the draft's members are written, so the first error is the one the
+/// strict parse would report.
+fn commitment(t: &TermsArgs, measure: impl FnOnce() -> Result<Measure>) -> Result<Body> {
+    let ty = COMMITMENT;
+    let parties = t
+        .parties
+        .iter()
+        .enumerate()
+        .map(|(i, p)| field(ty, &format!("parties[{i}]"), p))
+        .collect::<Result<Vec<MemberId>>>()?;
+    let title = field(ty, "terms.title", &t.title)?;
+    let commodity = field(ty, "terms.commodity", &t.commodity)?;
+    let stage = field(ty, "terms.stage", &t.stage)?;
+    let effective = Period {
+        from: field(ty, "terms.effective.from", &t.from)?,
+        until: opt_field(ty, "terms.effective.until", t.until.as_deref())?,
+    };
+    let instrument = field(ty, "terms.instrument", &t.instrument)?;
     let mut sources = Vec::new();
-    for s in &t.sources {
+    for (i, s) in t.sources.iter().enumerate() {
         let (url, sha) = match s.split_once("#sha256=") {
             Some((u, h)) => (u, Some(h)),
             None => (s.as_str(), None),
         };
-        sources.push(json!({"url": url, "sha256": sha}));
+        sources.push(Source {
+            url: field(ty, &format!("terms.sources[{i}].url"), url)?,
+            sha256: opt_field(ty, &format!("terms.sources[{i}].sha256"), sha)?,
+        });
     }
-    let mut effective = json!({"from": t.from});
-    if let Some(u) = &t.until {
-        effective["until"] = json!(u);
-    }
-    Ok(json!({
-        "title": t.title, "commodity": t.commodity, "stage": t.stage, "effective": effective,
-        "instrument": t.instrument, "sources": sources, "measure": measure
+    Ok(Body::Commitment(NewCommitment {
+        parties,
+        terms: Terms {
+            title,
+            commodity,
+            stage,
+            effective,
+            instrument,
+            sources,
+            measure: measure()?,
+        },
     }))
 }
 
@@ -85,7 +163,8 @@ fn set_path(root: &mut Value, path: &str, value: Value) -> Result<()> {
 
 /// `accord draft ...`.
 pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
-    let (common, ty, body) = match d {
+    let c = COMMITMENT;
+    match d {
         DraftCommand::PriceFloor {
             common,
             terms: t,
@@ -94,12 +173,20 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             unit,
             basis,
             mechanism,
-        } => (
-            common,
-            "commitment",
-            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "price_floor",
-                "price": {"amount": price, "currency": currency, "unit": unit}, "basis": basis, "mechanism": mechanism}))?}),
-        ),
+        } => write_draft(ctx, &common, c, || {
+            commitment(&t, || {
+                Ok(Measure::PriceFloor {
+                    price: Price {
+                        amount: field(c, &format!("{M}.price.amount"), &price)?,
+                        currency: field(c, &format!("{M}.price.currency"), &currency)?,
+                        unit: field(c, &format!("{M}.price.unit"), &unit)?,
+                    },
+                    basis: field(c, &format!("{M}.basis"), &basis)?,
+                    mechanism: field(c, &format!("{M}.mechanism"), &mechanism)?,
+                    volume: None,
+                })
+            })
+        }),
         DraftCommand::FinancingPledge {
             common,
             terms: t,
@@ -108,12 +195,16 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             currency,
             instrument_kind,
             target,
-        } => (
-            common,
-            "commitment",
-            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "financing_pledge", "institution": institution,
-                "amount": {"amount": amount, "currency": currency}, "instrument": instrument_kind, "target": target}))?}),
-        ),
+        } => write_draft(ctx, &common, c, || {
+            commitment(&t, || {
+                Ok(Measure::FinancingPledge {
+                    institution: field(c, &format!("{M}.institution"), &institution)?,
+                    amount: money(&format!("{M}.amount"), (&amount, &currency))?,
+                    instrument: field(c, &format!("{M}.instrument"), &instrument_kind)?,
+                    target: field(c, &format!("{M}.target"), &target)?,
+                })
+            })
+        }),
         DraftCommand::Offtake {
             common,
             terms: t,
@@ -121,12 +212,18 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             seller,
             quantity,
             unit,
-        } => (
-            common,
-            "commitment",
-            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "offtake", "buyer": buyer, "seller": seller,
-                "quantity": {"amount": quantity, "unit": unit}}))?}),
-        ),
+        } => write_draft(ctx, &common, c, || {
+            commitment(&t, || {
+                Ok(Measure::Offtake {
+                    buyer: field(c, &format!("{M}.buyer"), &buyer)?,
+                    seller: field(c, &format!("{M}.seller"), &seller)?,
+                    quantity: Quantity {
+                        amount: field(c, &format!("{M}.quantity.amount"), &quantity)?,
+                        unit: field(c, &format!("{M}.quantity.unit"), &unit)?,
+                    },
+                })
+            })
+        }),
         DraftCommand::Stockpile {
             common,
             terms: t,
@@ -136,16 +233,30 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             unit,
         } => {
             let q = match (quantity, unit) {
-                (Some(q), Some(u)) => json!({"amount": q, "unit": u}),
-                (None, None) => Value::Null,
+                (Some(q), Some(u)) => Some((q, u)),
+                (None, None) => None,
                 _ => bail!("--quantity and --unit go together"),
             };
-            (
-                common,
-                "commitment",
-                json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "stockpile", "days_of_supply": days,
-                    "baseline_days": baseline_days, "quantity": q}))?}),
-            )
+            write_draft(ctx, &common, c, || {
+                commitment(&t, || {
+                    let days_of_supply =
+                        opt_field(c, &format!("{M}.days_of_supply"), days.as_deref())?;
+                    let baseline_days =
+                        opt_field(c, &format!("{M}.baseline_days"), baseline_days.as_deref())?;
+                    let quantity = match &q {
+                        Some((q, u)) => Some(Quantity {
+                            amount: field(c, &format!("{M}.quantity.amount"), q)?,
+                            unit: field(c, &format!("{M}.quantity.unit"), u)?,
+                        }),
+                        None => None,
+                    };
+                    Ok(Measure::Stockpile {
+                        days_of_supply,
+                        quantity,
+                        baseline_days,
+                    })
+                })
+            })
         }
         DraftCommand::TariffMeasure {
             common,
@@ -153,12 +264,15 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             tool,
             rate,
             scope,
-        } => (
-            common,
-            "commitment",
-            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "tariff_measure", "tool": tool,
-                "rate_percent": rate, "scope": scope}))?}),
-        ),
+        } => write_draft(ctx, &common, c, || {
+            commitment(&t, || {
+                Ok(Measure::TariffMeasure {
+                    tool: field(c, &format!("{M}.tool"), &tool)?,
+                    rate_percent: opt_field(c, &format!("{M}.rate_percent"), rate.as_deref())?,
+                    scope: field(c, &format!("{M}.scope"), &scope)?,
+                })
+            })
+        }),
         DraftCommand::TaxIncentive {
             common,
             terms: t,
@@ -169,16 +283,23 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             eligibility,
         } => {
             let v = match (value, currency) {
-                (Some(v), Some(c)) => json!({"amount": v, "currency": c}),
-                (None, None) => Value::Null,
+                (Some(v), Some(c)) => Some((v, c)),
+                (None, None) => None,
                 _ => bail!("--value and --currency go together"),
             };
-            (
-                common,
-                "commitment",
-                json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "tax_incentive", "tool": tool,
-                    "rate_percent": rate, "value": v, "eligibility": eligibility}))?}),
-            )
+            write_draft(ctx, &common, c, || {
+                commitment(&t, || {
+                    Ok(Measure::TaxIncentive {
+                        tool: field(c, &format!("{M}.tool"), &tool)?,
+                        rate_percent: opt_field(c, &format!("{M}.rate_percent"), rate.as_deref())?,
+                        value: v
+                            .as_ref()
+                            .map(|(v, cur)| money(&format!("{M}.value"), (v, cur)))
+                            .transpose()?,
+                        eligibility: field(c, &format!("{M}.eligibility"), &eligibility)?,
+                    })
+                })
+            })
         }
         DraftCommand::RecyclingTarget {
             common,
@@ -186,23 +307,32 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             percent,
             basis,
             by,
-        } => (
-            common,
-            "commitment",
-            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "recycling_target",
-                "target_percent": percent, "basis": basis, "by": by}))?}),
-        ),
+        } => write_draft(ctx, &common, c, || {
+            commitment(&t, || {
+                Ok(Measure::RecyclingTarget {
+                    target_percent: field(c, &format!("{M}.target_percent"), &percent)?,
+                    basis: field(c, &format!("{M}.basis"), &basis)?,
+                    by: field(c, &format!("{M}.by"), &by)?,
+                })
+            })
+        }),
         DraftCommand::StandardsMarket {
             common,
             terms: t,
             standards,
             scope,
-        } => (
-            common,
-            "commitment",
-            json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "standards_market",
-                "standards": standards, "scope": scope}))?}),
-        ),
+        } => write_draft(ctx, &common, c, || {
+            commitment(&t, || {
+                Ok(Measure::StandardsMarket {
+                    standards: standards
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| field(c, &format!("{M}.standards[{i}]"), s))
+                        .collect::<Result<_>>()?,
+                    scope: field(c, &format!("{M}.scope"), &scope)?,
+                })
+            })
+        }),
         DraftCommand::Framework {
             common,
             terms: t,
@@ -213,18 +343,36 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
         } => {
             let pledges = pledges
                 .iter()
-                .map(|p| money("pledge", p))
+                .map(|p| money_arg("pledge", p))
                 .collect::<Result<Vec<_>>>()?;
             let pipeline = pipeline
                 .as_deref()
-                .map(|p| money("pipeline", p))
+                .map(|p| money_arg("pipeline", p))
                 .transpose()?;
-            (
-                common,
-                "commitment",
-                json!({"parties": t.parties, "terms": terms(&t, json!({"kind": "framework", "partners": partners,
-                    "pledges": pledges, "tools": tools, "pipeline": pipeline}))?}),
-            )
+            write_draft(ctx, &common, c, || {
+                commitment(&t, || {
+                    Ok(Measure::Framework {
+                        partners: partners
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| field(c, &format!("{M}.partners[{i}]"), p))
+                            .collect::<Result<_>>()?,
+                        pledges: pledges
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &p)| money(&format!("{M}.pledges[{i}]"), p))
+                            .collect::<Result<_>>()?,
+                        tools: tools
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| field(c, &format!("{M}.tools[{i}]"), s))
+                            .collect::<Result<_>>()?,
+                        pipeline: pipeline
+                            .map(|p| money(&format!("{M}.pipeline"), p))
+                            .transpose()?,
+                    })
+                })
+            })
         }
         DraftCommand::Amend {
             common,
@@ -261,11 +409,14 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
                 };
                 set_path(&mut t, path, value)?;
             }
-            (
-                common,
-                "amend",
-                json!({"target": target, "reason": reason, "terms": t}),
-            )
+            let ty = "amend";
+            write_draft(ctx, &common, ty, || {
+                Ok(Body::Amend(Amend {
+                    target: field(ty, "target", &target)?,
+                    reason: field(ty, "reason", &reason)?,
+                    terms: nested(ty, "terms", t)?,
+                }))
+            })
         }
         DraftCommand::Progress {
             common,
@@ -275,45 +426,68 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             amount,
             unit,
             note,
-        } => (
-            common,
-            "progress",
-            json!({"target": target, "as_of": as_of, "metric": metric, "amount": amount, "unit": unit, "note": note}),
-        ),
+        } => {
+            let ty = "progress";
+            write_draft(ctx, &common, ty, || {
+                Ok(Body::Progress(Progress {
+                    target: field(ty, "target", &target)?,
+                    as_of: field(ty, "as_of", &as_of)?,
+                    metric: field(ty, "metric", &metric)?,
+                    amount: field(ty, "amount", &amount)?,
+                    unit: field(ty, "unit", &unit)?,
+                    note: opt_field(ty, "note", note.as_deref())?,
+                }))
+            })
+        }
         DraftCommand::Withdraw {
             common,
             target,
             reason,
-        } => (
-            common,
-            "withdraw",
-            json!({"target": target, "reason": reason}),
-        ),
+        } => {
+            let ty = "withdraw";
+            write_draft(ctx, &common, ty, || {
+                Ok(Body::Withdraw(Withdraw {
+                    target: field(ty, "target", &target)?,
+                    reason: field(ty, "reason", &reason)?,
+                }))
+            })
+        }
         DraftCommand::AdmitMember { common, member } => {
             let m = accord_core::json::parse(&read_file(&member, super::MAX_SMALL_FILE)?)
                 .with_context(|| format!("{} is not a JSON document", member.display()))?;
-            (common, "admit_member", json!({"member": m}))
+            let ty = "admit_member";
+            write_draft(ctx, &common, ty, || {
+                Ok(Body::AdmitMember(AdmitMember {
+                    member: nested(ty, "member", m)?,
+                }))
+            })
         }
         DraftCommand::RemoveMember {
             common,
             member,
             reason,
-        } => (
-            common,
-            "remove_member",
-            json!({"member": member, "reason": reason}),
-        ),
+        } => {
+            let ty = "remove_member";
+            write_draft(ctx, &common, ty, || {
+                Ok(Body::RemoveMember(RemoveMember {
+                    member: field(ty, "member", &member)?,
+                    reason: field(ty, "reason", &reason)?,
+                }))
+            })
+        }
         DraftCommand::RotateKey {
             common,
             member,
             new_key,
         } => {
-            let k = verifier_arg("new-key", &new_key)?;
-            (
-                common,
-                "rotate_key",
-                json!({"member": member, "new_key": k.to_string()}),
-            )
+            let new_key = verifier_arg("new-key", &new_key)?;
+            let ty = "rotate_key";
+            write_draft(ctx, &common, ty, || {
+                Ok(Body::RotateKey(RotateKey {
+                    member: field(ty, "member", &member)?,
+                    new_key,
+                }))
+            })
         }
         DraftCommand::RevokeKey {
             common,
@@ -321,8 +495,8 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
             key,
             reason,
         } => {
-            let k = match key {
-                Some(k) => verifier_arg("key", &k)?.to_string(),
+            let key = match key {
+                Some(k) => verifier_arg("key", &k)?,
                 None => {
                     let mut ledger = ctx.open().context(
                         "revoke-key looks up the member's current key in --ledger (or give --key)",
@@ -332,17 +506,19 @@ pub fn run(ctx: &Ctx, d: DraftCommand) -> Result<()> {
                         .governance()?
                         .current_key(&id)
                         .ok_or_else(|| anyhow!("{member} has no current key"))?
-                        .to_string()
+                        .clone()
                 }
             };
-            (
-                common,
-                "revoke_key",
-                json!({"member": member, "key": k, "reason": reason}),
-            )
+            let ty = "revoke_key";
+            write_draft(ctx, &common, ty, || {
+                Ok(Body::RevokeKey(RevokeKey {
+                    member: field(ty, "member", &member)?,
+                    key,
+                    reason: field(ty, "reason", &reason)?,
+                }))
+            })
         }
-    };
-    write_draft(ctx, &common, ty, body)
+    }
 }
 
 /// What the ledger at hand says of a draft: its id must be unused, a commitment's parties
@@ -538,6 +714,11 @@ fn explain(p: &Value, ty: &str, e: PayloadError) -> anyhow::Error {
         }
         _ => return anyhow!("the draft does not validate: {e}"),
     };
+    at_fault(ty, &path, &why)
+}
+
+/// Why the draft member at `path` does not validate, naming the option that set it.
+fn at_fault(ty: &str, path: &str, why: &str) -> anyhow::Error {
     let date = path.ends_with("from")
         || path.ends_with("until")
         || path.ends_with("as_of")
@@ -547,13 +728,20 @@ fn explain(p: &Value, ty: &str, e: PayloadError) -> anyhow::Error {
     } else {
         ""
     };
-    match option_of(ty, &path) {
+    match option_of(ty, path) {
         Some(opt) => anyhow!("the draft does not validate: {path} (set by {opt}): {why}{form}"),
         None => anyhow!("the draft does not validate: {path}: {why}{form}"),
     }
 }
 
-fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> {
+/// Writes the draft whose body `body` builds, after the checks that come first (the output
+/// file, the origin, the common members), then validates it strictly as a signer would.
+fn write_draft(
+    ctx: &Ctx,
+    common: &Common,
+    ty: &str,
+    body: impl FnOnce() -> Result<Body>,
+) -> Result<()> {
     // A device or FIFO (`--out /dev/stdout`) is written in place, never "overwritten".
     let out_exists = std::fs::metadata(&common.out).is_ok_and(|m| m.is_file());
     if out_exists && !common.force {
@@ -575,18 +763,24 @@ fn write_draft(ctx: &Ctx, common: &Common, ty: &str, body: Value) -> Result<()> 
             bail!("the draft names its ledger: give --origin, or --ledger to take it from there")
         }
     };
-    let signed_at = match &common.signed_at {
-        Some(s) => s.clone(),
-        None => Timestamp::now().to_string(),
+    let header = |member: &'static str, why: String| {
+        explain(&Value::Null, ty, PayloadError::Header { member, why })
     };
-    let mut p = json!({"ledger": origin, "type": ty, "id": common.id, "signed_at": signed_at});
-    let mut body = body;
-    strip_nulls(&mut body);
-    if let (Value::Object(pm), Value::Object(bm)) = (&mut p, body) {
-        for (k, v) in bm {
-            pm.insert(k, v);
-        }
-    }
+    check_origin(&origin).map_err(|why| header("ledger", why))?;
+    let id = EntryId::parse(&common.id).map_err(|e| header("id", e.to_string()))?;
+    let signed_at = match &common.signed_at {
+        Some(s) => Timestamp::parse(s).map_err(|e| header("signed_at", e.to_string()))?,
+        None => Timestamp::now(),
+    };
+    let draft = Payload {
+        ledger: origin,
+        id,
+        signed_at,
+        body: body()?,
+    };
+    // The strict parse a signer makes: the model's rules (dates in order, lists within
+    // bounds...) hold for what is written.
+    let p = draft.to_value();
     let raw = serde_json::to_vec(&p)?;
     let payload = Payload::from_bytes(&raw).map_err(|e| explain(&p, ty, e))?;
     if let Some(l) = ledger.as_mut() {

@@ -669,9 +669,9 @@ impl Payload {
         })
     }
 
-    /// Encodes the payload as JSON with the common members first. Used to write drafts; once
-    /// written and signed, the bytes are kept as they are.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The payload as a JSON object with the common members first (`ledger`, `type`, `id`,
+    /// `signed_at`), then the members of its type in the model's order.
+    pub fn to_value(&self) -> Value {
         let mut out = Map::new();
         out.insert("ledger".into(), Value::String(self.ledger.clone()));
         out.insert("type".into(), Value::String(self.body.type_name().into()));
@@ -693,8 +693,14 @@ impl Payload {
                 out.insert(k, v);
             }
         }
+        Value::Object(out)
+    }
+
+    /// Encodes the payload as JSON with the common members first. Used to write drafts; once
+    /// written and signed, the bytes are kept as they are.
+    pub fn to_bytes(&self) -> Vec<u8> {
         #[allow(clippy::expect_used)]
-        let mut bytes = serde_json::to_vec_pretty(&Value::Object(out))
+        let mut bytes = serde_json::to_vec_pretty(&self.to_value())
             // A map of strings and values that came from JSON: serde_json cannot fail on it.
             .expect("a JSON map serialises");
         bytes.push(b'\n');
