@@ -251,15 +251,18 @@ impl Store for MemoryStore {
 /// sled 0.34's `flush` ends in `sync_file_range`, which does not survive a power cut or a
 /// volatile disk cache (sled issues #1452, #1351); so after each flush this also calls
 /// `fdatasync` on sled's log file, `fsync` on any other file of sled's that changed since
-/// the last sync (its config, snapshots), and `fsync` on the directory when the set of files
-/// in it changed. A commit therefore costs one device flush for the log in the common case.
+/// the last sync (its config, snapshots, blob files: see [`Synced`]), and `fsync` on the
+/// directory when the set of files in it changed. A commit therefore costs one device flush
+/// for the log in the common case.
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     dir: PathBuf,
     sync_files: bool,
-    /// What the directory held at the last sync: name, length, modification time.
-    synced: Mutex<Option<Vec<FileStamp>>>,
+    /// sled's tree for what the store keeps about itself ([`BLOBS_SYNCED`]).
+    meta: sled::Tree,
+    /// What this process knows to be durable of sled's files; `None` before the first sync.
+    synced: Mutex<Option<Synced>>,
     /// Where snapshot files were quarantined on open (see [`SledStore::open`]).
     quarantined: Option<PathBuf>,
 }
@@ -294,6 +297,181 @@ fn quarantine_snapshots(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>, StoreErro
 
 /// A file of sled's as last synced: its name, length and modification time.
 type FileStamp = (std::ffi::OsString, u64, Option<std::time::SystemTime>);
+
+/// sled's tree (beside the ledger's `accord`) for what the store records about sled's own
+/// files (docs/FORMAT.md section 11).
+pub const STORE_TREE: &str = "accord-store";
+
+/// Key in [`STORE_TREE`]: a big-endian `u64` floor; every blob file whose name (sled's log
+/// sequence number, in decimal) is at or below it was synced by the process that wrote it.
+pub const BLOBS_SYNCED: &[u8] = b"blobs-synced";
+
+/// `fsync` of a directory.
+fn sync_dir_at(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|f| f.sync_all()).map_err(io(dir))
+}
+
+/// `fsync` of a file; one removed meanwhile (sled removes old snapshots and the blobs of
+/// replaced values in the background) needs none.
+fn sync_file(path: &Path) -> Result<(), StoreError> {
+    match File::open(path).and_then(|f| f.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// What one process knows to be durable of sled's files besides its log.
+///
+/// Blob files: sled writes one once, in the call that reserves its log sequence number
+/// (its name, in decimal), and never changes it after; a [`sled::Db::flush`] returns only
+/// once every reservation made before it began is written. sled's own flush thread also
+/// writes blobs (when it relocates pages), concurrently with a sync, so a blob listed by a
+/// sync may still be being written. Hence:
+/// - a blob first listed is synced and kept as *fresh* with its length and modification
+///   time; at the next sync (whose flush began after it was listed, so it is complete by
+///   then) it is synced again if either changed, and from then on it is *settled*;
+/// - every blob named at or below the highest name listed by the previous sync was complete
+///   when this sync began and is synced once this sync ends: that is the floor recorded for
+///   the next process ([`BLOBS_SYNCED`]). sled's sequence numbers only grow, across restarts
+///   too (a process continues after the log it recovered, which holds at least what was
+///   flushed), so no later blob is named at or below a recorded floor.
+struct Synced {
+    /// `conf` and `snap.*` as last synced.
+    top: Vec<FileStamp>,
+    /// Blobs synced once complete.
+    settled: std::collections::HashSet<std::ffi::OsString>,
+    /// Blobs synced at the last sync, perhaps while being written: length, modification time.
+    fresh: std::collections::HashMap<std::ffi::OsString, (u64, Option<std::time::SystemTime>)>,
+    /// Every blob named at or below it is durable.
+    floor: u64,
+    /// The highest blob name the last sync listed.
+    listed: u64,
+    /// The floor last read from or written to [`BLOBS_SYNCED`].
+    recorded: u64,
+}
+
+impl Synced {
+    fn new(floor: u64) -> Self {
+        Self {
+            top: Vec::new(),
+            settled: std::collections::HashSet::new(),
+            fresh: std::collections::HashMap::new(),
+            floor,
+            listed: floor,
+            recorded: floor,
+        }
+    }
+
+    /// Syncs `conf` and `snap.*` files new or changed since the last sync; whether the set
+    /// of those files changed.
+    fn sync_top(&mut self, dir: &Path) -> Result<bool, StoreError> {
+        let mut now = Vec::new();
+        for d in std::fs::read_dir(dir).map_err(io(dir))? {
+            let d = d.map_err(io(dir))?;
+            let name = d.file_name();
+            if name != "conf" && !name.to_string_lossy().starts_with("snap.") {
+                continue;
+            }
+            if let Some((len, modified)) = stamp(&d.path())? {
+                now.push((name, len, modified));
+            }
+        }
+        now.sort();
+        for entry in &now {
+            if !self.top.contains(entry) {
+                sync_file(&dir.join(&entry.0))?;
+            }
+        }
+        let names = |v: &[FileStamp]| v.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
+        let changed = names(&self.top) != names(&now);
+        self.top = now;
+        Ok(changed)
+    }
+
+    /// Syncs the blob files not known durable; whether the set of blob files changed.
+    fn sync_blobs(&mut self, dir: &Path) -> Result<bool, StoreError> {
+        let blobs = dir.join("blobs");
+        let listing = match std::fs::read_dir(&blobs) {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io(&blobs)(e)),
+        };
+        let floor = self.floor.max(self.listed);
+        let mut present = std::collections::HashSet::with_capacity(self.settled.len() + 16);
+        let mut fresh = std::collections::HashMap::new();
+        let mut changed = false;
+        let mut highest = self.listed;
+        for d in listing {
+            let name = d.map_err(io(&blobs))?.file_name();
+            let lsn = name.to_str().and_then(|n| n.parse::<u64>().ok());
+            if let Some(lsn) = lsn {
+                highest = highest.max(lsn);
+            }
+            if self.settled.contains(&name) || lsn.is_some_and(|l| l <= self.floor) {
+                present.insert(name);
+                continue;
+            }
+            let path = blobs.join(&name);
+            let Some(now) = stamp(&path)? else {
+                continue;
+            };
+            match self.fresh.get(&name) {
+                // Complete now and unchanged since it was synced: that sync covered it.
+                Some(before) if *before == now => {}
+                // Complete now (listed by the last sync), but it grew since: sync it again.
+                Some(_) => sync_file(&path)?,
+                None => {
+                    sync_file(&path)?;
+                    changed = true;
+                    fresh.insert(name.clone(), now);
+                    present.insert(name);
+                    continue;
+                }
+            }
+            self.fresh.remove(&name);
+            present.insert(name);
+        }
+        for name in present.iter() {
+            if !fresh.contains_key(name) {
+                self.settled.insert(name.clone());
+            }
+        }
+        // Blobs removed since (sled's clean-up) change the directory too.
+        let before = self.settled.len();
+        self.settled.retain(|n| present.contains(n));
+        changed |= self.settled.len() != before;
+        self.fresh = fresh;
+        self.floor = floor;
+        self.listed = highest;
+        Ok(changed)
+    }
+
+    /// The floor to record for the next process: `Some` when it rose since it was read or
+    /// last recorded.
+    fn floor_to_record(&mut self) -> Option<u64> {
+        (self.floor > self.recorded).then(|| {
+            self.recorded = self.floor;
+            self.floor
+        })
+    }
+}
+
+/// A file's length and modification time; `None` if it is gone (sled removed it).
+fn stamp(path: &Path) -> Result<Option<(u64, Option<std::time::SystemTime>)>, StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(Some((m.len(), m.modified().ok()))),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
 
 /// sled's page cache. sled's default is 1 GiB, which an audit streaming a large ledger fills
 /// with pages it never reads again; this bounds the resident memory of a reader.
@@ -374,9 +552,11 @@ impl SledStore {
             _ => backend(e),
         })?;
         let tree = db.open_tree("accord").map_err(backend)?;
+        let meta = db.open_tree(STORE_TREE).map_err(backend)?;
         Ok(Self {
             db,
             tree,
+            meta,
             dir: dir.to_path_buf(),
             sync_files: std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none(),
             synced: Mutex::new(None),
@@ -392,6 +572,11 @@ impl SledStore {
     /// Makes everything written so far durable: sled's flush, then `fdatasync` of its log,
     /// `fsync` of its other files that changed, and of the directory if its entries changed.
     ///
+    /// Blob files (sled's values over its inline threshold, one file each in `blobs/`) are
+    /// many at scale (one per full entry bundle) and written once: each is synced once, by
+    /// the first sync that sees it. A new process learns from [`BLOBS_SYNCED`] which blobs
+    /// an earlier one synced, so it does not sync them all again (docs/FORMAT.md section 11).
+    ///
     /// # Errors
     /// [`StoreError`].
     pub fn sync(&self) -> Result<(), StoreError> {
@@ -403,71 +588,59 @@ impl SledStore {
         File::open(&log)
             .and_then(|f| f.sync_data())
             .map_err(io(&log))?;
-        // sled's other files: its config, snapshots (written and synced by sled, then renamed
-        // into place), and large values in blobs/ (never synced by sled).
-        let blobs = self.dir.join("blobs");
-        let mut now = Vec::new();
-        for dir in [&self.dir, &blobs] {
-            let listing = match std::fs::read_dir(dir) {
-                Ok(l) => l,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && *dir == blobs => continue,
-                Err(e) => return Err(io(dir)(e)),
-            };
-            for d in listing {
-                let d = d.map_err(io(dir))?;
-                let name = d.file_name();
-                let owned =
-                    *dir == blobs || name == "conf" || name.to_string_lossy().starts_with("snap.");
-                if !owned {
-                    continue;
-                }
-                // sled removes blob files of replaced or deleted values in the background: a
-                // file listed a moment ago may be gone, and then there is nothing to sync.
-                let meta = match d.metadata() {
-                    Ok(m) => m,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io(&d.path())(e)),
-                };
-                if meta.is_file() {
-                    let rel = Path::new(dir.file_name().unwrap_or_default()).join(&name);
-                    let key = if *dir == blobs {
-                        rel.into_os_string()
-                    } else {
-                        name
-                    };
-                    now.push((key, meta.len(), meta.modified().ok()));
-                }
-            }
-        }
-        now.sort();
-        let mut synced = self
+        let mut guard = self
             .synced
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before = synced.as_deref().unwrap_or(&[]);
-        for entry in &now {
-            if !before.contains(entry) {
-                let path = self.dir.join(&entry.0);
-                match File::open(&path).and_then(|f| f.sync_all()) {
-                    Ok(()) => {}
-                    // sled removes old snapshots as it writes new ones.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => return Err(StoreError::Io { path, source }),
-                }
+        let first = guard.is_none();
+        let synced = guard.get_or_insert_with(|| Synced::new(self.blobs_synced_hint()));
+        self.sync_sled_files(synced, first)?;
+        if first && synced.floor < synced.listed {
+            // A process that syncs once (a command) would never record a floor above the
+            // one it read: flush again, so that every blob just listed is complete, and
+            // check them once more; the floor is then what this pass listed.
+            self.db.flush().map_err(backend)?;
+            self.sync_sled_files(synced, false)?;
+        }
+        if let Some(floor) = synced.floor_to_record() {
+            // A hint for the next process, written after the syncs it vouches for. Lost in
+            // a crash, an older (lower) one is read, which only means syncing again what is
+            // already durable.
+            self.meta
+                .insert(BLOBS_SYNCED, &floor.to_be_bytes())
+                .map_err(backend)?;
+            if first {
+                self.db.flush().map_err(backend)?;
             }
         }
-        let names = |v: &[FileStamp]| v.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
-        if synced.is_none() || names(before) != names(&now) {
-            for dir in [&self.dir, &blobs] {
-                match File::open(dir).and_then(|f| f.sync_all()) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && *dir == blobs => {}
-                    Err(e) => return Err(io(dir)(e)),
-                }
-            }
-        }
-        *synced = Some(now);
         Ok(())
+    }
+
+    /// One pass over sled's files besides its log ([`Synced`]).
+    fn sync_sled_files(&self, synced: &mut Synced, first: bool) -> Result<(), StoreError> {
+        let dir_changed = synced.sync_top(&self.dir)?;
+        let blobs_changed = synced.sync_blobs(&self.dir)?;
+        if first || dir_changed {
+            sync_dir_at(&self.dir)?;
+        }
+        if first || blobs_changed {
+            let blobs = self.dir.join("blobs");
+            match File::open(&blobs).and_then(|f| f.sync_all()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&blobs)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The floor an earlier process recorded under [`BLOBS_SYNCED`]; 0 (sync every blob) if
+    /// there is none or it cannot be read.
+    fn blobs_synced_hint(&self) -> u64 {
+        match self.meta.get(BLOBS_SYNCED) {
+            Ok(Some(v)) => <[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes),
+            _ => 0,
+        }
     }
 
     /// Bytes sled uses on disk.
@@ -676,6 +849,46 @@ mod tests {
     fn sled_store_conforms() {
         let dir = tempfile::tempdir().unwrap();
         conformance::run(&SledStore::open(dir.path()).unwrap());
+    }
+
+    fn blob_names(dir: &Path) -> Vec<u64> {
+        let mut v: Vec<u64> = std::fs::read_dir(dir.join("blobs"))
+            .unwrap()
+            .filter_map(|d| d.unwrap().file_name().to_str()?.parse().ok())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Values over sled's inline threshold are blob files: the first sync of a process syncs
+    /// the ones above the floor it read and records a floor covering all it listed, which
+    /// the next process reads; a blob written later is above it (synced, kept as fresh).
+    #[test]
+    fn blob_floor_is_recorded_for_the_next_process() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.blobs_synced_hint(), 0);
+            let mut b = WriteBatch::default();
+            b.put(b"big1".to_vec(), vec![1; 300_000]);
+            store.commit(b).unwrap();
+            let names = blob_names(dir.path());
+            let highest = *names.last().expect("a 300 KB value is a blob file");
+            assert_eq!(store.blobs_synced_hint(), highest);
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let floor = store.blobs_synced_hint();
+        assert!(floor >= *blob_names(dir.path()).first().unwrap());
+        let mut b = WriteBatch::default();
+        b.put(b"big2".to_vec(), vec![2; 300_000]);
+        store.commit(b).unwrap();
+        let newest = *blob_names(dir.path()).last().unwrap();
+        assert!(newest > floor, "a new blob is named above the floor read");
+        assert!(store.blobs_synced_hint() >= newest);
+        let guard = store.synced.lock().unwrap();
+        let synced = guard.as_ref().unwrap();
+        assert!(synced.floor >= newest);
+        assert_eq!(store.get(b"big1").unwrap().unwrap().len(), 300_000);
     }
 
     /// sled issues #1527/#1533: a snapshot left unreadable by a kill makes sled refuse to
