@@ -88,20 +88,15 @@ fn watch_reports_a_key_used_behind_the_members_back_once() {
     assert!(findings(&r.stdout).is_empty(), "{}", r.stdout);
 
     // Both journals together: the signature is accounted for.
-    let r = env.ok(&[
-        "--json",
-        "--ledger",
-        "ledger",
-        "watch",
-        "--member",
-        "JP-MOF",
-        "--journal",
+    let mut both = WATCH.to_vec();
+    both.extend([
         "jp.key.journal",
         "--journal",
         "elsewhere.journal",
         "--state",
         "both.watch",
     ]);
+    let r = env.ok(&both);
     let f = findings(&r.stdout);
     assert!(f.iter().all(|v| v["kind"] != "alert"), "{f:?}");
 
@@ -157,7 +152,7 @@ fn watch_from_a_server_reads_the_tiles_and_finds_the_alert() {
             "pass.txt",
         ],
     );
-    let r = env.run(&[
+    let remote = [
         "--json",
         "watch",
         "--from",
@@ -168,7 +163,8 @@ fn watch_from_a_server_reads_the_tiles_and_finds_the_alert() {
         "jp.key.journal",
         "--state",
         "remote.watch",
-    ]);
+    ];
+    let r = env.run(&remote);
     assert_eq!(r.code, 1, "stdout {}\nstderr {}", r.stdout, r.stderr);
     let f = findings(&r.stdout);
     assert_eq!(
@@ -177,18 +173,8 @@ fn watch_from_a_server_reads_the_tiles_and_finds_the_alert() {
         "{}",
         r.stdout
     );
-    let r = env.ok(&[
-        "--json",
-        "watch",
-        "--from",
-        &server.url,
-        "--member",
-        "JP-MOF",
-        "--journal",
-        "jp.key.journal",
-        "--state",
-        "remote.watch",
-    ]);
+    // Run again: nothing new since the state was kept.
+    let r = env.ok(&remote);
     assert!(findings(&r.stdout).is_empty(), "{}", r.stdout);
     assert_eq!(server.terminate(), 0);
 }

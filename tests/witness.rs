@@ -65,23 +65,32 @@ fn member_keys(env: &Env) -> HashMap<String, VerifierKey> {
 }
 
 fn witness(env: &Env, member: &str, state: &str, log: &(String, String)) -> Server {
-    let key = format!("d/keys/{member}.key");
+    spawn_witness(env, &format!("d/keys/{member}.key"), state, log, &[])
+}
+
+/// `accord witness serve --key KEY --state STATE` on a free loopback port for `log`.
+fn spawn_witness(
+    env: &Env,
+    key: &str,
+    state: &str,
+    log: &(String, String),
+    extra: &[&str],
+) -> Server {
     let spec = format!("{}={}", log.0, log.1);
-    Server::spawn(
-        env,
-        &[
-            "witness",
-            "serve",
-            "--key",
-            &key,
-            "--state",
-            state,
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            &spec,
-        ],
-    )
+    let mut args = vec![
+        "witness",
+        "serve",
+        "--key",
+        key,
+        "--state",
+        state,
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        &spec,
+    ];
+    args.extend_from_slice(extra);
+    Server::spawn(env, &args)
 }
 
 /// The real tree of the demo ledger, from its exported leaf hashes: roots and proofs at any
@@ -594,24 +603,7 @@ fn a_down_or_hanging_witness_does_not_block_submissions() {
 /// `accord witness serve` for a member of the two-member ledger (keys encrypted with the
 /// test passphrase, read from `pass.txt`).
 fn member_witness(env: &Env, key: &str, state: &str, log: &(String, String)) -> Server {
-    let spec = format!("{}={}", log.0, log.1);
-    Server::spawn(
-        env,
-        &[
-            "witness",
-            "serve",
-            "--key",
-            key,
-            "--state",
-            state,
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            &spec,
-            "--passphrase-file",
-            "pass.txt",
-        ],
-    )
+    spawn_witness(env, key, state, log, &["--passphrase-file", "pass.txt"])
 }
 
 /// A joint JP/US framework signed by both (JP-MOF's signature recorded in jp.key.journal).

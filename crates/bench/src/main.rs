@@ -115,6 +115,9 @@ enum Cmd {
         /// Concurrent HTTP clients.
         #[arg(long, default_value_t = 64)]
         clients: usize,
+        /// Submissions sent over HTTP by those clients (a longer run for a profiler).
+        #[arg(long, default_value_t = outside::SUBMISSIONS)]
+        submissions: usize,
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
@@ -228,9 +231,10 @@ fn main() -> Result<()> {
             seed,
             submits,
             clients,
+            submissions,
             json_out,
         }) => {
-            let o = outside::measure(ledger, *entries, *seed, *submits, *clients)?;
+            let o = outside::measure(ledger, *entries, *seed, *submits, *clients, *submissions)?;
             print!("{}", outside::table(&o));
             json_line(&o, json_out.as_deref())?;
             return Ok(());
@@ -358,7 +362,7 @@ fn main() -> Result<()> {
     }
     if let Some(k) = &cli.keep {
         outside::keep_keys(k, &w.synth)?;
-        let o = outside::measure(k, largest, cli.seed, 15, 64)?;
+        let o = outside::measure(k, largest, cli.seed, 15, 64, outside::SUBMISSIONS)?;
         print!("{}", outside::table(&o));
         let line = serde_json::to_string(&o)?;
         println!("{line}");

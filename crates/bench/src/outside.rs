@@ -115,6 +115,9 @@ pub struct Outside {
     pub loadavg_end: String,
 }
 
+/// Submissions the service part sends by default (the same in every recorded run).
+pub const SUBMISSIONS: usize = 1024;
+
 /// Times the CLI and the service on the kept ledger `dir` of `entries` entries made by
 /// `Synth::new(MEMBERS, seed)`; new entries continue that workload.
 #[allow(clippy::too_many_lines)]
@@ -124,6 +127,7 @@ pub fn measure(
     seed: u8,
     submits: usize,
     clients: usize,
+    submissions: usize,
 ) -> Result<Outside> {
     let bin = accord_bin()?;
     let mut o = Outside {
@@ -191,7 +195,7 @@ pub fn measure(
         o.checkpoint_ms, o.cosign_first_ms, o.cosign_ms
     ));
 
-    serve(&bin, d, lk, &mut synth, seed, &mut o)?;
+    serve(&bin, d, lk, &mut synth, seed, submissions, &mut o)?;
     o.loadavg_end = crate::util::loadavg();
     Ok(o)
 }
@@ -263,11 +267,12 @@ fn serve(
     lk: &str,
     synth: &mut Synth,
     seed: u8,
+    submissions: usize,
     o: &mut Outside,
 ) -> Result<()> {
     let (child, url) = start_serve(bin, d, lk)?;
 
-    let n_sub = 1024usize;
+    let n_sub = submissions;
     let bodies: Vec<Vec<u8>> = (0..n_sub).map(|_| synth.next_entry().to_json()).collect();
     let size = o.entries;
     let rt = tokio::runtime::Builder::new_multi_thread()

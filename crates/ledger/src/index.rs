@@ -38,12 +38,17 @@ fn corrupt(page: &[u8], why: &str) -> StoreError {
     StoreError::Corrupt(format!("index page {}: {why}", printable(page)))
 }
 
-/// Decodes a page: repeated `u16 BE len, key rest, u32 BE len, value`, keys strictly
-/// increasing and not below the page's own key.
-pub(crate) fn decode(page_key: &[u8], bytes: &[u8]) -> Result<Vec<Kv>, StoreError> {
-    let mut out: Vec<Kv> = Vec::new();
+/// Walks a page's rows without copying them: repeated `u16 BE len, key rest, u32 BE len,
+/// value`, keys strictly increasing and not below the page's own key; `f` sees each row in
+/// order. Every row is checked, whatever `f` does.
+fn walk<'b>(
+    page_key: &[u8],
+    bytes: &'b [u8],
+    mut f: impl FnMut(&'b [u8], &'b [u8]),
+) -> Result<(), StoreError> {
     let mut rest = bytes;
     let first = page_key.get(1..).unwrap_or_default();
+    let mut prev: Option<&[u8]> = None;
     while !rest.is_empty() {
         let (klen, r) =
             take_len::<2>(rest).ok_or_else(|| corrupt(page_key, "truncated key length"))?;
@@ -54,13 +59,32 @@ pub(crate) fn decode(page_key: &[u8], bytes: &[u8]) -> Result<Vec<Kv>, StoreErro
         if k < first {
             return Err(corrupt(page_key, "a key sorts before the page"));
         }
-        if out.last().is_some_and(|(prev, _)| prev.as_slice() >= k) {
+        if prev.is_some_and(|p| p >= k) {
             return Err(corrupt(page_key, "keys out of order"));
         }
-        out.push((k.to_vec(), v.to_vec()));
+        f(k, v);
+        prev = Some(k);
         rest = r;
     }
+    Ok(())
+}
+
+/// Decodes a page (see [`walk`]).
+pub(crate) fn decode(page_key: &[u8], bytes: &[u8]) -> Result<Vec<Kv>, StoreError> {
+    let mut out: Vec<Kv> = Vec::new();
+    walk(page_key, bytes, |k, v| out.push((k.to_vec(), v.to_vec())))?;
     Ok(out)
+}
+
+/// The value of key rest `rest` in a page, copying only it (the page is checked whole).
+fn find(page_key: &[u8], bytes: &[u8], rest: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut found = None;
+    walk(page_key, bytes, |k, v| {
+        if found.is_none() && k == rest {
+            found = Some(v.to_vec());
+        }
+    })?;
+    Ok(found)
 }
 
 fn take_len<const N: usize>(b: &[u8]) -> Option<(usize, &[u8])> {
@@ -221,10 +245,7 @@ impl Store for Paged {
         let Some((pk, bytes)) = self.page_of(key)? else {
             return Ok(None);
         };
-        let rest = &key[1..];
-        Ok(decode(&pk, &bytes)?
-            .into_iter()
-            .find_map(|(k, v)| (k.as_slice() == rest).then_some(v)))
+        find(&pk, &bytes, &key[1..])
     }
 
     fn scan<'a>(

@@ -49,6 +49,37 @@ pub struct AppState {
     pub drain: Arc<Drain>,
     /// How long one request may take, its body included.
     pub request_timeout: Duration,
+    /// Full tiles and entry bundles served so far.
+    pub tiles: TileCache,
+}
+
+/// Bytes of full tiles and entry bundles kept in memory by [`TileCache`]: all the level-0
+/// tiles of about 1M entries, or some 150 entry bundles.
+pub const TILE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+#[derive(Clone)]
+struct ByLength;
+
+impl quick_cache::Weighter<TileId, Bytes> for ByLength {
+    fn weight(&self, _: &TileId, v: &Bytes) -> u64 {
+        v.len() as u64
+    }
+}
+
+/// Full tiles and entry bundles already served, answered again without the ledger: a full
+/// tile never changes, and once in the published tree it stays there (the published size
+/// only grows). Bounded by [`TILE_CACHE_BYTES`]; what is evicted is read again.
+#[derive(Clone)]
+pub struct TileCache(Arc<quick_cache::sync::Cache<TileId, Bytes, ByLength>>);
+
+impl Default for TileCache {
+    fn default() -> Self {
+        Self(Arc::new(quick_cache::sync::Cache::with_weighter(
+            8192,
+            TILE_CACHE_BYTES,
+            ByLength,
+        )))
+    }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -185,7 +216,12 @@ pub fn parse_cosignature_body(body: &[u8]) -> ApiResult<(String, String)> {
     Ok((text, req.cosignature))
 }
 
-fn bytes_response(content_type: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {
+fn bytes_response(
+    content_type: &'static str,
+    cache: &'static str,
+    bytes: impl Into<Bytes>,
+) -> Response {
+    let bytes: Bytes = bytes.into();
     let mut res = Response::new(Body::from(bytes));
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -226,6 +262,10 @@ async fn checkpoint(State(st): State<AppState>) -> ApiResult<Response> {
 /// `GET /tile/...`: a hash tile or entry bundle of the published tree.
 async fn tile(State(st): State<AppState>, uri: Uri) -> ApiResult<Response> {
     let id = parse_tile_path(uri.path().trim_start_matches('/'))?;
+    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    if let Some(bytes) = st.tiles.0.get(&id) {
+        return Ok(bytes_response("application/octet-stream", IMMUTABLE, bytes));
+    }
     let bytes = read(&st, move |l| {
         let size = published_size(l)?;
         let published =
@@ -238,8 +278,10 @@ async fn tile(State(st): State<AppState>, uri: Uri) -> ApiResult<Response> {
         Ok(l.read_tile(id)?)
     })
     .await?;
+    let bytes = Bytes::from(bytes);
     let cache = if id.is_full() {
-        "public, max-age=31536000, immutable"
+        st.tiles.0.insert(id, bytes.clone());
+        IMMUTABLE
     } else {
         "no-cache"
     };

@@ -355,6 +355,7 @@ pub fn start_with(
         limiter: Arc::new(limits::RateLimiter::new(limits.rate, limits.burst)),
         drain: Arc::new(drain::Drain::default()),
         request_timeout: limits.request_timeout,
+        tiles: http::TileCache::default(),
     };
     (state, sequencer)
 }

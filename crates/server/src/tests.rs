@@ -124,6 +124,21 @@ async fn partial_tiles_for_every_width_and_full_tiles_immutable() {
         "public, max-age=31536000, immutable"
     );
     assert_eq!(headers[header::CONTENT_TYPE], "application/octet-stream");
+    // Served again from the cache of full tiles: the same bytes and headers.
+    let (s, again_headers, again) = get(&h.app, "/tile/0/000").await;
+    assert_eq!((s, &again), (StatusCode::OK, &body));
+    assert_eq!(
+        again_headers[header::CACHE_CONTROL],
+        headers[header::CACHE_CONTROL]
+    );
+    assert_eq!(
+        again_headers[header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
+    let (_, _, b0) = get(&h.app, "/tile/entries/000").await;
+    let (_, _, b0_again) = get(&h.app, "/tile/entries/000").await;
+    assert_eq!(b0, b0_again);
+    assert_eq!(accord_core::tiles::bundle_entries(&b0).unwrap().len(), 256);
     let (s, headers, wide) = get(&h.app, "/tile/0/001.p/44").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(wide.len(), 44 * 32);
