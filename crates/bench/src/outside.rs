@@ -272,8 +272,9 @@ fn serve(
 ) -> Result<()> {
     let (child, url) = start_serve(bin, d, lk)?;
 
-    let n_sub = submissions;
-    let bodies: Vec<Vec<u8>> = (0..n_sub).map(|_| synth.next_entry().to_json()).collect();
+    let bodies: Vec<Vec<u8>> = (0..submissions)
+        .map(|_| synth.next_entry().to_json())
+        .collect();
     let size = o.entries;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -311,8 +311,8 @@ fn sync_dir_at(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|f| f.sync_all()).map_err(io(dir))
 }
 
-/// `fsync` of a file; one removed meanwhile (sled removes old snapshots and the blobs of
-/// replaced values in the background) needs none.
+/// `fsync` of a file or directory; one removed meanwhile (sled removes old snapshots and the
+/// blobs of replaced values in the background; `blobs/` exists once sled made it) needs none.
 fn sync_file(path: &Path) -> Result<(), StoreError> {
     match File::open(path).and_then(|f| f.sync_all()) {
         Ok(()) => Ok(()),
@@ -342,7 +342,7 @@ fn sync_file(path: &Path) -> Result<(), StoreError> {
 struct Synced {
     /// `conf` and `snap.*` as last synced.
     top: Vec<FileStamp>,
-    /// Blobs synced once complete.
+    /// Blobs synced once complete, above the floor when they settled.
     settled: std::collections::HashSet<std::ffi::OsString>,
     /// Blobs synced at the last sync, perhaps while being written: length, modification time.
     fresh: std::collections::HashMap<std::ffi::OsString, (u64, Option<std::time::SystemTime>)>,
@@ -401,8 +401,11 @@ impl Synced {
             Err(e) => return Err(io(&blobs)(e)),
         };
         let floor = self.floor.max(self.listed);
+        // Every name listed (to see which settled blobs sled removed), the blobs synced for
+        // the first time, and the fresh ones found complete.
         let mut present = std::collections::HashSet::with_capacity(self.settled.len() + 16);
         let mut fresh = std::collections::HashMap::new();
+        let mut now_settled = Vec::new();
         let mut changed = false;
         let mut highest = self.listed;
         for d in listing {
@@ -411,39 +414,34 @@ impl Synced {
             if let Some(lsn) = lsn {
                 highest = highest.max(lsn);
             }
-            if self.settled.contains(&name) || lsn.is_some_and(|l| l <= self.floor) {
-                present.insert(name);
-                continue;
-            }
-            let path = blobs.join(&name);
-            let Some(now) = stamp(&path)? else {
-                continue;
-            };
-            match self.fresh.get(&name) {
-                // Complete now and unchanged since it was synced: that sync covered it.
-                Some(before) if *before == now => {}
-                // Complete now (listed by the last sync), but it grew since: sync it again.
-                Some(_) => sync_file(&path)?,
-                None => {
-                    sync_file(&path)?;
-                    changed = true;
-                    fresh.insert(name.clone(), now);
-                    present.insert(name);
+            if !self.settled.contains(&name) && lsn.is_none_or(|l| l > self.floor) {
+                let path = blobs.join(&name);
+                let Some(now) = stamp(&path)? else {
                     continue;
+                };
+                match self.fresh.get(&name) {
+                    // Listed by the last sync, so complete now: if it is unchanged since, that
+                    // sync covered it; if it grew, it is synced again.
+                    Some(before) => {
+                        if *before != now {
+                            sync_file(&path)?;
+                        }
+                        now_settled.push(name.clone());
+                    }
+                    None => {
+                        sync_file(&path)?;
+                        changed = true;
+                        fresh.insert(name.clone(), now);
+                    }
                 }
             }
-            self.fresh.remove(&name);
             present.insert(name);
-        }
-        for name in present.iter() {
-            if !fresh.contains_key(name) {
-                self.settled.insert(name.clone());
-            }
         }
         // Blobs removed since (sled's clean-up) change the directory too.
         let before = self.settled.len();
         self.settled.retain(|n| present.contains(n));
         changed |= self.settled.len() != before;
+        self.settled.extend(now_settled);
         self.fresh = fresh;
         self.floor = floor;
         self.listed = highest;
@@ -624,12 +622,7 @@ impl SledStore {
             sync_dir_at(&self.dir)?;
         }
         if first || blobs_changed {
-            let blobs = self.dir.join("blobs");
-            match File::open(&blobs).and_then(|f| f.sync_all()) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io(&blobs)(e)),
-            }
+            sync_file(&self.dir.join("blobs"))?;
         }
         Ok(())
     }

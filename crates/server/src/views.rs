@@ -8,13 +8,18 @@ use accord_core::log::Hash;
 use accord_ledger::{Appended, ConsistencyProof, InclusionProof, StoredCheckpoint, StoredEntry};
 use serde_json::{json, Value};
 
+/// The member id of a DSSE `keyid` hint (`ID+hex8`).
+fn signer_of(keyid: &str) -> String {
+    keyid.split('+').next().unwrap_or("?").to_owned()
+}
+
 /// The member ids of an entry's signers, from the DSSE `keyid` hints (`ID+hex8`).
 pub fn signer_ids(e: &StoredEntry) -> Vec<String> {
     e.entry
         .envelope
         .signatures
         .iter()
-        .map(|s| s.keyid.split('+').next().unwrap_or("?").to_owned())
+        .map(|s| signer_of(&s.keyid))
         .collect()
 }
 
@@ -28,9 +33,7 @@ pub fn object_signer_ids(v: &Value) -> Vec<String> {
                 .map(|sig| {
                     sig["keyid"]
                         .as_str()
-                        .and_then(|k| k.split('+').next())
-                        .unwrap_or("?")
-                        .to_owned()
+                        .map_or_else(|| "?".to_owned(), signer_of)
                 })
                 .collect()
         })
