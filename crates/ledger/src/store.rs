@@ -156,6 +156,18 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError::Overwrite`] or a backend failure.
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Applies `batch` atomically, as [`Store::commit`] does, but may return before it is
+    /// durable: it is visible to reads at once, and durable once a later sync of the store
+    /// returns (for [`SledStore`], [`SledStore::sync`]). A crash before that may lose it,
+    /// whole (never part of it), together with every batch applied after it. A store
+    /// without a separate sync makes it durable here.
+    ///
+    /// # Errors
+    /// As [`Store::commit`].
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.commit(batch)
+    }
 }
 
 /// An in-memory store.
@@ -352,6 +364,68 @@ struct Synced {
     listed: u64,
     /// The floor last read from or written to [`BLOBS_SYNCED`].
     recorded: u64,
+    /// Tells whether `blobs/` may have changed since it was last listed.
+    watch: BlobWatch,
+}
+
+/// On Linux, an inotify watch on `blobs/`, set up before a listing: a sync that finds no
+/// event (a file created, moved in or out, or removed) since the last listing, and no blob
+/// left to check again, knows the directory holds what it listed and need not list its
+/// hundreds of files again. Without a watch (another system, or inotify refused) every sync
+/// lists the directory.
+struct BlobWatch {
+    #[cfg(target_os = "linux")]
+    inotify: Option<inotify::Inotify>,
+}
+
+impl BlobWatch {
+    fn new() -> Self {
+        Self {
+            #[cfg(target_os = "linux")]
+            inotify: None,
+        }
+    }
+
+    /// Whether `blobs/` is known unchanged since the last listing. `false` sets up the
+    /// watch if there is none, so it covers the listing about to be made.
+    #[cfg(target_os = "linux")]
+    fn unchanged(&mut self, blobs: &Path) -> bool {
+        use inotify::{Inotify, WatchMask};
+        let Some(watch) = &mut self.inotify else {
+            let mask = WatchMask::CREATE
+                | WatchMask::MOVED_TO
+                | WatchMask::MOVED_FROM
+                | WatchMask::DELETE
+                | WatchMask::DELETE_SELF
+                | WatchMask::MOVE_SELF;
+            self.inotify = Inotify::init()
+                .and_then(|i| i.watches().add(blobs, mask).map(|_| i))
+                .ok();
+            return false;
+        };
+        let mut buf = [0u8; 4096];
+        let mut quiet = true;
+        loop {
+            match watch.read_events(&mut buf) {
+                Ok(mut events) => {
+                    if events.next().is_some() {
+                        quiet = false;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return quiet,
+                Err(_) => {
+                    // Not knowable: drop the watch and list (a new watch comes with it).
+                    self.inotify = None;
+                    return false;
+                }
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn unchanged(&mut self, _blobs: &Path) -> bool {
+        false
+    }
 }
 
 impl Synced {
@@ -363,6 +437,7 @@ impl Synced {
             floor,
             listed: floor,
             recorded: floor,
+            watch: BlobWatch::new(),
         }
     }
 
@@ -395,6 +470,11 @@ impl Synced {
     /// Syncs the blob files not known durable; whether the set of blob files changed.
     fn sync_blobs(&mut self, dir: &Path) -> Result<bool, StoreError> {
         let blobs = dir.join("blobs");
+        if self.fresh.is_empty() && self.watch.unchanged(&blobs) {
+            // What the last listing saw is all there is, and every blob of it is settled.
+            self.floor = self.floor.max(self.listed);
+            return Ok(false);
+        }
         let listing = match std::fs::read_dir(&blobs) {
             Ok(l) => l,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -730,6 +810,11 @@ impl Store for SledStore {
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.apply(batch)?;
+        self.sync()
+    }
+
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         batch.check(|k| unpanic(|| self.tree.contains_key(k).map_err(backend)))?;
         let mut sled_batch = sled::Batch::default();
         for op in batch.ops {
@@ -738,8 +823,7 @@ impl Store for SledStore {
                 Op::Delete(k) => sled_batch.remove(k),
             }
         }
-        unpanic(|| self.tree.apply_batch(sled_batch).map_err(backend))?;
-        self.sync()
+        unpanic(|| self.tree.apply_batch(sled_batch).map_err(backend))
     }
 }
 
@@ -882,6 +966,65 @@ mod tests {
         let synced = guard.as_ref().unwrap();
         assert!(synced.floor >= newest);
         assert_eq!(store.get(b"big1").unwrap().unwrap().len(), 300_000);
+    }
+
+    /// The watch says "unchanged" only while nothing was created in, moved into or out of,
+    /// or removed from the directory since the previous call, and never on the first call.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_blob_watch_sees_every_change_to_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs");
+        std::fs::create_dir(&blobs).unwrap();
+        let mut watch = BlobWatch::new();
+        assert!(!watch.unchanged(&blobs), "the first call must list");
+        assert!(watch.unchanged(&blobs));
+        std::fs::write(blobs.join("7"), b"x").unwrap();
+        assert!(!watch.unchanged(&blobs), "a new file");
+        assert!(watch.unchanged(&blobs));
+        std::fs::write(dir.path().join("8"), b"y").unwrap();
+        std::fs::rename(dir.path().join("8"), blobs.join("8")).unwrap();
+        assert!(!watch.unchanged(&blobs), "a file moved in");
+        std::fs::remove_file(blobs.join("7")).unwrap();
+        assert!(!watch.unchanged(&blobs), "a file removed");
+        assert!(watch.unchanged(&blobs));
+        std::fs::remove_dir_all(&blobs).unwrap();
+        assert!(!watch.unchanged(&blobs), "the directory removed");
+    }
+
+    /// A store whose blob directory is watched still settles every new blob: the blob's
+    /// creation makes the next sync list the directory again.
+    #[test]
+    fn a_blob_written_after_a_quiet_sync_is_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for i in 0u8..3 {
+            let mut b = WriteBatch::default();
+            b.put(vec![b's', i], vec![i; 100]);
+            store.commit(b).unwrap();
+        }
+        let mut b = WriteBatch::default();
+        b.put(b"big".to_vec(), vec![3; 300_000]);
+        store.commit(b).unwrap();
+        let newest = *blob_names(dir.path())
+            .last()
+            .expect("a 300 KB value is a blob file");
+        {
+            let guard = store.synced.lock().unwrap();
+            let synced = guard.as_ref().unwrap();
+            let name = std::ffi::OsString::from(newest.to_string());
+            assert!(
+                synced.fresh.contains_key(&name),
+                "the commit synced the new blob"
+            );
+        }
+        // The next syncs settle it: the floor rises over it and is recorded.
+        for i in 3u8..5 {
+            let mut b = WriteBatch::default();
+            b.put(vec![b's', i], vec![i; 100]);
+            store.commit(b).unwrap();
+        }
+        assert!(store.blobs_synced_hint() >= newest);
     }
 
     /// sled issues #1527/#1533: a snapshot left unreadable by a kill makes sled refuse to
