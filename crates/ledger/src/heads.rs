@@ -109,12 +109,18 @@ impl HeadLog {
         self.last
     }
 
-    /// Appends `head` durably (unless it equals the last one).
+    /// Appends `head` durably, unless the last one recorded covers it (it equals `head`, or
+    /// it is later: no fewer entries, checkpoints and cosignatures; a service may record a
+    /// group's head after a checkpoint recorded a later one).
     ///
     /// # Errors
     /// I/O errors.
     pub fn record(&mut self, head: Head, sync: bool) -> Result<(), LedgerError> {
-        if self.last == Some(head) {
+        if self.last.is_some_and(|l| {
+            l.size >= head.size
+                && l.checkpoints >= head.checkpoints
+                && l.cosignatures >= head.cosignatures
+        }) {
             return Ok(());
         }
         self.file

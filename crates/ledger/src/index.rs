@@ -312,6 +312,19 @@ impl Store for Paged {
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let out = self.pages_of(batch)?;
+        self.inner.commit(out)
+    }
+
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let out = self.pages_of(batch)?;
+        self.inner.apply(out)
+    }
+}
+
+impl Paged {
+    /// `batch` in physical keys: its paged ops turned into page rewrites.
+    fn pages_of(&self, batch: WriteBatch) -> Result<WriteBatch, StoreError> {
         let mut seen = HashSet::with_capacity(batch.ops.len());
         for op in &batch.ops {
             if !seen.insert(op_key(op).to_vec()) {
@@ -322,7 +335,7 @@ impl Store for Paged {
             batch.ops.into_iter().partition(|op| is_paged(op_key(op)));
         let mut out = WriteBatch { ops: plain };
         self.stage_pages(paged, &mut out)?;
-        self.inner.commit(out)
+        Ok(out)
     }
 }
 

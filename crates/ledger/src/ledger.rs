@@ -178,7 +178,7 @@ pub struct Ledger {
     last_logged_at: Timestamp,
     last_governance: u64,
     state: State,
-    heads: Option<HeadLog>,
+    heads: Option<std::sync::Arc<std::sync::Mutex<HeadLog>>>,
     checkpoint_count: u64,
     cosignature_count: u64,
 }
@@ -334,7 +334,9 @@ impl Ledger {
         let mut ledger = Self::init(Box::new(ArcStore(sled.clone())), charter, logged_at)?;
         ledger.dir = Some(dir.to_path_buf());
         ledger.disk = Some(sled);
-        ledger.heads = Some(HeadLog::open(dir)?);
+        ledger.heads = Some(std::sync::Arc::new(std::sync::Mutex::new(HeadLog::open(
+            dir,
+        )?)));
         ledger.record_head()?;
         let m = marker(dir);
         std::fs::remove_file(&m).map_err(|source| LedgerError::Io { path: m, source })?;
@@ -487,7 +489,7 @@ impl Ledger {
         if let Some(h) = heads.last() {
             ledger.check_head(&h)?;
         }
-        ledger.heads = Some(heads);
+        ledger.heads = Some(std::sync::Arc::new(std::sync::Mutex::new(heads)));
         ledger.record_head()?;
         Ok(ledger)
     }
@@ -527,16 +529,25 @@ impl Ledger {
 
     /// Records what is now acknowledged in the head log (on-disk ledgers).
     fn record_head(&mut self) -> Result<(), LedgerError> {
-        let head = Head {
+        self.durability().record(self.head())
+    }
+
+    /// What the ledger holds now, as the head log records it.
+    fn head(&self) -> Head {
+        Head {
             size: self.size(),
             checkpoints: self.checkpoint_count,
             cosignatures: self.cosignature_count,
             root: self.root(),
-        };
-        let sync = std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none();
-        match &mut self.heads {
-            Some(h) => h.record(head, sync),
-            None => Ok(()),
+        }
+    }
+
+    /// What makes groups appended with [`Ledger::append_batch_deferred`] durable, usable
+    /// without the ledger (and its lock).
+    pub fn durability(&self) -> Durability {
+        Durability {
+            disk: self.disk.clone(),
+            heads: self.heads.clone(),
         }
     }
 
@@ -821,6 +832,62 @@ pub(crate) fn index_keys(index: u64, payload: &Payload, state: &State) -> Vec<(V
     out
 }
 
+/// A group appended by [`Ledger::append_batch_deferred`], applied but perhaps not yet
+/// durable: [`Durability::settle`] makes it durable and records its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deferred {
+    head: Head,
+}
+
+impl Deferred {
+    pub(crate) fn new(head: Head) -> Self {
+        Self { head }
+    }
+
+    /// The tree size once the group is in.
+    pub fn size(&self) -> u64 {
+        self.head.size
+    }
+}
+
+/// Makes a ledger's applied writes durable and records its head (docs/GUARANTEES.md
+/// section 1), from any thread, without the ledger: a service commits a group under the
+/// ledger lock with [`Ledger::append_batch_deferred`] and settles it here while the next
+/// group is staged.
+#[derive(Clone)]
+pub struct Durability {
+    disk: Option<std::sync::Arc<SledStore>>,
+    heads: Option<std::sync::Arc<std::sync::Mutex<HeadLog>>>,
+}
+
+impl Durability {
+    /// Makes every write applied so far durable (one sync of the store), then records the
+    /// head of `group` in the head log, unless a head already recorded covers it. Settling
+    /// groups out of order or several at once is fine: settling the last one applied
+    /// settles every one before it.
+    ///
+    /// # Errors
+    /// A store or head-log failure: then nothing applied since the last successful settle
+    /// is known durable.
+    pub fn settle(&self, group: &Deferred) -> Result<(), LedgerError> {
+        if let Some(disk) = &self.disk {
+            disk.sync()?;
+        }
+        self.record(group.head)
+    }
+
+    fn record(&self, head: Head) -> Result<(), LedgerError> {
+        let Some(heads) = &self.heads else {
+            return Ok(());
+        };
+        let sync = std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none();
+        heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(head, sync)
+    }
+}
+
 /// A shared sled store, so the ledger can both use it as a [`Store`] and ask it for its
 /// size on disk.
 struct ArcStore(std::sync::Arc<SledStore>);
@@ -844,5 +911,8 @@ impl Store for ArcStore {
     }
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.0.commit(batch)
+    }
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.0.apply(batch)
     }
 }

@@ -22,7 +22,7 @@ pub mod verify;
 
 pub use error::LedgerError;
 pub use ledger::{
-    charter_hash, Appended, ConsistencyProof, ImportItem, ImportReport, InclusionProof, Ledger,
-    StoredCheckpoint, StoredEntry, Wait,
+    charter_hash, Appended, ConsistencyProof, Deferred, Durability, ImportItem, ImportReport,
+    InclusionProof, Ledger, StoredCheckpoint, StoredEntry, Wait,
 };
 pub use verify::{verify, VerifyError, VerifyOptions, VerifyReport};

@@ -19,7 +19,7 @@ use accord_core::log::{self, Hash};
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
 use accord_core::tiles::MAX_ENTRY_BYTES;
 
-use super::{corrupt, index_keys, now, Appended, ImportItem, ImportReport, Ledger};
+use super::{corrupt, index_keys, now, Appended, Deferred, ImportItem, ImportReport, Ledger};
 use crate::bundles::EntryStore;
 use crate::error::LedgerError;
 use crate::export::Restore;
@@ -126,9 +126,19 @@ impl Ledger {
     }
 
     /// Writes a pending group in one durable batch and takes it as the ledger's state.
-    fn commit_pending(&mut self, mut p: Pending) -> Result<(), LedgerError> {
+    fn commit_pending(&mut self, p: Pending) -> Result<(), LedgerError> {
+        if self.apply_pending(p, true)? {
+            self.record_head()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a pending group in one batch (durable when `durable`, else applied only: see
+    /// [`Store::apply`]) and takes it as the ledger's state; whether there was anything to
+    /// write.
+    fn apply_pending(&mut self, mut p: Pending, durable: bool) -> Result<bool, LedgerError> {
         if p.staged.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         p.tree.stage(&mut p.batch);
         p.leaves.stage(&mut p.batch);
@@ -150,7 +160,11 @@ impl Ledger {
             cosignatures: self.cosignature_count,
         };
         p.batch.replace(keys::META_KEY.to_vec(), meta.to_bytes());
-        self.store.commit(p.batch)?;
+        if durable {
+            self.store.commit(p.batch)?;
+        } else {
+            self.store.apply(p.batch)?;
+        }
         // The store holds every id and record now: what the state learned need not be kept.
         p.state.forget_history();
         self.state = p.state;
@@ -158,7 +172,7 @@ impl Ledger {
         self.leaves = p.leaves;
         self.last_governance = p.last_governance;
         self.last_logged_at = p.last_at;
-        self.record_head()
+        Ok(true)
     }
 
     /// Validates `env` against the governance state, appends it, and returns once it is
@@ -201,6 +215,24 @@ impl Ledger {
         &mut self,
         envs: &[Envelope],
     ) -> Result<Vec<Result<Appended, LedgerError>>, LedgerError> {
+        let (results, group) = self.append_batch_deferred(envs)?;
+        self.durability().settle(&group)?;
+        Ok(results)
+    }
+
+    /// [`Ledger::append_batch`] that returns once the group is applied, before it is
+    /// durable: reads see it at once, and it is durable (and may be acknowledged) once
+    /// [`Durability::settle`] of the returned group, or of a later one, has returned. A crash
+    /// before then may lose it, whole, with every group applied after it. A service uses it
+    /// to stage its next group while this one is synced.
+    ///
+    /// # Errors
+    /// As [`Ledger::append_batch`]; on a store failure the ledger's memory may no longer
+    /// match its store, and nothing more should be appended.
+    pub fn append_batch_deferred(
+        &mut self,
+        envs: &[Envelope],
+    ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
         let at = self.next_logged_at(now());
         // Optimistic: decide every entry against the state the ones before it leave, then
         // verify all their signatures at once. Should one fail, the decisions after it may
@@ -212,8 +244,8 @@ impl Ledger {
             let (p, results, _) = self.stage_group(envs, &at, true)?;
             (p, results)
         };
-        self.commit_pending(p)?;
-        Ok(results)
+        self.apply_pending(p, false)?;
+        Ok((results, Deferred::new(self.head())))
     }
 
     #[allow(clippy::type_complexity)]
