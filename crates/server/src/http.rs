@@ -84,18 +84,23 @@ impl Default for TileCache {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Runs `f` on the ledger in a blocking task; a panic in it is an internal error.
+/// Runs `f` on the ledger in a blocking task; a panic in it is an internal error. The
+/// answer is returned once every entry `f` could have seen is durable (the sequencer syncs
+/// groups after applying them), so no response names an entry a crash could take away.
 async fn read<T: Send + 'static>(
     st: &AppState,
     f: impl FnOnce(&mut Ledger) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let ledger = st.ledger.clone();
-    tokio::task::spawn_blocking(move || {
+    let (value, seen) = tokio::task::spawn_blocking(move || {
         let mut g = lock(&ledger)?;
-        f(&mut g)
+        let value = f(&mut g)?;
+        Ok::<_, ApiError>((value, g.size()))
     })
     .await
-    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)??;
+    st.seq.durable_at(seen).await?;
+    Ok(value)
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {

@@ -2,10 +2,16 @@
 //! envelopes over a bounded queue and wait for their answer.
 //!
 //! Crash-safe ordering, kept here:
-//! - An answer (201 or a refusal) is sent only after the group's commit returned, and the
-//!   ledger's commit is durable (sled flushed) before it returns: an acknowledged entry
-//!   survives a crash; an unacknowledged one may or may not be there, and a client retrying
-//!   it gets 409 if it was.
+//! - The writer applies a group under the ledger lock ([`Ledger::append_batch_deferred`])
+//!   and hands it to the syncer thread, which makes it durable (one sled sync, then the head
+//!   log) while the writer applies the next: groups queued meanwhile are settled by one
+//!   sync. An answer (201 or a refusal) is sent only once its group is durable: an
+//!   acknowledged entry survives a crash; an unacknowledged one may or may not be there, and
+//!   a client retrying it gets 409 if it was.
+//! - Readers may see a group the moment it is applied, but no read is answered before what
+//!   it saw is durable: [`Handle::durable_at`] waits for the syncer, so no response names an
+//!   entry a crash could still take away. Should a sync fail, those reads and every later
+//!   write get 503 until the service is restarted.
 //! - A checkpoint is signed over the tree as committed, so it never names an entry that is
 //!   not durable; cosignatures already held stay with the checkpoint they sign.
 //! - On shutdown the queue is drained (every envelope handed in gets its answer) and a last
@@ -16,14 +22,14 @@
 //! the order of commit.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use accord_core::envelope::Envelope;
 use accord_core::keys::KeyPair;
-use accord_ledger::{Appended, Ledger, LedgerError};
+use accord_ledger::{Appended, Deferred, Durability, Ledger, LedgerError};
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -54,13 +60,47 @@ enum Job {
     Stop,
 }
 
+/// The most groups applied and waiting for the syncer; beyond it the writer waits.
+const IN_FLIGHT: usize = 64;
+
+/// What is durable, as the syncer last published it.
+#[derive(Debug, Clone, Copy)]
+struct Durable {
+    /// The tree size known durable.
+    size: u64,
+    /// A sync failed: nothing beyond `size` will become durable in this process.
+    failed: bool,
+}
+
 /// The handlers' side of the queue.
 #[derive(Clone)]
 pub struct Handle {
     tx: SyncSender<Job>,
+    durable: watch::Receiver<Durable>,
 }
 
 impl Handle {
+    /// Waits until the first `size` entries are durable, so that a read which saw them may
+    /// be answered.
+    ///
+    /// # Errors
+    /// [`ApiError::Unavailable`] when a sync failed (or the service stopped) first.
+    pub async fn durable_at(&self, size: u64) -> Result<(), ApiError> {
+        let mut rx = self.durable.clone();
+        let seen = rx
+            .wait_for(|d| d.failed || d.size >= size)
+            .await
+            .map(|d| *d)
+            .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?;
+        if seen.size >= size {
+            Ok(())
+        } else {
+            Err(ApiError::Unavailable(
+                "the store failed to make the ledger durable; the service must be restarted".into(),
+            ))
+        }
+    }
+
     /// Submits an envelope and waits until it is durable or refused. The answer is the JSON
     /// of [`views::appended`].
     ///
@@ -84,17 +124,94 @@ impl Handle {
     }
 }
 
-/// One durable commit of a group of envelopes, each judged as if appended one after another;
-/// a refused one does not affect the others. The outer error is a failure of the whole
-/// commit, and then nothing of the group was appended ([`Ledger::append_batch`]).
+/// One commit of a group of envelopes, applied but not yet durable, each judged as if
+/// appended one after another; a refused one does not affect the others. The outer error is
+/// a failure of the whole commit, and then nothing of the group was appended
+/// ([`Ledger::append_batch_deferred`]).
+#[allow(clippy::type_complexity)]
 fn commit_group(
     ledger: &mut Ledger,
     envs: &[Envelope],
-) -> Result<Vec<Result<Appended, LedgerError>>, LedgerError> {
-    ledger.append_batch(envs)
+) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
+    ledger.append_batch_deferred(envs)
 }
 
-/// The writer thread.
+type Reply = oneshot::Sender<Result<Value, ApiError>>;
+
+/// A group applied, with its answers, waiting to be made durable.
+struct Flight {
+    answers: Vec<(Reply, Result<Value, ApiError>)>,
+    group: Deferred,
+}
+
+/// A store failure, shared by the writer and the syncer: once set, nothing more is
+/// committed until the service is restarted.
+type Broken = Arc<Mutex<Option<String>>>;
+
+fn broken_reason(b: &Broken) -> Option<String> {
+    b.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+fn mark_broken(b: &Broken, why: String) {
+    let mut g = b.lock().unwrap_or_else(PoisonError::into_inner);
+    if g.is_none() {
+        *g = Some(why);
+    }
+}
+
+/// The syncer thread: settles what the writer applied, several groups per sync when they
+/// queue up, then answers them and publishes the durable size.
+struct Syncer {
+    durability: Durability,
+    durable: watch::Sender<Durable>,
+    broken: Broken,
+    metrics: Arc<Metrics>,
+}
+
+impl Syncer {
+    fn run(self, rx: Receiver<Flight>) {
+        while let Ok(first) = rx.recv() {
+            let mut flights = vec![first];
+            while let Ok(f) = rx.try_recv() {
+                flights.push(f);
+            }
+            let Some(last) = flights.last().map(|f| f.group) else {
+                continue;
+            };
+            let outcome = match broken_reason(&self.broken) {
+                Some(why) => Err(why),
+                None => self.durability.settle(&last).map_err(|e| e.to_string()),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.durable
+                        .send_modify(|d| d.size = d.size.max(last.size()));
+                    self.metrics.entries(last.size());
+                    for f in flights {
+                        for (reply, answer) in f.answers {
+                            let _ = reply.send(answer);
+                        }
+                    }
+                }
+                Err(why) => {
+                    eprintln!("accord serve: a sync failed in the store; refusing writes until restarted: {why}");
+                    mark_broken(&self.broken, why.clone());
+                    self.durable.send_modify(|d| d.failed = true);
+                    let e = ApiError::Unavailable(format!(
+                        "the store failed to make the group durable ({why}); it may be lost: nothing is appended until the service is restarted"
+                    ));
+                    for f in flights {
+                        for (reply, _) in f.answers {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The writer thread (and its syncer).
 pub struct Sequencer {
     handle: Handle,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -104,9 +221,13 @@ struct Writer {
     ledger: SharedLedger,
     /// Refuse to commit (507) when the ledger's file system has less free than this.
     reserve: u64,
-    /// Set when a commit failed in the store (I/O): what is in memory may no longer match
-    /// what is on disk, so nothing more is committed until the service is restarted.
-    broken: Option<String>,
+    /// Set when a commit or a sync failed in the store (I/O): what is in memory may no
+    /// longer match what is on disk, so nothing more is committed until the service is
+    /// restarted.
+    broken: Broken,
+    /// Groups applied, to the syncer.
+    flights: Option<SyncSender<Flight>>,
+    syncer: Option<std::thread::JoinHandle<()>>,
     key: KeyPair,
     every: Duration,
     metrics: Arc<Metrics>,
@@ -134,7 +255,7 @@ impl Writer {
     }
 
     fn checkpoint_if_grown(&mut self) {
-        if self.broken.is_some() {
+        if broken_reason(&self.broken).is_some() {
             return;
         }
         let mut ledger = match lock(&self.ledger) {
@@ -165,7 +286,7 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, jobs: Vec<(Envelope, oneshot::Sender<Result<Value, ApiError>>)>) {
+    fn commit(&mut self, jobs: Vec<(Envelope, Reply)>) {
         let (envs, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
         let mut ledger = match lock(&self.ledger) {
             Ok(l) => l,
@@ -176,7 +297,7 @@ impl Writer {
                 return;
             }
         };
-        let refuse = match &self.broken {
+        let refuse = match broken_reason(&self.broken) {
             Some(why) => Some(ApiError::Unavailable(format!(
                 "the store failed earlier ({why}); nothing is appended until the service is restarted"
             ))),
@@ -202,7 +323,8 @@ impl Writer {
             }
         };
         match commit_group(&mut ledger, &envs) {
-            Ok(outcomes) => {
+            Ok((outcomes, group)) => {
+                let mut answers = Vec::with_capacity(replies.len());
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
                     let answer = outcome.map_err(ApiError::from).and_then(|a| {
                         frontier.push(a.leaf_hash);
@@ -214,7 +336,22 @@ impl Writer {
                         };
                         Ok(views::appended(&a, size, &root))
                     });
-                    let _ = reply.send(answer);
+                    answers.push((reply, answer));
+                }
+                // The next group is staged while this one is synced; its answers wait.
+                drop(ledger);
+                let flight = Flight { answers, group };
+                let lost = match &self.flights {
+                    Some(tx) => tx.send(flight).err().map(|e| e.0),
+                    None => Some(flight),
+                };
+                if let Some(flight) = lost {
+                    mark_broken(&self.broken, "the syncer stopped".into());
+                    let e =
+                        ApiError::Unavailable("the syncer stopped; the group may be lost".into());
+                    for (reply, _) in flight.answers {
+                        let _ = reply.send(Err(e.clone()));
+                    }
                 }
             }
             Err(e) => {
@@ -223,14 +360,13 @@ impl Writer {
                 if store_failed {
                     // The batch may be half applied in the store's memory: stop committing.
                     eprintln!("accord serve: a commit failed in the store; refusing writes until restarted: {e}");
-                    self.broken = Some(e.to_string());
+                    mark_broken(&self.broken, e.to_string());
                 }
                 for r in replies {
                     let _ = r.send(Err(e.clone()));
                 }
             }
         }
-        self.metrics.entries(ledger.size());
     }
 
     fn run(mut self, rx: Receiver<Job>) {
@@ -269,6 +405,11 @@ impl Writer {
                 }
             }
         }
+        // Every group applied is answered once the syncer settled it.
+        self.flights = None;
+        if let Some(t) = self.syncer.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -295,10 +436,38 @@ impl Sequencer {
         reserve: u64,
     ) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let (durability, size) = match lock(&ledger) {
+            Ok(l) => (Some(l.durability()), l.size()),
+            Err(_) => (None, 0),
+        };
+        let (durable_tx, durable_rx) = watch::channel(Durable {
+            size,
+            failed: durability.is_none(),
+        });
+        let broken: Broken = Arc::new(Mutex::new(None));
+        let (flights, syncer) = match durability {
+            Some(durability) => {
+                let (ftx, frx) = std::sync::mpsc::sync_channel(IN_FLIGHT);
+                let syncer = Syncer {
+                    durability,
+                    durable: durable_tx,
+                    broken: broken.clone(),
+                    metrics: metrics.clone(),
+                };
+                let t = std::thread::Builder::new()
+                    .name("accord-syncer".into())
+                    .spawn(move || syncer.run(frx))
+                    .ok();
+                (t.is_some().then_some(ftx), t)
+            }
+            None => (None, None),
+        };
         let mut writer = Writer {
             ledger,
             reserve,
-            broken: None,
+            broken,
+            flights,
+            syncer,
             key,
             every,
             metrics,
@@ -318,7 +487,10 @@ impl Sequencer {
             .spawn(move || writer.run(rx))
             .ok();
         Self {
-            handle: Handle { tx },
+            handle: Handle {
+                tx,
+                durable: durable_rx,
+            },
             thread,
         }
     }
@@ -334,5 +506,63 @@ impl Sequencer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn handle(size: u64) -> (Handle, watch::Sender<Durable>) {
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let (dtx, drx) = watch::channel(Durable {
+            size,
+            failed: false,
+        });
+        (Handle { tx, durable: drx }, dtx)
+    }
+
+    /// A read that saw entries not yet synced is held until the syncer publishes them.
+    #[tokio::test]
+    async fn a_read_waits_until_what_it_saw_is_durable() {
+        let (h, dtx) = handle(5);
+        assert!(
+            h.durable_at(5).await.is_ok(),
+            "what is durable is answered at once"
+        );
+        let waiting = tokio::spawn({
+            let h = h.clone();
+            async move { h.durable_at(9).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "size 9 is not durable yet");
+        dtx.send_modify(|d| d.size = 8);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "size 8 does not cover 9");
+        dtx.send_modify(|d| d.size = 9);
+        assert!(waiting.await.unwrap().is_ok());
+    }
+
+    /// After a failed sync what was not durable is never answered.
+    #[tokio::test]
+    async fn a_failed_sync_refuses_the_reads_that_saw_beyond_it() {
+        let (h, dtx) = handle(5);
+        let waiting = tokio::spawn({
+            let h = h.clone();
+            async move { h.durable_at(7).await }
+        });
+        dtx.send_modify(|d| d.failed = true);
+        let e = waiting.await.unwrap().unwrap_err();
+        assert!(matches!(e, ApiError::Unavailable(_)), "{e:?}");
+        assert!(
+            h.durable_at(5).await.is_ok(),
+            "what was durable stays readable"
+        );
+        drop(dtx);
+        assert!(
+            h.durable_at(6).await.is_err(),
+            "a stopped syncer is not waited for"
+        );
     }
 }
