@@ -998,11 +998,12 @@ mod tests {
     fn a_blob_written_after_a_quiet_sync_is_settled() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        for i in 0u8..3 {
+        let small = |i: u8| {
             let mut b = WriteBatch::default();
             b.put(vec![b's', i], vec![i; 100]);
             store.commit(b).unwrap();
-        }
+        };
+        (0u8..3).for_each(small);
         let mut b = WriteBatch::default();
         b.put(b"big".to_vec(), vec![3; 300_000]);
         store.commit(b).unwrap();
@@ -1019,11 +1020,7 @@ mod tests {
             );
         }
         // The next syncs settle it: the floor rises over it and is recorded.
-        for i in 3u8..5 {
-            let mut b = WriteBatch::default();
-            b.put(vec![b's', i], vec![i; 100]);
-            store.commit(b).unwrap();
-        }
+        (3u8..5).for_each(small);
         assert!(store.blobs_synced_hint() >= newest);
     }
 

@@ -148,6 +148,13 @@ struct Flight {
 /// committed until the service is restarted.
 type Broken = Arc<Mutex<Option<String>>>;
 
+/// Answers every one of `replies` with `e`.
+fn refuse_all(replies: impl IntoIterator<Item = Reply>, e: &ApiError) {
+    for r in replies {
+        let _ = r.send(Err(e.clone()));
+    }
+}
+
 fn broken_reason(b: &Broken) -> Option<String> {
     b.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
@@ -171,13 +178,12 @@ struct Syncer {
 impl Syncer {
     fn run(self, rx: Receiver<Flight>) {
         while let Ok(first) = rx.recv() {
+            let mut last = first.group;
             let mut flights = vec![first];
             while let Ok(f) = rx.try_recv() {
+                last = f.group;
                 flights.push(f);
             }
-            let Some(last) = flights.last().map(|f| f.group) else {
-                continue;
-            };
             let outcome = match broken_reason(&self.broken) {
                 Some(why) => Err(why),
                 None => self.durability.settle(&last).map_err(|e| e.to_string()),
@@ -200,11 +206,8 @@ impl Syncer {
                     let e = ApiError::Unavailable(format!(
                         "the store failed to make the group durable ({why}); it may be lost: nothing is appended until the service is restarted"
                     ));
-                    for f in flights {
-                        for (reply, _) in f.answers {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
+                    let replies = flights.into_iter().flat_map(|f| f.answers).map(|(r, _)| r);
+                    refuse_all(replies, &e);
                 }
             }
         }
@@ -291,9 +294,7 @@ impl Writer {
         let mut ledger = match lock(&self.ledger) {
             Ok(l) => l,
             Err(e) => {
-                for r in replies {
-                    let _ = r.send(Err(e.clone()));
-                }
+                refuse_all(replies, &e);
                 return;
             }
         };
@@ -304,9 +305,7 @@ impl Writer {
             None => self.low_space(&ledger).map(ApiError::NoSpace),
         };
         if let Some(e) = refuse {
-            for r in replies {
-                let _ = r.send(Err(e.clone()));
-            }
+            refuse_all(replies, &e);
             return;
         }
         self.metrics.group(envs.len());
@@ -316,9 +315,7 @@ impl Writer {
             Ok(f) => f,
             Err(e) => {
                 let e = ApiError::from(e);
-                for r in replies {
-                    let _ = r.send(Err(e.clone()));
-                }
+                refuse_all(replies, &e);
                 return;
             }
         };
@@ -349,9 +346,7 @@ impl Writer {
                     mark_broken(&self.broken, "the syncer stopped".into());
                     let e =
                         ApiError::Unavailable("the syncer stopped; the group may be lost".into());
-                    for (reply, _) in flight.answers {
-                        let _ = reply.send(Err(e.clone()));
-                    }
+                    refuse_all(flight.answers.into_iter().map(|(r, _)| r), &e);
                 }
             }
             Err(e) => {
@@ -362,9 +357,7 @@ impl Writer {
                     eprintln!("accord serve: a commit failed in the store; refusing writes until restarted: {e}");
                     mark_broken(&self.broken, e.to_string());
                 }
-                for r in replies {
-                    let _ = r.send(Err(e.clone()));
-                }
+                refuse_all(replies, &e);
             }
         }
     }
