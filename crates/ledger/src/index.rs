@@ -16,7 +16,7 @@
 //! split in the same batch, into runs of [`PAGE_FILL`]. The page encoding is in
 //! docs/FORMAT.md section 11.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use crate::store::{printable, Kv, Op, Store, StoreError, WriteBatch};
 
@@ -31,8 +31,6 @@ pub(crate) const PAGE_FILL: usize = 96;
 pub(crate) fn is_paged(key: &[u8]) -> bool {
     key.first().is_some_and(|t| TABLES.contains(t))
 }
-
-type Page = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn corrupt(page: &[u8], why: &str) -> StoreError {
     StoreError::Corrupt(format!("index page {}: {why}", printable(page)))
@@ -98,14 +96,17 @@ fn split(b: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
     (b.len() >= n).then(|| b.split_at(n))
 }
 
-/// Encodes a page (the inverse of [`decode`]).
+/// A row of a page: key rest and value.
+type Row<'a> = (&'a [u8], &'a [u8]);
+
+/// Encodes a page's rows, in order (the inverse of [`decode`]).
 ///
 /// # Panics
 /// Never for what the ledger writes: key rests are ids and numbers (< 64 KiB), values are
 /// commitment records (< 4 GiB).
-fn encode(page: &Page) -> Vec<u8> {
-    let mut out = Vec::with_capacity(page.iter().map(|(k, v)| 6 + k.len() + v.len()).sum());
-    for (k, v) in page {
+fn encode(rows: &[Row<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.iter().map(|(k, v)| 6 + k.len() + v.len()).sum());
+    for (k, v) in rows {
         #[allow(clippy::expect_used)]
         let kl = u16::try_from(k.len()).expect("index key rest under 64 KiB");
         #[allow(clippy::expect_used)]
@@ -148,86 +149,107 @@ impl Paged {
     }
 
     /// Turns the paged ops of a batch into page rewrites, appended to `out`.
-    fn stage_pages(&self, ops: Vec<Op>, out: &mut WriteBatch) -> Result<(), StoreError> {
-        // Pages read or made in this batch, by physical key.
-        let mut pages: BTreeMap<Vec<u8>, Page> = BTreeMap::new();
-        let mut sorted = ops;
-        sorted.sort_by(|a, b| op_key(a).cmp(op_key(b)));
-        for op in sorted {
-            let key = op_key(&op).to_vec();
-            // The page for `key`: the greatest page key <= key among those this batch holds
-            // and the store's.
-            let stored = self.page_of(&key)?;
-            let staged = pages
-                .range(key[..1].to_vec()..=key.clone())
-                .next_back()
-                .map(|(k, _)| k.clone());
-            let pk = match (&stored, staged) {
-                (Some((sk, _)), Some(pk)) if pk >= *sk => pk,
-                (Some((sk, sv)), _) => {
-                    if !pages.contains_key(sk) {
-                        let page: Page = decode(sk, sv)?.into_iter().collect();
-                        pages.insert(sk.clone(), page);
-                    }
-                    sk.clone()
-                }
-                (None, Some(pk)) => pk,
-                (None, None) => {
-                    let first = key[..1].to_vec();
-                    pages.insert(first.clone(), Page::new());
-                    first
-                }
-            };
-            let page = pages
-                .get_mut(&pk)
-                .ok_or_else(|| StoreError::Backend("index page lost while staging".into()))?;
-            let rest = key[1..].to_vec();
-            match op {
-                Op::Put(k, v) => {
-                    if page.contains_key(&rest) {
-                        return Err(StoreError::Overwrite(printable(&k)));
-                    }
-                    page.insert(rest, v);
-                }
-                Op::Replace(_, v) => {
-                    page.insert(rest, v);
-                }
-                Op::Delete(_) => {
-                    page.remove(&rest);
-                }
-            }
-        }
-        for (pk, page) in pages {
-            if page.is_empty() {
-                out.delete(pk);
-                continue;
-            }
-            if page.len() <= PAGE_MAX {
-                out.replace(pk, encode(&page));
-                continue;
-            }
-            let items: Vec<(Vec<u8>, Vec<u8>)> = page.into_iter().collect();
-            let n = items.len();
-            let mut start = 0;
-            while start < n {
-                let end = if n - start < PAGE_FILL + PAGE_FILL / 2 {
-                    n
-                } else {
-                    start + PAGE_FILL
-                };
-                let run: Page = items[start..end].iter().cloned().collect();
-                let key = if start == 0 {
-                    pk.clone()
-                } else {
-                    let mut k = vec![pk[0]];
-                    k.extend_from_slice(&items[start].0);
-                    k
-                };
-                out.replace(key, encode(&run));
-                start = end;
-            }
+    ///
+    /// The ops are sorted and taken page by page: each run of ops that falls in one page (at
+    /// or after the page's key, before the next stored page's) is merged with that page's
+    /// rows as stored, borrowing both, so no row is copied until the page is encoded again.
+    fn stage_pages(&self, mut ops: Vec<Op>, out: &mut WriteBatch) -> Result<(), StoreError> {
+        ops.sort_by(|a, b| op_key(a).cmp(op_key(b)));
+        let mut i = 0;
+        while i < ops.len() {
+            let key = op_key(&ops[i]);
+            let table = &key[..1];
+            // The page holding `key`, or a new first page of its table.
+            let (pk, bytes) = self
+                .page_of(key)?
+                .unwrap_or_else(|| (table.to_vec(), Vec::new()));
+            let upper = self.inner.next_key(table, &pk)?;
+            let run = ops[i..]
+                .iter()
+                .take_while(|op| {
+                    let k = op_key(op);
+                    k.starts_with(table) && upper.as_deref().is_none_or(|u| k < u)
+                })
+                .count();
+            let rows = merge(&pk, &bytes, &ops[i..i + run])?;
+            write_page(pk, &rows, out);
+            i += run;
         }
         Ok(())
+    }
+}
+
+/// The rows of page `pk` (stored as `bytes`, empty for a new page) with `ops` (sorted, all
+/// within the page) applied, in order. A `put` of a key the page holds is refused.
+fn merge<'a>(pk: &[u8], bytes: &'a [u8], ops: &'a [Op]) -> Result<Vec<Row<'a>>, StoreError> {
+    let mut stored: Vec<Row<'a>> = Vec::new();
+    walk(pk, bytes, |k, v| stored.push((k, v)))?;
+    let mut rows = Vec::with_capacity(stored.len() + ops.len());
+    let mut s = stored.into_iter().peekable();
+    for op in ops {
+        let full = op_key(op);
+        let rest = &full[1..];
+        while let Some(&(k, v)) = s.peek() {
+            if k >= rest {
+                break;
+            }
+            rows.push((k, v));
+            s.next();
+        }
+        let held = s.peek().is_some_and(|&(k, _)| k == rest);
+        match op {
+            Op::Put(_, v) => {
+                if held {
+                    return Err(StoreError::Overwrite(printable(full)));
+                }
+                rows.push((rest, v.as_slice()));
+            }
+            Op::Replace(_, v) => {
+                if held {
+                    s.next();
+                }
+                rows.push((rest, v.as_slice()));
+            }
+            Op::Delete(_) => {
+                if held {
+                    s.next();
+                }
+            }
+        }
+    }
+    rows.extend(s);
+    Ok(rows)
+}
+
+/// Writes page `pk` with `rows` to `out`: removed when empty, split into runs of
+/// [`PAGE_FILL`] when over [`PAGE_MAX`] (the last run takes the rest).
+fn write_page(pk: Vec<u8>, rows: &[Row<'_>], out: &mut WriteBatch) {
+    if rows.is_empty() {
+        out.delete(pk);
+        return;
+    }
+    if rows.len() <= PAGE_MAX {
+        out.replace(pk, encode(rows));
+        return;
+    }
+    let n = rows.len();
+    let mut start = 0;
+    while start < n {
+        let end = if n - start < PAGE_FILL + PAGE_FILL / 2 {
+            n
+        } else {
+            start + PAGE_FILL
+        };
+        let key = if start == 0 {
+            pk.clone()
+        } else {
+            let mut k = Vec::with_capacity(1 + rows[start].0.len());
+            k.push(pk[0]);
+            k.extend_from_slice(rows[start].0);
+            k
+        };
+        out.replace(key, encode(&rows[start..end]));
+        start = end;
     }
 }
 
@@ -311,6 +333,19 @@ impl Store for Paged {
         Ok(best)
     }
 
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if !is_paged(prefix) {
+            return self.inner.next_key(prefix, after);
+        }
+        for r in self.scan(prefix, Some(after)) {
+            let (k, _) = r?;
+            if k.as_slice() > after {
+                return Ok(Some(k));
+            }
+        }
+        Ok(None)
+    }
+
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let out = self.pages_of(batch)?;
         self.inner.commit(out)
@@ -325,10 +360,12 @@ impl Store for Paged {
 impl Paged {
     /// `batch` in physical keys: its paged ops turned into page rewrites.
     fn pages_of(&self, batch: WriteBatch) -> Result<WriteBatch, StoreError> {
-        let mut seen = HashSet::with_capacity(batch.ops.len());
-        for op in &batch.ops {
-            if !seen.insert(op_key(op).to_vec()) {
-                return Err(StoreError::Overwrite(printable(op_key(op))));
+        {
+            let mut seen = HashSet::with_capacity(batch.ops.len());
+            for op in &batch.ops {
+                if !seen.insert(op_key(op)) {
+                    return Err(StoreError::Overwrite(printable(op_key(op))));
+                }
             }
         }
         let (paged, plain): (Vec<Op>, Vec<Op>) =
@@ -353,6 +390,7 @@ pub(crate) fn physical_scan<'a>(
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
+    use std::collections::BTreeMap;
 
     fn key(t: u8, s: &str) -> Vec<u8> {
         let mut k = vec![t];
@@ -405,6 +443,74 @@ mod tests {
         let mut b = WriteBatch::default();
         b.put(want[3].0.clone(), vec![1]);
         assert!(matches!(p.commit(b), Err(StoreError::Overwrite(_))));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Batches of puts, replaces and deletes over two tables read back as a plain
+        /// ordered map of the same writes would, every page within its bounds; a batch
+        /// refused for an overwrite changes nothing.
+        #[test]
+        fn paged_writes_read_back_as_a_plain_map(
+            batches in proptest::collection::vec(
+                proptest::collection::vec((0u8..3, 0u8..2, 0u16..700, 0u8..4), 1..260),
+                1..7,
+            )
+        ) {
+            let p = Paged::new(Box::new(MemoryStore::new()));
+            let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for ops in batches {
+                let mut b = WriteBatch::default();
+                let mut keys = HashSet::new();
+                let mut next = model.clone();
+                let mut refused = false;
+                for (kind, table, n, v) in ops {
+                    let k = key([b'P', b'S'][usize::from(table)], &format!("{n:05}"));
+                    if !keys.insert(k.clone()) {
+                        continue;
+                    }
+                    match kind {
+                        0 => {
+                            refused |= next.contains_key(&k);
+                            next.insert(k.clone(), vec![v]);
+                            b.put(k, vec![v]);
+                        }
+                        1 => {
+                            next.insert(k.clone(), vec![v; 3]);
+                            b.replace(k, vec![v; 3]);
+                        }
+                        _ => {
+                            next.remove(&k);
+                            b.delete(k);
+                        }
+                    }
+                }
+                let r = p.commit(b);
+                if refused {
+                    proptest::prop_assert!(matches!(r, Err(StoreError::Overwrite(_))));
+                } else {
+                    proptest::prop_assert!(r.is_ok());
+                    model = next;
+                }
+                for t in [b'P', b'S'] {
+                    let got: Vec<Kv> = p.scan(&[t], None).map(Result::unwrap).collect();
+                    let want: Vec<Kv> = model
+                        .range(vec![t]..vec![t + 1])
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    proptest::prop_assert_eq!(got, want);
+                    for page in physical_scan(&p, t) {
+                        let (pk, bytes) = page.unwrap();
+                        let rows = decode(&pk, &bytes).unwrap();
+                        proptest::prop_assert!(!rows.is_empty() && rows.len() <= PAGE_MAX);
+                    }
+                }
+                for (k, v) in model.iter().step_by(11) {
+                    let got = p.get(k).unwrap();
+                    proptest::prop_assert_eq!(got.as_ref(), Some(v));
+                }
+            }
+        }
     }
 
     #[test]

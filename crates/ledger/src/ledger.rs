@@ -909,6 +909,9 @@ impl Store for ArcStore {
     fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<crate::store::Kv>, StoreError> {
         self.0.floor(prefix, key)
     }
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.next_key(prefix, after)
+    }
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.0.commit(batch)
     }

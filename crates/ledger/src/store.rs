@@ -149,6 +149,22 @@ pub trait Store: Send + Sync {
         Ok(best)
     }
 
+    /// The first key that starts with `prefix` and is greater than `after` (itself a key
+    /// with that prefix), without its value. The default scans; stores with ordered ranges
+    /// answer directly.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        for r in self.scan(prefix, Some(after)) {
+            let (k, _) = r?;
+            if k.as_slice() > after {
+                return Ok(Some(k));
+            }
+        }
+        Ok(None)
+    }
+
     /// Applies `batch` atomically and durably: when this returns `Ok`, every write survives a
     /// crash or power loss; on `Err`, none is visible. Refuses a `put` over an existing key
     /// and a key twice in one batch.
@@ -239,6 +255,16 @@ impl Store for MemoryStore {
             .next_back()
             .filter(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone())))
+    }
+
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        Ok(self
+            .lock()
+            .range::<[u8], _>((Excluded(after), Unbounded))
+            .next()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone()))
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
@@ -809,6 +835,24 @@ impl Store for SledStore {
         })
     }
 
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        unpanic(|| {
+            match self
+                .tree
+                .range::<&[u8], _>((Excluded(after), Unbounded))
+                .keys()
+                .next()
+            {
+                Some(r) => {
+                    let k = r.map_err(backend)?;
+                    Ok(k.starts_with(prefix).then(|| k.to_vec()))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.apply(batch)?;
         self.sync()
@@ -867,6 +911,17 @@ pub mod conformance {
             store.floor(b"f", b"f\xff\xff").unwrap().unwrap().1,
             b"x".to_vec()
         );
+        // Next key: the first key of the prefix after a key, none past the prefix's last.
+        let key_of = |i: u64| {
+            let mut k = b"e".to_vec();
+            k.extend(i.to_be_bytes());
+            k
+        };
+        assert_eq!(store.next_key(b"e", &at).unwrap(), Some(key_of(3)));
+        assert_eq!(store.next_key(b"e", &key_of(3)).unwrap(), Some(key_of(4)));
+        assert_eq!(store.next_key(b"e", b"e").unwrap(), Some(key_of(0)));
+        assert_eq!(store.next_key(b"e", &key_of(4)).unwrap(), None);
+        assert_eq!(store.next_key(b"f", b"f").unwrap(), Some(b"f\xff".to_vec()));
         // Write-once: an overwrite is refused and the batch leaves nothing behind.
         let mut b = WriteBatch::default();
         b.put(b"z".to_vec(), b"new".to_vec());
