@@ -7,6 +7,13 @@
 //! `accord-bench --scale` (or `--sizes 10000,100000,1000000`) measures several sizes and
 //! writes an SVG plot of how each cost grows. See docs/PERFORMANCE.md.
 
+/// mimalloc instead of the system allocator: the sequencer, import and verify allocate and
+/// free many small buffers (index pages, leaves, JSON), and glibc's malloc took some 18% of
+/// the service's CPU under load (docs/PERFORMANCE.md); the benchmark measures the library
+/// with the allocator the `accord` binary ships with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod ceilings;
 mod measure;
 mod mirror;
