@@ -22,7 +22,7 @@
 //! the order of commit.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use accord_core::envelope::Envelope;
@@ -62,6 +62,10 @@ enum Job {
 
 /// The most groups applied and waiting for the syncer; beyond it the writer waits.
 const IN_FLIGHT: usize = 64;
+
+/// The longest the writer holds a submission back while the syncer has not taken the last
+/// group (see [`Writer::run`]); a sync takes about a millisecond on a quiet disk.
+const LINGER: Duration = Duration::from_millis(5);
 
 /// What is durable, as the syncer last published it.
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +159,35 @@ fn refuse_all(replies: impl IntoIterator<Item = Reply>, e: &ApiError) {
     }
 }
 
+/// Groups handed to the syncer and not yet taken by it (it takes every queued one at the
+/// start of a sync), with a condition the writer waits on.
+#[derive(Default)]
+struct Untaken {
+    count: Mutex<usize>,
+    taken: Condvar,
+}
+
+impl Untaken {
+    fn add(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+
+    fn take(&self, n: usize) {
+        let mut c = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        *c = c.saturating_sub(n);
+        self.taken.notify_all();
+    }
+
+    /// Waits up to `linger` until the syncer has taken every group handed to it.
+    fn wait_taken(&self, linger: Duration) {
+        let c = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self
+            .taken
+            .wait_timeout_while(c, linger, |c| *c > 0)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
 fn broken_reason(b: &Broken) -> Option<String> {
     b.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
@@ -173,6 +206,7 @@ struct Syncer {
     durable: watch::Sender<Durable>,
     broken: Broken,
     metrics: Arc<Metrics>,
+    untaken: Arc<Untaken>,
 }
 
 impl Syncer {
@@ -184,6 +218,7 @@ impl Syncer {
                 last = f.group;
                 flights.push(f);
             }
+            self.untaken.take(flights.len());
             let outcome = match broken_reason(&self.broken) {
                 Some(why) => Err(why),
                 None => self.durability.settle(&last).map_err(|e| e.to_string()),
@@ -230,6 +265,8 @@ struct Writer {
     broken: Broken,
     /// Groups applied, to the syncer.
     flights: Option<SyncSender<Flight>>,
+    /// Of those, the ones the syncer has not taken yet.
+    untaken: Arc<Untaken>,
     syncer: Option<std::thread::JoinHandle<()>>,
     key: KeyPair,
     every: Duration,
@@ -339,7 +376,10 @@ impl Writer {
                 drop(ledger);
                 let flight = Flight { answers, group };
                 let lost = match &self.flights {
-                    Some(tx) => tx.send(flight).err().map(|e| e.0),
+                    Some(tx) => {
+                        self.untaken.add();
+                        tx.send(flight).err().map(|e| e.0)
+                    }
                     None => Some(flight),
                 };
                 if let Some(flight) = lost {
@@ -374,6 +414,12 @@ impl Writer {
                     None
                 }
             };
+            if first.is_some() {
+                // While the syncer has not yet taken the group handed to it, a group staged
+                // now would be synced with it anyway: let more submissions join this one
+                // (each group rewrites the same right-edge tiles and index pages).
+                self.untaken.wait_taken(LINGER);
+            }
             let mut group = Vec::new();
             let mut next = first;
             while let Some(job) = next.take() {
@@ -438,6 +484,7 @@ impl Sequencer {
             failed: durability.is_none(),
         });
         let broken: Broken = Arc::new(Mutex::new(None));
+        let untaken = Arc::new(Untaken::default());
         let (flights, syncer) = match durability {
             Some(durability) => {
                 let (ftx, frx) = std::sync::mpsc::sync_channel(IN_FLIGHT);
@@ -446,6 +493,7 @@ impl Sequencer {
                     durable: durable_tx,
                     broken: broken.clone(),
                     metrics: metrics.clone(),
+                    untaken: untaken.clone(),
                 };
                 let t = std::thread::Builder::new()
                     .name("accord-syncer".into())
@@ -460,6 +508,7 @@ impl Sequencer {
             reserve,
             broken,
             flights,
+            untaken,
             syncer,
             key,
             every,
@@ -535,6 +584,35 @@ mod tests {
         assert!(!waiting.is_finished(), "size 8 does not cover 9");
         dtx.send_modify(|d| d.size = 9);
         assert!(waiting.await.unwrap().is_ok());
+    }
+
+    /// The writer's wait ends when the syncer takes what it was handed, or after the
+    /// linger when it does not (a stalled syncer slows the writer, never stops it).
+    #[test]
+    fn the_writer_waits_for_the_syncer_to_take_its_group_and_no_longer() {
+        let u = Arc::new(Untaken::default());
+        u.wait_taken(Duration::from_secs(3600)); // nothing handed over: no wait at all
+        u.add();
+        u.add();
+        let taker = std::thread::spawn({
+            let u = u.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(20));
+                u.take(2);
+            }
+        });
+        u.wait_taken(Duration::from_secs(3600));
+        assert_eq!(
+            *u.count.lock().unwrap(),
+            0,
+            "returned only once both were taken"
+        );
+        taker.join().unwrap();
+        u.take(5);
+        assert_eq!(*u.count.lock().unwrap(), 0, "never below zero");
+        u.add();
+        u.wait_taken(Duration::from_millis(1)); // nobody takes it: returns after the linger
+        assert_eq!(*u.count.lock().unwrap(), 1);
     }
 
     /// After a failed sync what was not durable is never answered.
