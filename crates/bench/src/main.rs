@@ -147,12 +147,20 @@ enum Cmd {
         json_out: Option<PathBuf>,
     },
     /// A fresh `accord mirror` of a kept ledger served over loopback against a local
-    /// `accord verify`, then one new entry mirrored and cosigned (issue #12). Adds an entry.
+    /// `accord verify`, then one new entry mirrored and cosigned (issue #12), `--samples`
+    /// times. Adds that many entries.
     Mirror {
         #[arg(long)]
         ledger: PathBuf,
         #[arg(long, default_value_t = 7)]
         seed: u8,
+        /// Samples of the one-new-entry step.
+        #[arg(long, default_value_t = 7)]
+        samples: usize,
+        /// Keep the replica here (default: a temporary directory); given again, the fresh
+        /// mirror becomes a catch-up and the one-entry step is measured on it.
+        #[arg(long, value_name = "DIR")]
+        replica: Option<PathBuf>,
         #[arg(long, value_name = "FILE")]
         json_out: Option<PathBuf>,
     },
@@ -274,9 +282,11 @@ fn main() -> Result<()> {
         Some(Cmd::Mirror {
             ledger,
             seed,
+            samples,
+            replica,
             json_out,
         }) => {
-            let r = mirror::measure(ledger, *seed)?;
+            let r = mirror::measure(ledger, *seed, *samples, replica.as_deref())?;
             print!("{}", mirror::table(&r));
             json_line(&r, json_out.as_deref())?;
             return Ok(());
