@@ -337,13 +337,7 @@ impl Store for Paged {
         if !is_paged(prefix) {
             return self.inner.next_key(prefix, after);
         }
-        for r in self.scan(prefix, Some(after)) {
-            let (k, _) = r?;
-            if k.as_slice() > after {
-                return Ok(Some(k));
-            }
-        }
-        Ok(None)
+        crate::store::next_key_by_scan(self, prefix, after)
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {

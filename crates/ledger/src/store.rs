@@ -156,13 +156,7 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        for r in self.scan(prefix, Some(after)) {
-            let (k, _) = r?;
-            if k.as_slice() > after {
-                return Ok(Some(k));
-            }
-        }
-        Ok(None)
+        next_key_by_scan(self, prefix, after)
     }
 
     /// Applies `batch` atomically and durably: when this returns `Ok`, every write survives a
@@ -184,6 +178,24 @@ pub trait Store: Send + Sync {
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.commit(batch)
     }
+}
+
+/// [`Store::next_key`] by a scan from `after`: for stores without a cheaper way.
+///
+/// # Errors
+/// [`StoreError`].
+pub(crate) fn next_key_by_scan<S: Store + ?Sized>(
+    store: &S,
+    prefix: &[u8],
+    after: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    for r in store.scan(prefix, Some(after)) {
+        let (k, _) = r?;
+        if k.as_slice() > after {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
 }
 
 /// An in-memory store.
