@@ -333,13 +333,6 @@ impl Store for Paged {
         Ok(best)
     }
 
-    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if !is_paged(prefix) {
-            return self.inner.next_key(prefix, after);
-        }
-        crate::store::next_key_by_scan(self, prefix, after)
-    }
-
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let out = self.pages_of(batch)?;
         self.inner.commit(out)

@@ -156,7 +156,13 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        next_key_by_scan(self, prefix, after)
+        for r in self.scan(prefix, Some(after)) {
+            let (k, _) = r?;
+            if k.as_slice() > after {
+                return Ok(Some(k));
+            }
+        }
+        Ok(None)
     }
 
     /// Applies `batch` atomically and durably: when this returns `Ok`, every write survives a
@@ -178,24 +184,6 @@ pub trait Store: Send + Sync {
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.commit(batch)
     }
-}
-
-/// [`Store::next_key`] by a scan from `after`: for stores without a cheaper way.
-///
-/// # Errors
-/// [`StoreError`].
-pub(crate) fn next_key_by_scan<S: Store + ?Sized>(
-    store: &S,
-    prefix: &[u8],
-    after: &[u8],
-) -> Result<Option<Vec<u8>>, StoreError> {
-    for r in store.scan(prefix, Some(after)) {
-        let (k, _) = r?;
-        if k.as_slice() > after {
-            return Ok(Some(k));
-        }
-    }
-    Ok(None)
 }
 
 /// An in-memory store.
