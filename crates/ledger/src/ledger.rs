@@ -222,31 +222,73 @@ fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
         .map_err(io_at(dir))
 }
 
-fn write_marker(dir: &Path) -> Result<(), LedgerError> {
+/// The creation marker, created if need be and locked for as long as the returned file is
+/// held, with its text written and durable. A creation holds it from before sled's first
+/// file to after its first head, so a kill anywhere in between (sled writes its `conf` in
+/// two steps, so it can leave one it cannot read) leaves a marker nobody holds.
+///
+/// # Errors
+/// [`LedgerError::InUse`] if another process holds it.
+fn write_marker(dir: &Path) -> Result<std::fs::File, LedgerError> {
     use std::io::Write;
     let m = marker(dir);
-    let mut f = std::fs::File::create(&m).map_err(io_at(&m))?;
-    f.write_all(b"an accord ledger is being created here; if this file stays, the creation did not complete and `accord init` or `accord import` creates the ledger afresh\n")
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&m)
+        .map_err(io_at(&m))?;
+    lock(&f, dir, &m)?;
+    let mut w = &f;
+    f.set_len(0)
+        .and_then(|()| w.write_all(b"an accord ledger is being created here; if this file stays, the creation did not complete and `accord init` or `accord import` creates the ledger afresh\n"))
         .and_then(|()| f.sync_all())
         .map_err(io_at(&m))?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    Ok(f)
 }
 
-/// Whether `dir` holds what a creation that never completed leaves: the marker, or (from
-/// versions before the marker) sled's files with no acknowledged head and not even the
-/// format key stored, so no entry. A complete ledger, or a store holding anything, is not.
-/// Decided under sled's lock, so a creation still running in another process is `InUse`,
-/// never a leftover.
-fn creation_incomplete(dir: &Path) -> Result<bool, LedgerError> {
-    let store = match SledStore::open(dir) {
-        Ok(store) => store,
-        Err(StoreError::InUse(p)) => return Err(LedgerError::InUse(p)),
-        // sled's files unreadable: a leftover only if the marker says creation was under way.
-        Err(_) => return Ok(marker(dir).exists()),
-    };
-    if marker(dir).exists() {
-        return Ok(true);
+/// Takes `f`'s exclusive lock without waiting: [`LedgerError::InUse`] if another process
+/// holds it.
+fn lock(f: &std::fs::File, dir: &Path, path: &Path) -> Result<(), LedgerError> {
+    use fs2::FileExt;
+    match f.try_lock_exclusive() {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == fs2::lock_contended_error().kind() => {
+            Err(LedgerError::InUse(dir.to_path_buf()))
+        }
+        Err(e) => Err(io_at(path)(e)),
     }
+}
+
+/// The creation marker of a creation that never completed, locked while the file returned is
+/// held; `None` if there is no marker (or it went while this waited for its lock: that
+/// creation completed).
+///
+/// # Errors
+/// [`LedgerError::InUse`] while a creation is still running in another process.
+fn leftover_marker(dir: &Path) -> Result<Option<std::fs::File>, LedgerError> {
+    let m = marker(dir);
+    let f = match std::fs::File::open(&m) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at(&m)(e)),
+    };
+    lock(&f, dir, &m)?;
+    if !m.exists() {
+        return Ok(None);
+    }
+    Ok(Some(f))
+}
+
+/// Whether sled's files in `dir`, with no creation marker beside them, are what a creation by
+/// a version that wrote the marker only after opening sled leaves when killed before the
+/// marker: nothing stored (not even the format key) and no acknowledged head. A complete
+/// ledger, or a store holding anything, is not. Decided under sled's lock, so a creation
+/// still running in another process is `InUse`, never a leftover; sled's files unreadable
+/// without a marker are an error to report, never a leftover to remove.
+fn unmarked_leftover(dir: &Path) -> Result<bool, LedgerError> {
+    let store = SledStore::open(dir)?;
     if dir.join(crate::heads::FILE_NAME).exists() && HeadLog::open(dir)?.last().is_some() {
         return Ok(false);
     }
@@ -254,8 +296,9 @@ fn creation_incomplete(dir: &Path) -> Result<bool, LedgerError> {
     Ok(empty)
 }
 
-/// Removes the files of an incomplete creation: sled's own, the head log and the marker,
-/// the marker last. Anything else in the directory is left alone.
+/// Removes the files of an incomplete creation: sled's own and the head log. The marker
+/// stays (the caller holds it for the creation that follows); anything else in the directory
+/// is left alone.
 fn remove_leftovers(dir: &Path) -> Result<(), LedgerError> {
     let entries = std::fs::read_dir(dir).map_err(io_at(dir))?;
     for e in entries {
@@ -271,13 +314,7 @@ fn remove_leftovers(dir: &Path) -> Result<(), LedgerError> {
             std::fs::remove_file(&path).map_err(io_at(&path))?;
         }
     }
-    sync_dir(dir)?;
-    let m = marker(dir);
-    if m.exists() {
-        std::fs::remove_file(&m).map_err(io_at(&m))?;
-        sync_dir(dir)?;
-    }
-    Ok(())
+    sync_dir(dir)
 }
 
 /// Whether a sled directory is there at all.
@@ -313,24 +350,35 @@ impl Ledger {
     ) -> Result<Self, LedgerError> {
         let (_, authorised) = State::start(charter)?;
         authorised.verify()?;
-        if has_database(dir) || marker(dir).exists() {
-            if !creation_incomplete(dir)? {
-                return Err(LedgerError::Exists(dir.to_path_buf()));
-            }
-            remove_leftovers(dir)?;
-        }
         std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        // Crash-safe order, under sled's lock (taken by opening it, so no other process
-        // acts on the marker while this one creates): sled's files, then the marker, durable,
-        // then the one atomic batch of the charter, and the first head, durable, then the
-        // marker goes. A kill before the marker leaves sled's files with nothing stored and
-        // no head; after it, the marker. Both are recognised as a creation that never
-        // completed (docs/GUARANTEES.md).
+        // Crash-safe order: the marker, locked and durable, before sled's first file; then
+        // sled's files (sled's lock too), the one atomic batch of the charter and the first
+        // head, durable; then the marker goes. A kill at any point before that leaves a
+        // marker nobody holds, recognised as a creation that never completed
+        // (docs/GUARANTEES.md), whatever state sled's files were left in.
+        let held = match leftover_marker(dir)? {
+            Some(held) => {
+                remove_leftovers(dir)?;
+                held
+            }
+            None => {
+                if has_database(dir) {
+                    if !unmarked_leftover(dir)? {
+                        return Err(LedgerError::Exists(dir.to_path_buf()));
+                    }
+                    remove_leftovers(dir)?;
+                }
+                write_marker(dir)?
+            }
+        };
+        if has_database(dir) {
+            // Sled's files appeared after the marker was checked: another creation.
+            return Err(LedgerError::InUse(dir.to_path_buf()));
+        }
         let sled = std::sync::Arc::new(SledStore::open(dir)?);
-        write_marker(dir)?;
         let mut ledger = Self::init(Box::new(ArcStore(sled.clone())), charter, logged_at)?;
         ledger.dir = Some(dir.to_path_buf());
         ledger.disk = Some(sled);
@@ -341,6 +389,7 @@ impl Ledger {
         let m = marker(dir);
         std::fs::remove_file(&m).map_err(|source| LedgerError::Io { path: m, source })?;
         sync_dir(dir)?;
+        drop(held);
         Ok(ledger)
     }
 
@@ -459,18 +508,26 @@ impl Ledger {
         }
         let started = Instant::now();
         let sled = loop {
-            match SledStore::open(dir) {
+            // A creation holds the marker's lock from before sled's first file, so sled's
+            // files are not read (they may be half written) while the marker is there.
+            let attempt = match leftover_marker(dir) {
+                Ok(Some(_)) => return Err(LedgerError::Incomplete(dir.to_path_buf())),
+                Ok(None) => SledStore::open(dir).map_err(LedgerError::from),
+                Err(e) => Err(e),
+            };
+            match attempt {
                 Ok(s) => break s,
-                Err(StoreError::InUse(p)) => match wait {
+                Err(LedgerError::InUse(p)) => match wait {
                     Wait::Upto(d) if started.elapsed() < d => {
                         std::thread::sleep(Duration::from_millis(50));
                     }
                     _ => return Err(LedgerError::InUse(p)),
                 },
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         };
-        // Read only under the lock: a creation in progress holds it until the marker is gone.
+        // Checked again under sled's lock: a creation that began meanwhile cannot get past
+        // sled's lock, and leaves its marker.
         if marker(dir).exists() {
             return Err(LedgerError::Incomplete(dir.to_path_buf()));
         }

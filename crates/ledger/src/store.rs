@@ -605,6 +605,12 @@ impl SledStore {
             Err(StoreError::Corrupt(e)) => e,
             other => return other,
         };
+        let first = format!(
+            "sled cannot read its files in {} ({}); restore the ledger from a JSON Lines \
+             export (`accord import`) or a mirror (docs/GUARANTEES.md)",
+            dir.display(),
+            first.trim_end_matches(" backtrace ()")
+        );
         let moved = quarantine_snapshots(dir)?;
         if moved.is_empty() {
             return Err(StoreError::Backend(first));

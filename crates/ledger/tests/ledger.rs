@@ -328,6 +328,73 @@ fn a_creation_marker_means_incomplete_whatever_else_is_there() {
     assert!(!dir.path().join(accord_ledger::ledger::CREATING).exists());
 }
 
+/// What a kill while sled writes its `conf` leaves (sled writes the settings, then their
+/// checksum, in two writes, and reads a file missing the checksum as corrupt): the marker,
+/// written before sled's first file, says the creation never completed, so `open` names it
+/// instead of reporting sled's corruption, and `create` starts over. Found by
+/// `tests/mirror.rs::a_mirror_killed_mid_sync_resumes_and_verifies` on a loaded machine.
+#[test]
+fn a_kill_while_sled_writes_its_settings_is_an_incomplete_creation() {
+    let whole = tempfile::tempdir().unwrap();
+    drop(build(whole.path(), 1));
+    let conf = std::fs::read(whole.path().join("conf")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(accord_ledger::ledger::CREATING), "").unwrap();
+    std::fs::write(dir.path().join("conf"), &conf[..conf.len() - 4]).unwrap();
+    assert!(accord_ledger::store::SledStore::open(dir.path()).is_err());
+    assert!(matches!(
+        Ledger::open(dir.path()),
+        Err(LedgerError::Incomplete(_))
+    ));
+    let (l, _) = build(dir.path(), 3);
+    drop(l);
+    let l = Ledger::open(dir.path()).unwrap();
+    verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+    assert!(!dir.path().join(accord_ledger::ledger::CREATING).exists());
+
+    // Without the marker, sled's unreadable files are not taken for a leftover: they are
+    // reported, and left as they are.
+    let bare = tempfile::tempdir().unwrap();
+    std::fs::write(bare.path().join("conf"), &conf[..conf.len() - 4]).unwrap();
+    let s = Synth::new(5, 1);
+    match Ledger::create(bare.path(), &s.charter()) {
+        Err(LedgerError::Store(e)) => assert!(e.to_string().contains("corrupt"), "{e}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("created over unreadable files"),
+    }
+    assert_eq!(
+        std::fs::read(bare.path().join("conf")).unwrap(),
+        &conf[..conf.len() - 4]
+    );
+}
+
+/// A creation holds the marker's lock from before sled's first file: while it does, `open`
+/// and `create` in another process are told the ledger is in use, and neither reads sled's
+/// files nor takes them for a leftover.
+#[test]
+fn a_creation_under_way_is_in_use_not_a_leftover() {
+    use fs2::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join(accord_ledger::ledger::CREATING);
+    std::fs::write(&m, "").unwrap();
+    std::fs::write(dir.path().join("conf"), "half").unwrap();
+    let held = std::fs::File::open(&m).unwrap();
+    held.try_lock_exclusive().unwrap();
+    assert!(matches!(
+        Ledger::open(dir.path()),
+        Err(LedgerError::InUse(_))
+    ));
+    let s = Synth::new(5, 1);
+    assert!(matches!(
+        Ledger::create(dir.path(), &s.charter()),
+        Err(LedgerError::InUse(_))
+    ));
+    assert_eq!(std::fs::read(dir.path().join("conf")).unwrap(), b"half");
+    drop(held);
+    let l = Ledger::create(dir.path(), &s.charter()).unwrap();
+    assert_eq!(l.size(), 1);
+}
+
 #[test]
 fn a_complete_ledger_or_a_store_holding_data_is_never_recreated() {
     let dir = tempfile::tempdir().unwrap();
