@@ -313,6 +313,56 @@ fn mirror_two_replicas_follow_incrementally_and_read_offline() {
     );
     let (size, _) = verified(&env, "r2");
     assert_eq!(size, first + 3);
+
+    // --cosign: the checkpoint just verified, cosigned in the same run as a member; a
+    // checkpoint it cosigned already is left alone; the log's key is no member's.
+    submit_floor(&env, &base, "mirror-floor-4");
+    wait_for_checkpoint(&base, first + 4);
+    let v = env
+        .ok(&[
+            "--ledger",
+            "r1",
+            "--json",
+            "mirror",
+            "--from",
+            &base,
+            "--cosign",
+            "d/keys/CA-FIN.key",
+        ])
+        .json();
+    assert_eq!(v["size"], first + 4, "{v}");
+    assert_eq!(v["cosigned"]["tree_size"], first + 4, "{v}");
+    assert!(v["cosigned"]["verified"].as_u64().unwrap() >= 2, "{v}");
+    let cosigners = v["cosigned"]["cosigners"].as_array().unwrap();
+    assert!(cosigners.iter().any(|c| c == "CA-FIN"), "{v}");
+    let c = env.ok(&["--ledger", "r1", "checkpoint"]).stdout;
+    assert!(c.contains("CA-FIN"), "{c}");
+    let again = env
+        .ok(&[
+            "--ledger",
+            "r1",
+            "mirror",
+            "--from",
+            &base,
+            "--cosign",
+            "d/keys/CA-FIN.key",
+        ])
+        .stdout;
+    assert!(again.contains("CA-FIN cosigned checkpoint"), "{again}");
+    assert!(again.contains("already"), "{again}");
+    env.fails(
+        1,
+        &[
+            "--ledger",
+            "r2",
+            "mirror",
+            "--from",
+            &base,
+            "--cosign",
+            "d/keys/log.key",
+        ],
+        "not a member's key",
+    );
     drop(server);
 }
 

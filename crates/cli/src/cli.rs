@@ -1031,6 +1031,16 @@ pub struct MirrorArgs {
     /// Give up on a request after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub timeout: u64,
+    /// After each sync, cosign the checkpoint just verified as the member whose private key
+    /// this is, in the same process: what `accord --ledger DIR cosign --key KEYFILE` does
+    /// (verify what is new since KEYFILE.verified, then cosign the replica's latest
+    /// checkpoint), without opening the replica a second time. A checkpoint the member has
+    /// cosigned already is left as it is.
+    #[arg(long, value_name = "KEYFILE")]
+    pub cosign: Option<PathBuf>,
+    /// Passphrase source for --cosign.
+    #[command(flatten)]
+    pub pass: PassArgs,
 }
 
 /// `accord verify-evidence`.

@@ -249,6 +249,20 @@ pub fn sync(
     opts: &Options,
     progress: &mut dyn FnMut(Phase, u64, u64),
 ) -> Result<Report, MirrorError> {
+    sync_open(src, dir, opts, progress).map(|(report, _)| report)
+}
+
+/// [`sync`], handing back the replica still open, so that what follows in the same process
+/// (a member's cosignature of the checkpoint just verified) needs no second open.
+///
+/// # Errors
+/// As [`sync`].
+pub fn sync_open(
+    src: &Source,
+    dir: &Path,
+    opts: &Options,
+    progress: &mut dyn FnMut(Phase, u64, u64),
+) -> Result<(Report, Ledger), MirrorError> {
     let note_bytes = src.get("/checkpoint")?;
     let note = SignedCheckpoint::from_bytes(&note_bytes)
         .map_err(|e| refused(format!("the checkpoint served does not parse: {e}")))?;
@@ -319,9 +333,7 @@ pub fn sync(
     }
 
     if n == k {
-        let l = replica
-            .as_mut()
-            .ok_or_else(|| refused("nothing to mirror"))?;
+        let l = replica.take().ok_or_else(|| refused("nothing to mirror"))?;
         if !l.root().ct_eq(note.checkpoint().root()) {
             return Err(refused(format!(
                 "the log's checkpoint of {n} entries is not the replica's tree, and no \
@@ -502,7 +514,7 @@ pub fn sync(
             l.size()
         )));
     }
-    finish(dir, &mut l, &note, before, created)
+    finish(dir, l, &note, before, created)
 }
 
 /// Requests in flight while a sync fetches tiles and bundles.
@@ -550,15 +562,15 @@ fn frontier_root_of_first(staging: &Path) -> Result<Hash, MirrorError> {
 
 fn finish(
     dir: &Path,
-    l: &mut Ledger,
+    mut l: Ledger,
     note: &SignedCheckpoint,
     before: u64,
     created: bool,
-) -> Result<Report, MirrorError> {
+) -> Result<(Report, Ledger), MirrorError> {
     let (cp, dropped) = l.store_checkpoint(note)?;
     remove_if_there(&dir.join(PENDING))?;
     remove_if_there(&dir.join(STAGING))?;
-    Ok(Report {
+    let report = Report {
         before,
         size: l.size(),
         root: l.root(),
@@ -567,7 +579,8 @@ fn finish(
         checkpoint_seq: cp.seq,
         cosigners: cp.cosigners,
         dropped_cosignatures: dropped,
-    })
+    };
+    Ok((report, l))
 }
 
 /// The staged leaves, read back as restore items for [`Ledger::import`].

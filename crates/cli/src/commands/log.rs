@@ -225,10 +225,68 @@ pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
         return super::cosign_remote::cosign(ctx, &r, &a, &key);
     }
     let mut ledger = ctx.open()?;
+    let done = cosign_local(&mut ledger, &key, &a.key, a.full)?;
+    print_cosigned(ctx, &done)
+}
+
+/// What [`cosign_local`] did.
+#[derive(Debug)]
+pub struct Cosigned {
+    /// The member.
+    pub member: String,
+    /// The checkpoint cosigned.
+    pub seq: u64,
+    /// Its tree size.
+    pub size: u64,
+    /// Entries verified now (since the state kept beside the key).
+    pub verified: u64,
+    /// Everyone who has cosigned it now.
+    pub cosigners: Vec<String>,
+}
+
+impl Cosigned {
+    /// As JSON (`accord cosign --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({"seq": self.seq, "tree_size": self.size, "verified": self.verified,
+            "cosigners": self.cosigners})
+    }
+}
+
+/// Prints what [`cosign_local`] did.
+pub fn print_cosigned(ctx: &Ctx, c: &Cosigned) -> Result<()> {
+    if ctx.json {
+        return output::json(&c.to_json());
+    }
+    outln!(
+        "{} verified {} new entries (the tree of {} is the one verified before, extended) and \
+         cosigned checkpoint {}; cosigners: {}",
+        c.member,
+        c.verified,
+        c.size,
+        c.seq,
+        c.cosigners.join(", ")
+    )?;
+    Ok(())
+}
+
+/// The member whose key is `key` (read from `key_path`) verifies what is new in `ledger`
+/// since the state kept in `KEYFILE.verified` (all of it with `full`) and cosigns its latest
+/// checkpoint: `accord cosign` on a local ledger, and `accord mirror --cosign` on the replica
+/// it has just brought up to date.
+///
+/// # Errors
+/// A [`Verdict`] when it refuses (a key that is not a member's, a ledger that does not
+/// extend what was verified before or does not verify).
+pub fn cosign_local(
+    ledger: &mut accord_ledger::Ledger,
+    key: &accord_core::keys::KeyPair,
+    key_path: &std::path::Path,
+    full: bool,
+) -> Result<Cosigned> {
     if key.name().parse::<accord_core::model::MemberId>().is_err() {
         return Err(Verdict(format!(
             "refusing to cosign: {} is the key of {:?}, not a member's key",
-            a.key.display(),
+            key_path.display(),
             key.name()
         ))
         .into());
@@ -237,7 +295,7 @@ pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
         .latest_checkpoint()?
         .ok_or_else(|| anyhow!("no checkpoint to cosign yet"))?;
     let size = cp.note.checkpoint().size();
-    let (follower, verified_now) = follow_local(&ledger, &a, size)?;
+    let (follower, verified_now) = follow_local(ledger, key_path, full, size)?;
     follower
         .check_checkpoint(&cp.note)
         .map_err(|e| Verdict(format!("refusing to cosign: {e}")))?;
@@ -245,25 +303,17 @@ pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let cp = ledger.add_cosignature(cp.seq, &key, now)?;
-    let state = verified_path(&a.key);
+    let cp = ledger.add_cosignature(cp.seq, key, now)?;
+    let state = verified_path(key_path);
     super::write_file(&state, &follower.to_bytes()?)
         .with_context(|| format!("cosigned, but could not record it in {}", state.display()))?;
-    if ctx.json {
-        output::json(
-            &json!({"seq": cp.seq, "tree_size": size, "verified": verified_now,
-            "cosigners": cp.cosigners}),
-        )
-    } else {
-        outln!(
-            "{} verified {verified_now} new entries (the tree of {size} is the one verified before, \
-             extended) and cosigned checkpoint {}; cosigners: {}",
-            key.name(),
-            cp.seq,
-            cp.cosigners.join(", ")
-        )?;
-        Ok(())
-    }
+    Ok(Cosigned {
+        member: key.name().to_owned(),
+        seq: cp.seq,
+        size,
+        verified: verified_now,
+        cosigners: cp.cosigners,
+    })
 }
 
 /// `KEYFILE.verified`: what this member verified of the ledger (docs/CLI.md, `cosign`).
@@ -279,14 +329,15 @@ fn verified_path(key: &std::path::Path) -> std::path::PathBuf {
 /// follower and how many entries were verified now.
 fn follow_local(
     ledger: &accord_ledger::Ledger,
-    a: &CosignArgs,
+    key_path: &std::path::Path,
+    full: bool,
     size: u64,
 ) -> Result<(accord_core::follow::Follower, u64)> {
     use accord_core::follow::Follower;
     let refuse =
         |why: String| -> anyhow::Error { Verdict(format!("refusing to cosign: {why}")).into() };
-    let path = verified_path(&a.key);
-    let mut f = if a.full || !path.exists() {
+    let path = verified_path(key_path);
+    let mut f = if full || !path.exists() {
         Follower::new()
     } else {
         let bytes = super::read_file(&path, 16 * 1024 * 1024)?;

@@ -13,8 +13,14 @@ use accord_mirror::MirrorError;
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 
+use std::path::PathBuf;
+
+use accord_core::keys::KeyPair;
+
+use super::log::{print_cosigned, Cosigned};
 use super::{parse_hash, read_file, Ctx};
 use crate::cli::{MirrorArgs, VerifyEvidenceArgs};
+use crate::keyfile;
 use crate::output::{self, outln};
 use crate::Verdict;
 
@@ -56,9 +62,15 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-fn print_report(ctx: &Ctx, src: &Source, r: &Report) -> Result<()> {
+fn print_report(
+    ctx: &Ctx,
+    src: &Source,
+    r: &Report,
+    cosigner: Option<&Cosigner>,
+    cosigned: Option<&Cosigned>,
+) -> Result<()> {
     if ctx.json {
-        return output::json(&json!({
+        let mut v = json!({
             "ok": true,
             "from": src.url(),
             "before": r.before,
@@ -70,7 +82,11 @@ fn print_report(ctx: &Ctx, src: &Source, r: &Report) -> Result<()> {
             "checkpoint": r.checkpoint_seq,
             "cosigners": r.cosigners,
             "dropped_cosignatures": r.dropped_cosignatures,
-        }));
+        });
+        if cosigner.is_some() {
+            v["cosigned"] = cosigned.map_or(serde_json::Value::Null, Cosigned::to_json);
+        }
+        return output::json(&v);
     }
     if r.size == r.before {
         outln!(
@@ -98,6 +114,15 @@ fn print_report(ctx: &Ctx, src: &Source, r: &Report) -> Result<()> {
             }
         )?;
     }
+    match (cosigner, cosigned) {
+        (_, Some(c)) => print_cosigned(ctx, c)?,
+        (Some(c), None) => outln!(
+            "{} cosigned checkpoint {} already",
+            c.key.name(),
+            r.checkpoint_seq
+        )?,
+        (None, None) => {}
+    }
     if r.dropped_cosignatures > 0 {
         eprintln!(
             "note: {} cosignature line(s) served did not verify under a member's current key and were not stored",
@@ -107,16 +132,23 @@ fn print_report(ctx: &Ctx, src: &Source, r: &Report) -> Result<()> {
     Ok(())
 }
 
-/// One sync; the error says whether it was a fork.
+/// A member's key for `--cosign`, loaded once.
+struct Cosigner {
+    key: KeyPair,
+    path: PathBuf,
+}
+
+/// One sync, and the cosignature asked for; the error says whether it was a fork.
 fn once(
     ctx: &Ctx,
     src: &Source,
     dir: &std::path::Path,
     opts: &Options,
+    cosigner: Option<&Cosigner>,
 ) -> std::result::Result<Report, (bool, anyhow::Error)> {
     let pb = output::progress(None, "mirror");
     let mut last = Phase::Fetch;
-    let r = sync::sync(src, dir, opts, &mut |phase, done, total| {
+    let r = sync::sync_open(src, dir, opts, &mut |phase, done, total| {
         if phase != last {
             last = phase;
             pb.set_message(match phase {
@@ -128,7 +160,7 @@ fn once(
         pb.set_position(done);
     });
     pb.finish_and_clear();
-    let r = r.map_err(|e| {
+    let (r, mut replica) = r.map_err(|e| {
         let fork = matches!(e, MirrorError::Fork { .. });
         if let MirrorError::Fork { evidence, .. } = &e {
             let _ = outln!("evidence written to {}", evidence.display());
@@ -142,7 +174,15 @@ fn once(
             hex::encode(r.charter_hash)
         );
     }
-    print_report(ctx, src, &r).map_err(|e| (false, e))?;
+    let cosigned = match cosigner {
+        Some(c) if !r.cosigners.iter().any(|m| m == c.key.name()) => Some(
+            super::log::cosign_local(&mut replica, &c.key, &c.path, false)
+                .map_err(|e| (false, e))?,
+        ),
+        _ => None,
+    };
+    drop(replica);
+    print_report(ctx, src, &r, cosigner, cosigned.as_ref()).map_err(|e| (false, e))?;
     Ok(r)
 }
 
@@ -160,15 +200,25 @@ pub fn mirror(ctx: &Ctx, a: MirrorArgs) -> Result<()> {
         return Err(anyhow!("--timeout must be at least 1 second"));
     }
     let src = Source::new(&a.from, Duration::from_secs(a.timeout)).map_err(to_anyhow)?;
+    let cosigner = match &a.cosign {
+        Some(path) => Some(Cosigner {
+            key: keyfile::load(path, &a.pass)?,
+            path: path.clone(),
+        }),
+        None => None,
+    };
+    let cosigner = cosigner.as_ref();
     let Some(every) = a.follow else {
-        return once(ctx, &src, &dir, &opts).map(|_| ()).map_err(|(_, e)| e);
+        return once(ctx, &src, &dir, &opts, cosigner)
+            .map(|_| ())
+            .map_err(|(_, e)| e);
     };
     if every == 0 {
         return Err(anyhow!("--follow must be at least 1 second"));
     }
     let stop = stop_flag()?;
     loop {
-        match once(ctx, &src, &dir, &opts) {
+        match once(ctx, &src, &dir, &opts, cosigner) {
             Ok(_) => {}
             // A fork stops the mirror; an unreachable log or a bad answer is tried again.
             Err((true, e)) => return Err(e),
