@@ -62,13 +62,19 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-fn print_report(
-    ctx: &Ctx,
-    src: &Source,
-    r: &Report,
-    cosigner: Option<&Cosigner>,
-    cosigned: Option<&Cosigned>,
-) -> Result<()> {
+/// What became of `--cosign` after a sync.
+enum Cosigning<'a> {
+    /// Not asked for.
+    NotAsked,
+    /// The member had cosigned the checkpoint already.
+    Already(&'a str),
+    /// Cosigned now.
+    Done(&'a Cosigned),
+    /// Refused or failed (the error follows the report).
+    Failed,
+}
+
+fn print_report(ctx: &Ctx, src: &Source, r: &Report, cosigning: &Cosigning) -> Result<()> {
     if ctx.json {
         let mut v = json!({
             "ok": true,
@@ -83,8 +89,10 @@ fn print_report(
             "cosigners": r.cosigners,
             "dropped_cosignatures": r.dropped_cosignatures,
         });
-        if cosigner.is_some() {
-            v["cosigned"] = cosigned.map_or(serde_json::Value::Null, Cosigned::to_json);
+        match cosigning {
+            Cosigning::NotAsked => {}
+            Cosigning::Done(c) => v["cosigned"] = c.to_json(),
+            Cosigning::Already(_) | Cosigning::Failed => v["cosigned"] = serde_json::Value::Null,
         }
         return output::json(&v);
     }
@@ -114,14 +122,12 @@ fn print_report(
             }
         )?;
     }
-    match (cosigner, cosigned) {
-        (_, Some(c)) => print_cosigned(ctx, c)?,
-        (Some(c), None) => outln!(
-            "{} cosigned checkpoint {} already",
-            c.key.name(),
-            r.checkpoint_seq
-        )?,
-        (None, None) => {}
+    match cosigning {
+        Cosigning::Done(c) => print_cosigned(ctx, c)?,
+        Cosigning::Already(member) => {
+            outln!("{member} cosigned checkpoint {} already", r.checkpoint_seq)?
+        }
+        Cosigning::NotAsked | Cosigning::Failed => {}
     }
     if r.dropped_cosignatures > 0 {
         eprintln!(
@@ -174,16 +180,28 @@ fn once(
             hex::encode(r.charter_hash)
         );
     }
-    let cosigned = match cosigner {
-        Some(c) if !r.cosigners.iter().any(|m| m == c.key.name()) => Some(
-            super::log::cosign_local(&mut replica, &c.key, &c.path, false)
-                .map_err(|e| (false, e))?,
-        ),
-        _ => None,
+    // The sync is reported whatever the cosignature's fate; a refusal to cosign follows it.
+    let (cosigned, refused) = match cosigner {
+        Some(c) if !r.cosigners.iter().any(|m| m == c.key.name()) => {
+            match super::log::cosign_local(&mut replica, &c.key, &c.path, false) {
+                Ok(done) => (Some(done), None),
+                Err(e) => (None, Some(e)),
+            }
+        }
+        _ => (None, None),
     };
     drop(replica);
-    print_report(ctx, src, &r, cosigner, cosigned.as_ref()).map_err(|e| (false, e))?;
-    Ok(r)
+    let cosigning = match (cosigner, &cosigned, &refused) {
+        (None, _, _) => Cosigning::NotAsked,
+        (Some(_), Some(done), _) => Cosigning::Done(done),
+        (Some(_), None, Some(_)) => Cosigning::Failed,
+        (Some(c), None, None) => Cosigning::Already(c.key.name()),
+    };
+    print_report(ctx, src, &r, &cosigning).map_err(|e| (false, e))?;
+    match refused {
+        Some(e) => Err((false, e)),
+        None => Ok(r),
+    }
 }
 
 /// `accord mirror`.
