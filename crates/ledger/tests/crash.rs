@@ -28,6 +28,13 @@ fn crash_child() {
     println!();
     let dir = std::path::Path::new(dir);
     let mut synth = Synth::new(4, 9);
+    if mode == "create" {
+        println!("ready");
+        let started = Instant::now();
+        drop(Ledger::create(dir, &synth.charter()).unwrap());
+        println!("created {}", started.elapsed().as_micros());
+        return;
+    }
     let mut ledger = match Ledger::open(dir) {
         Ok(l) => l,
         Err(_) => Ledger::create(dir, &synth.charter()).unwrap(),
@@ -210,4 +217,94 @@ fn killed_bulk_imports_lose_nothing_acknowledged() {
         return;
     }
     trials("import");
+}
+
+/// Kills a creation at random moments from its first step (the whole of `create`, from
+/// before sled's first file to after the marker went): the directory is then a ledger, or
+/// recognised as a creation that never completed (no ledger, or an incomplete one); never a
+/// store that cannot be read. A creation that reported success is a ledger. `create` then
+/// makes a ledger that verifies.
+#[test]
+fn killed_creations_are_recognised_and_created_afresh() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let n: u64 = std::env::var("ACCORD_CRASH_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("create: {n} trials, seed {seed}");
+    let charter = Synth::new(4, 9).charter();
+    // How long a creation takes here, from a first one left to complete.
+    let mut window_us = 0u64;
+    let (mut complete, mut incomplete) = (0, 0);
+    for trial in 0..=n {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, format!("create:{}", dir.path().display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        while let Some(Ok(l)) = lines.next() {
+            if l == "ready" {
+                break;
+            }
+        }
+        if trial > 0 {
+            // Anywhere in the creation, and a little after it.
+            let after = random(&mut seed) % (window_us + window_us / 5 + 1);
+            std::thread::sleep(Duration::from_micros(after));
+            let _ = child.kill(); // SIGKILL
+        }
+        let mut created = false;
+        for l in lines.map_while(Result::ok) {
+            if let Some(us) = l.strip_prefix("created ") {
+                created = true;
+                if trial == 0 {
+                    window_us = us.parse().unwrap();
+                }
+            }
+        }
+        let _ = child.wait();
+        assert!(trial > 0 || created, "the first creation did not complete");
+        match Ledger::open(dir.path()) {
+            Ok(l) => {
+                verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+                complete += 1;
+            }
+            Err(
+                accord_ledger::LedgerError::NotALedger(_)
+                | accord_ledger::LedgerError::Incomplete(_),
+            ) if !created => {
+                incomplete += 1;
+                let l = Ledger::create(dir.path(), &charter)
+                    .unwrap_or_else(|e| panic!("trial {trial}: created afresh: {e}"));
+                verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+            }
+            Err(e) => {
+                let keep = std::env::temp_dir().join(format!("accord-create-failed-{seed}"));
+                let _ = Command::new("cp")
+                    .arg("-a")
+                    .arg(dir.path())
+                    .arg(&keep)
+                    .status();
+                panic!(
+                    "trial {trial} (created: {created}): reopen failed: {e} (kept in {})",
+                    keep.display()
+                );
+            }
+        }
+    }
+    eprintln!(
+        "create: {n} kills in a window of {window_us} us: {complete} ledgers, {incomplete} \
+         creations recognised as incomplete and created afresh"
+    );
 }
