@@ -71,28 +71,40 @@ fn random(seed: &mut u64) -> u64 {
     seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
-fn trials(mode: &str) {
+/// `ACCORD_CRASH_TRIALS` (default 20) and a seed for the kill times, printed for
+/// reproduction.
+fn trials_and_seed(mode: &str) -> (u64, u64) {
     let n: u64 = std::env::var("ACCORD_CRASH_TRIALS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    let mut seed = std::time::SystemTime::now()
+    let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64
         | 1;
     eprintln!("{mode}: {n} trials, seed {seed}");
+    (n, seed)
+}
+
+/// This test binary in the child role `mode` on `dir`, its stdout piped.
+fn spawn_child(mode: &str, dir: &std::path::Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, format!("{mode}:{}", dir.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn trials(mode: &str) {
+    let (n, mut seed) = trials_and_seed(mode);
     let dir = tempfile::tempdir().unwrap();
     let mut acked: Vec<(u64, String)> = Vec::new();
     let mut acked_count = 0u64;
     for trial in 0..n {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, format!("{mode}:{}", dir.path().display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child(mode, dir.path());
         let window = if mode == "import" { 2500 } else { 400 };
         let kill_after = Duration::from_millis(20 + random(&mut seed) % window);
         let stdout = child.stdout.take().unwrap();
@@ -229,29 +241,14 @@ fn killed_creations_are_recognised_and_created_afresh() {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
-    let n: u64 = std::env::var("ACCORD_CRASH_TRIALS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("create: {n} trials, seed {seed}");
+    let (n, mut seed) = trials_and_seed("create");
     let charter = Synth::new(4, 9).charter();
     // How long a creation takes here, from a first one left to complete.
     let mut window_us = 0u64;
     let (mut complete, mut incomplete) = (0, 0);
     for trial in 0..=n {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, format!("create:{}", dir.path().display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_child("create", dir.path());
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         while let Some(Ok(l)) = lines.next() {
             if l == "ready" {

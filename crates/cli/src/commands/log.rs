@@ -231,7 +231,7 @@ pub fn cosign(ctx: &Ctx, a: CosignArgs) -> Result<()> {
 
 /// What [`cosign_local`] did.
 #[derive(Debug)]
-pub struct Cosigned {
+pub struct LocalCosign {
     /// The member.
     pub member: String,
     /// The checkpoint cosigned.
@@ -244,7 +244,7 @@ pub struct Cosigned {
     pub cosigners: Vec<String>,
 }
 
-impl Cosigned {
+impl LocalCosign {
     /// As JSON (`accord cosign --json`).
     pub fn to_json(&self) -> serde_json::Value {
         json!({"seq": self.seq, "tree_size": self.size, "verified": self.verified,
@@ -253,7 +253,7 @@ impl Cosigned {
 }
 
 /// Prints what [`cosign_local`] did.
-pub fn print_cosigned(ctx: &Ctx, c: &Cosigned) -> Result<()> {
+pub fn print_cosigned(ctx: &Ctx, c: &LocalCosign) -> Result<()> {
     if ctx.json {
         return output::json(&c.to_json());
     }
@@ -282,7 +282,7 @@ pub fn cosign_local(
     key: &accord_core::keys::KeyPair,
     key_path: &std::path::Path,
     full: bool,
-) -> Result<Cosigned> {
+) -> Result<LocalCosign> {
     if key.name().parse::<accord_core::model::MemberId>().is_err() {
         return Err(Verdict(format!(
             "refusing to cosign: {} is the key of {:?}, not a member's key",
@@ -307,7 +307,7 @@ pub fn cosign_local(
     let state = verified_path(key_path);
     super::write_file(&state, &follower.to_bytes()?)
         .with_context(|| format!("cosigned, but could not record it in {}", state.display()))?;
-    Ok(Cosigned {
+    Ok(LocalCosign {
         member: key.name().to_owned(),
         seq: cp.seq,
         size,

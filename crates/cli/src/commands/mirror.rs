@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use accord_core::keys::KeyPair;
 
-use super::log::{print_cosigned, Cosigned};
+use super::log::{print_cosigned, LocalCosign};
 use super::{parse_hash, read_file, Ctx};
 use crate::cli::{MirrorArgs, VerifyEvidenceArgs};
 use crate::keyfile;
@@ -69,7 +69,7 @@ enum Cosigning<'a> {
     /// The member had cosigned the checkpoint already.
     Already(&'a str),
     /// Cosigned now.
-    Done(&'a Cosigned),
+    Done(&'a LocalCosign),
     /// Refused or failed (the error follows the report).
     Failed,
 }
