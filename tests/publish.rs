@@ -1,5 +1,9 @@
-//! `accord publish` against a real S3 server: moto's standalone server (`pip install
-//! 'moto[server]'`) on a free loopback port, killed when the test ends. A reader written here
+//! `accord publish` against a real S3 server: moto's server application (`pip install
+//! 'moto[server]'`) on a free loopback port, killed when the test ends, served one request at
+//! a time by `tests/tools/moto_serial.py` (moto checks a conditional write and then writes with
+//! no lock between, so two publishers at once could both pass the check, which S3 never
+//! allows: the likely cause of one failure of `two_publishers_at_once_never_roll_the_checkpoint_back`
+//! in a fresh clone under load). A reader written here
 //! from c2sp.org/tlog-tiles fetches the published objects over plain HTTP (path style,
 //! `http://127.0.0.1:PORT/BUCKET/PREFIX/...`), recomputes every bundle's leaf hashes against
 //! the tiles and the root against the checkpoint it verified. Covered: a full publish of the
@@ -60,9 +64,8 @@ impl Moto {
     /// the first two requests (the readiness probe, the bucket's creation).
     fn start(auth: bool) -> Moto {
         let port = free_port();
-        let mut cmd = Command::new(common::tools::moto_server());
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
+        let mut cmd = common::tools::moto_serial(port);
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if auth {

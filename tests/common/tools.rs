@@ -68,3 +68,38 @@ pub fn moto_server() -> PathBuf {
         panic!("moto_server not found after .ci/install-test-tools (pip install 'moto[server]')")
     })
 }
+
+/// A command that starts moto's S3 server on `port`, handling one request at a time
+/// (`tests/tools/moto_serial.py`: moto's conditional writes are check-then-write without a
+/// lock, so two concurrent ones could both pass, which S3 never allows): the Python of the
+/// `moto_server` found by [`moto_server`], running the wrapper.
+pub fn moto_serial(port: u16) -> Command {
+    let server = moto_server();
+    let python = std::fs::read_to_string(&server)
+        .ok()
+        .and_then(|text| {
+            let first = text.lines().next()?.strip_prefix("#!")?.trim().to_owned();
+            // `#!/usr/bin/env python3` or `#!/path/to/python3`.
+            let mut words = first.split_whitespace();
+            let w = words.next()?;
+            Some(if w.ends_with("/env") {
+                words.next()?.to_owned()
+            } else {
+                w.to_owned()
+            })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: not a Python script; cannot run moto one request at a time",
+                server.display()
+            )
+        });
+    let mut cmd = Command::new(python);
+    cmd.arg(repo().join("tests/tools/moto_serial.py")).args([
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+    ]);
+    cmd
+}
