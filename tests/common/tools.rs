@@ -75,25 +75,28 @@ pub fn moto_server() -> PathBuf {
 /// `moto_server` found by [`moto_server`], running the wrapper.
 pub fn moto_serial(port: u16) -> Command {
     let server = moto_server();
-    let python = std::fs::read_to_string(&server)
-        .ok()
-        .and_then(|text| {
-            let first = text.lines().next()?.strip_prefix("#!")?.trim().to_owned();
-            // `#!/usr/bin/env python3` or `#!/path/to/python3`.
-            let mut words = first.split_whitespace();
-            let w = words.next()?;
-            Some(if w.ends_with("/env") {
-                words.next()?.to_owned()
-            } else {
-                w.to_owned()
-            })
+    // In a virtualenv, its own python3 beside the script; else the script's interpreter.
+    let sibling = server.with_file_name("python3");
+    let python = if sibling.is_file() {
+        sibling
+    } else {
+        let first = std::fs::read_to_string(&server)
+            .ok()
+            .and_then(|text| Some(text.lines().next()?.strip_prefix("#!")?.trim().to_owned()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: not a Python script; cannot run moto one request at a time",
+                    server.display()
+                )
+            });
+        // `#!/usr/bin/env python3` or `#!/path/to/python3`.
+        let words: Vec<&str> = first.split_whitespace().collect();
+        PathBuf::from(match words.as_slice() {
+            [env, python, ..] if env.ends_with("/env") => *python,
+            [python, ..] => *python,
+            [] => panic!("{}: an empty #! line", server.display()),
         })
-        .unwrap_or_else(|| {
-            panic!(
-                "{}: not a Python script; cannot run moto one request at a time",
-                server.display()
-            )
-        });
+    };
     let mut cmd = Command::new(python);
     cmd.arg(repo().join("tests/tools/moto_serial.py")).args([
         "-H",
