@@ -98,6 +98,24 @@ fn spawn_child(mode: &str, dir: &std::path::Path) -> std::process::Child {
         .unwrap()
 }
 
+/// Keeps the evidence of a failed trial (the temporary directory goes away with the panic):
+/// a copy of `dir` under the system's temporary directory as `name`; where it is, or "not
+/// kept".
+fn keep(dir: &std::path::Path, name: &str) -> String {
+    let to = std::env::temp_dir().join(name);
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(dir)
+        .arg(&to)
+        .status()
+        .is_ok_and(|s| s.success());
+    if copied {
+        to.display().to_string()
+    } else {
+        "not kept".into()
+    }
+}
+
 fn trials(mode: &str) {
     let (n, mut seed) = trials_and_seed(mode);
     let dir = tempfile::tempdir().unwrap();
@@ -168,25 +186,10 @@ fn trials(mode: &str) {
                 accord_ledger::LedgerError::NotALedger(_)
                 | accord_ledger::LedgerError::Incomplete(_),
             ) if acked.is_empty() && acked_count == 0 => continue,
-            Err(e) => {
-                // Keep the evidence: the temporary directory goes away with the panic.
-                let keep = std::env::temp_dir().join(format!("accord-crash-failed-{seed}"));
-                let copied = Command::new("cp")
-                    .arg("-a")
-                    .arg(dir.path())
-                    .arg(&keep)
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
-                panic!(
-                    "trial {trial}: reopen failed: {e} (ledger {})",
-                    if copied {
-                        keep.display().to_string()
-                    } else {
-                        "not kept".into()
-                    }
-                )
-            }
+            Err(e) => panic!(
+                "trial {trial}: reopen failed: {e} (ledger {})",
+                keep(dir.path(), &format!("accord-crash-failed-{seed}"))
+            ),
         };
         for (i, hash) in &acked {
             let e = ledger
@@ -286,18 +289,10 @@ fn killed_creations_are_recognised_and_created_afresh() {
                     .unwrap_or_else(|e| panic!("trial {trial}: created afresh: {e}"));
                 verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
             }
-            Err(e) => {
-                let keep = std::env::temp_dir().join(format!("accord-create-failed-{seed}"));
-                let _ = Command::new("cp")
-                    .arg("-a")
-                    .arg(dir.path())
-                    .arg(&keep)
-                    .status();
-                panic!(
-                    "trial {trial} (created: {created}): reopen failed: {e} (kept in {})",
-                    keep.display()
-                );
-            }
+            Err(e) => panic!(
+                "trial {trial} (created: {created}): reopen failed: {e} (ledger {})",
+                keep(dir.path(), &format!("accord-create-failed-{seed}"))
+            ),
         }
     }
     eprintln!(
