@@ -93,6 +93,24 @@ pub struct Restore {
     pub logged_at: Timestamp,
     /// The leaf hash the line claims; the import checks the leaf it rebuilds against it.
     pub leaf_hash: Hash,
+    /// The leaf itself with its governance pointer, when the source is a leaf another
+    /// ledger logged ([`crate::LoggedLeaf`], checked canonical by
+    /// [`accord_core::entry::LoggedEntry::from_leaf`]): the import takes it as the rebuilt
+    /// leaf when its own pointer is the same, instead of rebuilding it in its sequential
+    /// pass. Set only by that conversion, so it is always this item's leaf.
+    pub(crate) logged: Option<(u64, Vec<u8>)>,
+}
+
+impl Restore {
+    /// An entry's place in the log, as an export line says it.
+    pub fn new(index: u64, logged_at: Timestamp, leaf_hash: Hash) -> Self {
+        Self {
+            index,
+            logged_at,
+            leaf_hash,
+            logged: None,
+        }
+    }
 }
 
 /// Parses one import line: a bare DSSE envelope (a new entry) or a JSON Lines export object
@@ -168,11 +186,7 @@ pub fn parse_jsonl_line(line: &[u8]) -> Result<ImportItem, LineError> {
     }
     Ok(ImportItem {
         envelope,
-        restore: Some(Restore {
-            index,
-            logged_at,
-            leaf_hash,
-        }),
+        restore: Some(Restore::new(index, logged_at, leaf_hash)),
     })
 }
 

@@ -18,7 +18,7 @@ use accord_core::entry::LoggedEntry;
 use accord_core::envelope::Envelope;
 use accord_core::governance::{CommitmentState, Rejection, State};
 use accord_core::keys::VerifierKey;
-use accord_core::log::Hash;
+use accord_core::log::{self, Hash};
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -90,6 +90,46 @@ impl From<Envelope> for ImportItem {
             envelope,
             restore: None,
         }
+    }
+}
+
+/// What [`Ledger::import`] takes: converted to an [`ImportItem`] on all cores, so that a
+/// costly conversion (parsing a served leaf) does not hold up the sequential pass.
+pub trait IntoImportItem: Send {
+    /// The item, or why it cannot be one (the import stops there, as at a refusal).
+    ///
+    /// # Errors
+    /// A [`Rejection`] naming what is wrong with the input.
+    fn into_import_item(self) -> Result<ImportItem, Rejection>;
+}
+
+impl IntoImportItem for ImportItem {
+    fn into_import_item(self) -> Result<ImportItem, Rejection> {
+        Ok(self)
+    }
+}
+
+impl IntoImportItem for Envelope {
+    fn into_import_item(self) -> Result<ImportItem, Rejection> {
+        Ok(self.into())
+    }
+}
+
+/// A leaf as another ledger logged it (a mirror's served entry bundle): restored with its
+/// index, `logged_at` and governance pointer, and its leaf hash, which the import checks
+/// against the leaf it rebuilds.
+#[derive(Clone, Debug)]
+pub struct LoggedLeaf(pub Vec<u8>);
+
+impl IntoImportItem for LoggedLeaf {
+    fn into_import_item(self) -> Result<ImportItem, Rejection> {
+        let e = LoggedEntry::from_leaf(&self.0).map_err(|e| Rejection::BadLine(e.to_string()))?;
+        let mut restore = Restore::new(e.index, e.logged_at, log::leaf_hash(&self.0));
+        restore.logged = Some((e.governance, self.0));
+        Ok(ImportItem {
+            restore: Some(restore),
+            envelope: e.envelope,
+        })
     }
 }
 
@@ -809,10 +849,31 @@ impl Ledger {
             if state.knows_id(id) {
                 continue;
             }
-            let used = self.index_of(id)?.is_some();
-            out.push((id.clone(), used, self.commitment_state(id)?));
+            out.push(self.lookup(id)?);
         }
         Ok(out)
+    }
+
+    /// What the store says of every id `payload` touches, known to a state or not (an
+    /// import asks ahead, on all cores, and tells the state only what it does not know).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn lookups_of(
+        &self,
+        payload: &Payload,
+    ) -> Result<Vec<(EntryId, bool, Option<CommitmentState>)>, LedgerError> {
+        std::iter::once(&payload.id)
+            .chain(lifecycle_target(payload))
+            .map(|id| self.lookup(id))
+            .collect()
+    }
+
+    /// Whether the store has an entry of `id`, and its commitment record.
+    fn lookup(
+        &self,
+        id: &EntryId,
+    ) -> Result<(EntryId, bool, Option<CommitmentState>), LedgerError> {
+        let used = self.index_of(id)?.is_some();
+        Ok((id.clone(), used, self.commitment_state(id)?))
     }
 
     /// What governance remembers of commitment `id` (its parties, kind and withdrawal), from

@@ -23,6 +23,6 @@ pub mod verify;
 pub use error::LedgerError;
 pub use ledger::{
     charter_hash, Appended, ConsistencyProof, Deferred, Durability, ImportItem, ImportReport,
-    InclusionProof, Ledger, StoredCheckpoint, StoredEntry, Wait,
+    InclusionProof, IntoImportItem, Ledger, LoggedLeaf, StoredCheckpoint, StoredEntry, Wait,
 };
 pub use verify::{verify, VerifyError, VerifyOptions, VerifyReport};

@@ -85,6 +85,84 @@ fn import_equals_appending_one_by_one() {
     verify(&bulk, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
 }
 
+/// An import writes each group while the next one is staged on it and its signatures are
+/// checked: a bad signature in any group, the one in flight or the last, keeps exactly the
+/// entries before it, and nothing staged after it.
+#[test]
+fn a_bad_signature_in_any_group_of_a_pipelined_import_keeps_exactly_what_came_before() {
+    let mut s = Synth::new(4, 7);
+    let charter = s.charter();
+    let entries: Vec<_> = (0..7000).map(|_| s.next_entry()).collect();
+    for bad in [0usize, 100, 2047, 2048, 2500, 4100, 6143, 6999] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::create(dir.path(), &charter).unwrap();
+        let mut input = entries.clone();
+        let sig = &mut input[bad].signatures[0].sig;
+        let mut bytes = sig.to_bytes();
+        bytes[9] ^= 4;
+        *sig = ed25519_dalek::Signature::from_bytes(&bytes);
+        let mut seen = 0;
+        let report = l
+            .import(input.into_iter().map(Ok), &mut |n| seen = n)
+            .unwrap();
+        assert_eq!(report.accepted, bad as u64, "bad entry {bad}");
+        assert_eq!(seen, bad as u64, "bad entry {bad}");
+        let (pos, why) = report.rejected.unwrap();
+        assert_eq!(pos, bad as u64);
+        assert!(matches!(why, Rejection::BadSignature { .. }), "{why}");
+        assert_eq!(l.size(), bad as u64 + 1);
+        let root = l.root();
+        drop(l);
+        let l = Ledger::open(dir.path()).unwrap();
+        assert_eq!((l.size(), l.root()), (bad as u64 + 1, root));
+        verify(&l, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+    }
+}
+
+/// A restore that repeats lines of a group not yet written when it meets them (the group
+/// before, staged and sealed) checks them against that group and skips them.
+#[test]
+fn a_restore_repeating_lines_of_the_unwritten_group_before_skips_them() {
+    let src = tempfile::tempdir().unwrap();
+    let mut s = Synth::new(4, 8);
+    let mut l = Ledger::create(src.path(), &s.charter()).unwrap();
+    let entries: Vec<_> = (0..6000).map(|_| s.next_entry()).collect();
+    l.import(entries.into_iter().map(Ok), &mut |_| {}).unwrap();
+    let mut out = Vec::new();
+    l.export_jsonl(&mut out, None, &mut |_| {}).unwrap();
+    let lines: Vec<&[u8]> = out
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 6001);
+    // Lines 0..5000, then 3000..3100 again (in the third group of the input, while the
+    // second, entries 2048..4095, is staged but not written), then the rest.
+    let order: Vec<&[u8]> = lines[..5000]
+        .iter()
+        .chain(&lines[3000..3100])
+        .chain(&lines[5000..])
+        .copied()
+        .collect();
+    let items: Vec<_> = order
+        .iter()
+        .map(|l| accord_ledger::export::parse_jsonl_line(l).unwrap())
+        .collect();
+    let dst = tempfile::tempdir().unwrap();
+    let first = items[0].clone();
+    let mut r = Ledger::create_at(
+        dst.path(),
+        &first.envelope,
+        first.restore.as_ref().map(|r| r.logged_at.clone()),
+    )
+    .unwrap();
+    let report = r.import(items.into_iter().map(Ok), &mut |_| {}).unwrap();
+    assert!(report.rejected.is_none(), "{:?}", report.rejected);
+    assert_eq!(report.skipped, 101);
+    assert_eq!(report.accepted, 6000);
+    assert_eq!((r.size(), r.root()), (l.size(), l.root()));
+    verify(&r, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+}
+
 #[test]
 fn import_stops_at_the_first_bad_entry_and_keeps_what_came_before() {
     let dir = tempfile::tempdir().unwrap();

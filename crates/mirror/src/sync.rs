@@ -36,8 +36,7 @@ use accord_core::keys::VerifierKey;
 use accord_core::log::{self, Frontier, Hash, StoredIndex};
 use accord_core::model::Timestamp;
 use accord_core::tiles::{self, TileId, TileKind, FULL_TILE_BYTES, WIDTH};
-use accord_ledger::export::Restore;
-use accord_ledger::{ImportItem, Ledger, LedgerError};
+use accord_ledger::{Ledger, LedgerError, LoggedLeaf};
 use base64::prelude::*;
 
 use crate::fetch::Source;
@@ -603,30 +602,16 @@ impl Staged {
 }
 
 impl Iterator for Staged {
-    type Item = Result<ImportItem, Rejection>;
+    type Item = Result<LoggedLeaf, Rejection>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let leaf = match self.next_leaf() {
-            Ok(Some(l)) => l,
-            Ok(None) => return None,
-            Err(e) => {
-                return Some(Err(Rejection::BadLine(format!(
-                    "the staged leaves cannot be read: {e}"
-                ))))
-            }
-        };
-        Some(
-            LoggedEntry::from_leaf(&leaf)
-                .map_err(|e| Rejection::BadLine(e.to_string()))
-                .map(|e| ImportItem {
-                    restore: Some(Restore {
-                        index: e.index,
-                        logged_at: e.logged_at,
-                        leaf_hash: log::leaf_hash(&leaf),
-                    }),
-                    envelope: e.envelope,
-                }),
-        )
+        match self.next_leaf() {
+            Ok(Some(leaf)) => Some(Ok(LoggedLeaf(leaf))),
+            Ok(None) => None,
+            Err(e) => Some(Err(Rejection::BadLine(format!(
+                "the staged leaves cannot be read: {e}"
+            )))),
+        }
     }
 }
 

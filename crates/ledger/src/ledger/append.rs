@@ -19,7 +19,9 @@ use accord_core::log::{self, Hash};
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
 use accord_core::tiles::MAX_ENTRY_BYTES;
 
-use super::{corrupt, index_keys, now, Appended, Deferred, ImportItem, ImportReport, Ledger};
+use super::{
+    corrupt, index_keys, now, Appended, Deferred, ImportItem, ImportReport, IntoImportItem, Ledger,
+};
 use crate::bundles::EntryStore;
 use crate::error::LedgerError;
 use crate::export::Restore;
@@ -29,6 +31,73 @@ use crate::tree::TileTree;
 
 /// Entries per group commit in a bulk import.
 pub const IMPORT_GROUP: usize = 2048;
+
+/// Groups an import stages, each on the one before it while that one is written, before it
+/// writes one at once and starts again from the ledger as written: this bounds what the
+/// state holds of the ids and records it learned or committed (at most this many groups').
+const CHAIN_GROUPS: usize = 16;
+
+/// The leaf entry `index` gets under governance pointer `governance`, refused if an entry
+/// bundle cannot hold it.
+fn leaf_of(
+    index: u64,
+    governance: u64,
+    env: &Envelope,
+    logged_at: &Timestamp,
+) -> Result<Vec<u8>, Rejection> {
+    let leaf = LoggedEntry {
+        index,
+        logged_at: logged_at.clone(),
+        governance,
+        envelope: env.clone(),
+    }
+    .to_leaf();
+    if leaf.len() > MAX_ENTRY_BYTES {
+        return Err(Rejection::Envelope(format!(
+            "the entry is {} bytes as a leaf; an entry bundle holds leaves of at most \
+             {MAX_ENTRY_BYTES} bytes (docs/FORMAT.md section 11)",
+            leaf.len()
+        )));
+    }
+    Ok(leaf)
+}
+
+/// What an import works out for one input on all cores, ahead of its sequential pass.
+struct Prepared {
+    item: Result<ImportItem, Rejection>,
+    decoded: Option<Result<Payload, Rejection>>,
+    /// What the store says of the ids the payload touches, as of the group's start; the
+    /// pass tells the state only of those it does not know by then (see [`State::learn`]).
+    lookups: Result<Vec<Lookup>, LedgerError>,
+    /// For a logged leaf ([`Restore`]'s `logged`): its governance pointer, the leaf and its
+    /// hash (the pass takes it if its own pointer is the same; otherwise it rebuilds the
+    /// leaf, which then cannot hash to the hash claimed).
+    leaf: Option<(u64, Vec<u8>, Hash)>,
+}
+
+/// What became of one import input.
+enum Step {
+    Staged(Box<Authorised>),
+    /// A restored entry the ledger holds already.
+    Skipped,
+    Refused(Rejection),
+}
+
+/// A sealed import group whose signatures are being verified in the background.
+struct InFlight<'scope> {
+    pending: Pending,
+    verifying: std::thread::ScopedJoinHandle<'scope, Result<(), (usize, Rejection)>>,
+    positions: Vec<u64>,
+}
+
+/// The verdict of a background verification (a panic in it goes on in this thread).
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// An id, whether the store has an entry of it, and its commitment record.
+type Lookup = (EntryId, bool, Option<CommitmentState>);
 
 /// What a group of appends will make of the ledger, not yet written.
 struct Pending {
@@ -42,6 +111,25 @@ struct Pending {
     records: BTreeMap<EntryId, CommitmentState>,
     /// The leaves staged, for a restore that must compare with them.
     staged: Vec<(u64, Vec<u8>, Hash)>,
+}
+
+impl Pending {
+    /// The group after a sealed one that is not written yet: staged on what that one makes
+    /// of the ledger, including what its state learned and committed (the store does not
+    /// hold that group's ids and records yet).
+    fn after(sealed: &Pending) -> Pending {
+        Pending {
+            state: sealed.state.clone(),
+            tree: sealed.tree.clone(),
+            leaves: sealed.leaves.clone(),
+            batch: WriteBatch::default(),
+            last_governance: sealed.last_governance,
+            last_at: sealed.last_at.clone(),
+            governance_changed: false,
+            records: BTreeMap::new(),
+            staged: Vec::new(),
+        }
+    }
 }
 
 impl Ledger {
@@ -66,21 +154,7 @@ impl Ledger {
         env: &Envelope,
         logged_at: &Timestamp,
     ) -> Result<Vec<u8>, Rejection> {
-        let leaf = LoggedEntry {
-            index,
-            logged_at: logged_at.clone(),
-            governance: p.last_governance,
-            envelope: env.clone(),
-        }
-        .to_leaf();
-        if leaf.len() > MAX_ENTRY_BYTES {
-            return Err(Rejection::Envelope(format!(
-                "the entry is {} bytes as a leaf; an entry bundle holds leaves of at most \
-                 {MAX_ENTRY_BYTES} bytes (docs/FORMAT.md section 11)",
-                leaf.len()
-            )));
-        }
-        Ok(leaf)
+        leaf_of(index, p.last_governance, env, logged_at)
     }
 
     /// Stages an entry the pending state has just committed.
@@ -88,10 +162,10 @@ impl Ledger {
         p: &mut Pending,
         a: &Authorised,
         leaf: Vec<u8>,
+        leaf_hash: Hash,
         logged_at: &Timestamp,
     ) -> Appended {
         let index = a.index();
-        let leaf_hash = log::leaf_hash(&leaf);
         let payload = a.payload();
         for (k, v) in index_keys(index, payload, &p.state) {
             p.batch.put(k, v);
@@ -140,6 +214,15 @@ impl Ledger {
         if p.staged.is_empty() {
             return Ok(false);
         }
+        self.seal(&mut p);
+        self.write_sealed(p, durable)?;
+        Ok(true)
+    }
+
+    /// Adds to a pending group's batch what the group makes of the tree, the leaves, the
+    /// commitment records, the snapshot and the metadata. Once per group, before it is
+    /// written; a group staged after it starts from it ([`Pending::after`]).
+    fn seal(&self, p: &mut Pending) {
         p.tree.stage(&mut p.batch);
         p.leaves.stage(&mut p.batch);
         for (id, c) in &p.records {
@@ -160,19 +243,24 @@ impl Ledger {
             cosignatures: self.cosignature_count,
         };
         p.batch.replace(keys::META_KEY.to_vec(), meta.to_bytes());
+    }
+
+    /// Writes a sealed group and takes it as the ledger's state.
+    fn write_sealed(&mut self, p: Pending, durable: bool) -> Result<(), LedgerError> {
         if durable {
             self.store.commit(p.batch)?;
         } else {
             self.store.apply(p.batch)?;
         }
+        let mut state = p.state;
         // The store holds every id and record now: what the state learned need not be kept.
-        p.state.forget_history();
-        self.state = p.state;
+        state.forget_history();
+        self.state = state;
         self.tree = p.tree;
         self.leaves = p.leaves;
         self.last_governance = p.last_governance;
         self.last_logged_at = p.last_at;
-        Ok(true)
+        Ok(())
     }
 
     /// Validates `env` against the governance state, appends it, and returns once it is
@@ -198,7 +286,8 @@ impl Ledger {
         a.verify()?;
         let leaf = Self::leaf_for(&p, index, env, &at)?;
         p.state.commit(&a);
-        let appended = Self::stage_entry(&mut p, &a, leaf, &at);
+        let leaf_hash = log::leaf_hash(&leaf);
+        let appended = Self::stage_entry(&mut p, &a, leaf, leaf_hash, &at);
         self.commit_pending(p)?;
         Ok(appended)
     }
@@ -279,7 +368,8 @@ impl Ledger {
             match outcome {
                 Ok((a, leaf)) => {
                     p.state.commit(&a);
-                    results.push(Ok(Self::stage_entry(&mut p, &a, leaf, at)));
+                    let leaf_hash = log::leaf_hash(&leaf);
+                    results.push(Ok(Self::stage_entry(&mut p, &a, leaf, leaf_hash, at)));
                     authorised.push(a);
                 }
                 Err(rej) => results.push(Err(rej.into())),
@@ -310,7 +400,7 @@ impl Ledger {
     ) -> Result<ImportReport, LedgerError>
     where
         I: IntoIterator<Item = Result<T, Rejection>>,
-        T: Into<ImportItem>,
+        T: IntoImportItem,
     {
         use rayon::prelude::*;
         let mut report = ImportReport {
@@ -321,145 +411,249 @@ impl Ledger {
         };
         let mut input = envelopes.into_iter();
         let mut position: u64 = 0;
-        loop {
-            let at = self.next_logged_at(now());
-            // Read a group ahead and decode it on all cores: what needs no state (payload
-            // parsing and validation) runs before the sequential governance checks.
-            let block: Vec<Result<ImportItem, Rejection>> = input
-                .by_ref()
-                .take(IMPORT_GROUP)
-                .map(|item| item.map(Into::into))
-                .collect();
-            let exhausted = block.len() < IMPORT_GROUP;
-            let block_len = block.len() as u64;
-            let block: Vec<_> = block
-                .into_par_iter()
-                .map(|item| {
-                    let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
-                    (item, decoded)
-                })
-                .collect();
-            let mut p = self.pending();
-            let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
-            let mut positions: Vec<u64> = Vec::with_capacity(IMPORT_GROUP);
-            let mut stop: Option<(u64, Rejection)> = None;
-            for (j, (item, decoded)) in block.into_iter().enumerate() {
-                let pos = position + j as u64;
-                let index = p.tree.size();
-                let item = match item {
-                    Ok(item) => item,
-                    Err(rej) => {
-                        stop = Some((pos, rej));
-                        break;
+        std::thread::scope(|scope| {
+            // The group before this one: sealed, its signatures verified in the background
+            // while this one is prepared and staged on it; `chained` groups were staged on
+            // unwritten ones since the state last forgot what it learned.
+            let mut flight: Option<InFlight<'_>> = None;
+            let mut chained = 0usize;
+            loop {
+                let before = flight.as_ref().map(|f| &f.pending);
+                let at = {
+                    let last = before.map_or(&self.last_logged_at, |b| &b.last_at);
+                    let at = now();
+                    if at.instant() < last.instant() {
+                        last.clone()
+                    } else {
+                        at
                     }
                 };
-                let logged_at = match &item.restore {
-                    None => at.clone(),
-                    Some(r) if r.index < index => match self.check_present(r, &item.envelope, &p) {
-                        Ok(()) => {
-                            report.skipped += 1;
-                            continue;
+                // Read a group ahead and prepare it on all cores: what needs no state (the
+                // conversion, payload parsing and validation, the store's answers for the
+                // ids it touches, a logged leaf) runs before the sequential governance pass.
+                let block: Vec<Result<T, Rejection>> = input.by_ref().take(IMPORT_GROUP).collect();
+                let exhausted = block.len() < IMPORT_GROUP;
+                let block_len = block.len() as u64;
+                let history = self.state.needs_history();
+                let this = &*self;
+                let block: Vec<Prepared> = block
+                    .into_par_iter()
+                    .map(|item| this.prepare(item.and_then(T::into_import_item), history))
+                    .collect();
+                let mut p = before.map_or_else(|| self.pending(), Pending::after);
+                let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
+                let mut positions: Vec<u64> = Vec::with_capacity(IMPORT_GROUP);
+                let mut stop: Option<(u64, Rejection)> = None;
+                for (j, prepared) in block.into_iter().enumerate() {
+                    let pos = position + j as u64;
+                    match self.stage_one(prepared, &mut p, before, &at)? {
+                        Step::Staged(a) => {
+                            authorised.push(*a);
+                            positions.push(pos);
                         }
-                        Err(LedgerError::Rejected(rej)) => {
+                        Step::Skipped => report.skipped += 1,
+                        Step::Refused(rej) => {
                             stop = Some((pos, rej));
                             break;
                         }
-                        Err(e) => return Err(e),
-                    },
-                    Some(r) => {
-                        if r.index != index {
-                            stop = Some((
-                                pos,
-                                Rejection::BadLine(format!(
-                                    "restoring entry {}, but the ledger's next index is {index}",
-                                    r.index
-                                )),
-                            ));
-                            break;
+                    }
+                }
+                position += block_len;
+                let last = stop.is_some() || exhausted;
+                let drain = last || chained + 1 >= CHAIN_GROUPS;
+                // This group's signatures are verified in the background from now, unless
+                // it is written at once (the last, or the chain is long enough).
+                let staged = !p.staged.is_empty();
+                if staged {
+                    self.seal(&mut p);
+                }
+                let mut verifying = None;
+                if staged && !drain {
+                    let authorised = std::mem::take(&mut authorised);
+                    verifying = Some(scope.spawn(move || verify_parallel(&authorised)));
+                }
+                // The group before: its verdict, then its write (while this one verifies).
+                if let Some(f) = flight.take() {
+                    if let Err((bad, rej)) = join(f.verifying) {
+                        // This group rests on the one that failed, and is dropped.
+                        if let Some(v) = verifying {
+                            let _ = join(v);
                         }
-                        if r.logged_at.instant() < p.last_at.instant() {
-                            stop = Some((
-                                pos,
-                                Rejection::BadLine(format!(
-                                    "entry {}'s logged_at {} is before the previous entry's {}",
-                                    r.index, r.logged_at, p.last_at
-                                )),
-                            ));
-                            break;
+                        let q = self.restage(&f.pending, bad)?;
+                        self.write_group(q, &mut report, progress, false)?;
+                        let at = f.positions.get(bad).copied().unwrap_or(position);
+                        report.rejected = Some((at, rej));
+                        return Ok(report);
+                    }
+                    self.write_group(f.pending, &mut report, progress, true)?;
+                }
+                if let Some(verifying) = verifying {
+                    flight = Some(InFlight {
+                        pending: p,
+                        verifying,
+                        positions,
+                    });
+                    chained += 1;
+                } else {
+                    if staged {
+                        match verify_parallel(&authorised) {
+                            Ok(()) => self.write_group(p, &mut report, progress, true)?,
+                            Err((bad, rej)) => {
+                                // Everything from the bad entry on rests on it: stage the
+                                // group again up to it, from the ledger as written.
+                                stop = Some((positions.get(bad).copied().unwrap_or(position), rej));
+                                let q = self.restage(&p, bad)?;
+                                self.write_group(q, &mut report, progress, false)?;
+                            }
                         }
-                        r.logged_at.clone()
                     }
+                    chained = 0;
+                }
+                if last {
+                    report.rejected = stop;
+                    return Ok(report);
+                }
+            }
+        })
+    }
+
+    /// Writes a group durably and counts it: `sealed` says whether [`Ledger::seal`] was
+    /// called on it already.
+    fn write_group(
+        &mut self,
+        mut p: Pending,
+        report: &mut ImportReport,
+        progress: &mut dyn FnMut(u64),
+        sealed: bool,
+    ) -> Result<(), LedgerError> {
+        let Some(first) = p.staged.first().map(|e| e.0) else {
+            return Ok(());
+        };
+        let n = p.staged.len() as u64;
+        if !sealed {
+            self.seal(&mut p);
+        }
+        self.write_sealed(p, true)?;
+        self.record_head()?;
+        report.first_index.get_or_insert(first);
+        report.accepted += n;
+        progress(report.accepted);
+        Ok(())
+    }
+
+    /// Stages one prepared import input on `p` (`before`: the unwritten group `p` is staged
+    /// on, if any).
+    fn stage_one(
+        &self,
+        prepared: Prepared,
+        p: &mut Pending,
+        before: Option<&Pending>,
+        at: &Timestamp,
+    ) -> Result<Step, LedgerError> {
+        let index = p.tree.size();
+        let Prepared {
+            item,
+            decoded,
+            lookups,
+            leaf: logged,
+        } = prepared;
+        let item = match item {
+            Ok(item) => item,
+            Err(rej) => return Ok(Step::Refused(rej)),
+        };
+        let logged_at = match &item.restore {
+            None => at.clone(),
+            Some(r) if r.index < index => {
+                return match self.check_present(r, &item.envelope, before, p) {
+                    Ok(()) => Ok(Step::Skipped),
+                    Err(LedgerError::Rejected(rej)) => Ok(Step::Refused(rej)),
+                    Err(e) => Err(e),
                 };
-                let leaf = match Self::leaf_for(&p, index, &item.envelope, &logged_at) {
-                    Ok(l) => l,
-                    Err(rej) => {
-                        stop = Some((pos, rej));
-                        break;
-                    }
-                };
-                if let Some(r) = &item.restore {
-                    let leaf_hash = log::leaf_hash(&leaf);
-                    if r.leaf_hash != leaf_hash {
-                        stop = Some((
-                            pos,
-                            Rejection::BadLine(format!(
-                                "member \"leaf_hash\" disagrees with the leaf of entry {index} \
-                                 rebuilt from the line ({})",
-                                leaf_hash.to_base64()
-                            )),
-                        ));
-                        break;
-                    }
+            }
+            Some(r) => {
+                if r.index != index {
+                    return Ok(Step::Refused(Rejection::BadLine(format!(
+                        "restoring entry {}, but the ledger's next index is {index}",
+                        r.index
+                    ))));
                 }
-                if let Some(Ok(payload)) = &decoded {
-                    self.learn_into(&mut p.state, payload)?;
+                if r.logged_at.instant() < p.last_at.instant() {
+                    return Ok(Step::Refused(Rejection::BadLine(format!(
+                        "entry {}'s logged_at {} is before the previous entry's {}",
+                        r.index, r.logged_at, p.last_at
+                    ))));
                 }
-                match p.state.advance(&item.envelope, decoded) {
-                    Ok(a) => {
-                        Self::stage_entry(&mut p, &a, leaf, &logged_at);
-                        authorised.push(a);
-                        positions.push(pos);
-                    }
-                    Err(rej) => {
-                        stop = Some((pos, rej));
-                        break;
-                    }
+                r.logged_at.clone()
+            }
+        };
+        // A logged leaf is the leaf rebuilt from its item when it has this pointer (its
+        // index, the restored one, was just checked to be `index`).
+        let (leaf, leaf_hash) = match logged {
+            Some((g, leaf, hash)) if g == p.last_governance && item.restore.is_some() => {
+                (leaf, hash)
+            }
+            _ => match Self::leaf_for(p, index, &item.envelope, &logged_at) {
+                Ok(l) => {
+                    let h = log::leaf_hash(&l);
+                    (l, h)
                 }
+                Err(rej) => return Ok(Step::Refused(rej)),
+            },
+        };
+        if let Some(r) = &item.restore {
+            if r.leaf_hash != leaf_hash {
+                return Ok(Step::Refused(Rejection::BadLine(format!(
+                    "member \"leaf_hash\" disagrees with the leaf of entry {index} rebuilt \
+                     from the line ({})",
+                    leaf_hash.to_base64()
+                ))));
             }
-            if let Err((bad, rej)) = verify_parallel(&authorised) {
-                // Everything from the bad entry on rests on it: stage the group again up to
-                // it, from the ledger as it is.
-                stop = Some((positions.get(bad).copied().unwrap_or(position), rej));
-                p = self.restage(&p, bad)?;
+        }
+        if let Some(Ok(_)) = &decoded {
+            for (id, used, record) in lookups? {
+                p.state.learn(&id, used, record);
             }
-            let accepted = p.staged.len() as u64;
-            if accepted > 0 {
-                report.first_index.get_or_insert(p.staged[0].0);
-                self.commit_pending(p)?;
-                report.accepted += accepted;
-                progress(report.accepted);
+        }
+        match p.state.advance(&item.envelope, decoded) {
+            Ok(a) => {
+                Self::stage_entry(p, &a, leaf, leaf_hash, &logged_at);
+                Ok(Step::Staged(Box::new(a)))
             }
-            position += block_len;
-            if let Some(s) = stop {
-                report.rejected = Some(s);
-                return Ok(report);
-            }
-            if exhausted {
-                return Ok(report);
-            }
+            Err(rej) => Ok(Step::Refused(rej)),
+        }
+    }
+
+    /// One import input, prepared on a worker: see [`Prepared`]. `history`: whether the
+    /// state learns ids from the store ([`State::needs_history`]).
+    fn prepare(&self, mut item: Result<ImportItem, Rejection>, history: bool) -> Prepared {
+        let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
+        let lookups = match &decoded {
+            Some(Ok(payload)) if history => self.lookups_of(payload),
+            _ => Ok(Vec::new()),
+        };
+        let leaf = item.as_mut().ok().and_then(|i| {
+            let r = i.restore.as_mut()?;
+            let (g, leaf) = r.logged.take()?;
+            (leaf.len() <= MAX_ENTRY_BYTES).then_some((g, leaf, r.leaf_hash))
+        });
+        Prepared {
+            item,
+            decoded,
+            lookups,
+            leaf,
         }
     }
 
     /// The first `keep` entries of a pending group, staged again from the ledger's state.
     fn restage(&self, p: &Pending, keep: usize) -> Result<Pending, LedgerError> {
         let mut q = self.pending();
-        for (index, leaf, _) in p.staged.iter().take(keep) {
+        for (index, leaf, leaf_hash) in p.staged.iter().take(keep) {
             let e = LoggedEntry::from_leaf(leaf)
                 .map_err(|e| corrupt(format!("entry {index}"), e.to_string()))?;
             let payload = governance::decode(&e.envelope)?;
             self.learn_into(&mut q.state, &payload)?;
             let a = q.state.advance(&e.envelope, Some(Ok(payload)))?;
-            Self::stage_entry(&mut q, &a, leaf.clone(), &e.logged_at);
+            Self::stage_entry(&mut q, &a, leaf.clone(), *leaf_hash, &e.logged_at);
         }
         Ok(q)
     }
@@ -470,14 +664,17 @@ impl Ledger {
         &self,
         r: &Restore,
         envelope: &Envelope,
+        before: Option<&Pending>,
         p: &Pending,
     ) -> Result<(), LedgerError> {
         let (leaf, leaf_hash) = match r.index.checked_sub(self.size()) {
-            // Staged in this group, not yet committed.
+            // Staged in this group or the sealed one before it, not yet written.
             Some(k) => {
-                let (_, leaf, hash) = usize::try_from(k)
-                    .ok()
-                    .and_then(|k| p.staged.get(k))
+                let (_, leaf, hash) = before
+                    .map_or(&[][..], |b| &b.staged[..])
+                    .iter()
+                    .chain(&p.staged)
+                    .nth(usize::try_from(k).unwrap_or(usize::MAX))
                     .ok_or_else(|| corrupt("import", "a staged entry is missing"))?;
                 (leaf.clone(), *hash)
             }
