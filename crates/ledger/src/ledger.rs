@@ -854,19 +854,6 @@ impl Ledger {
         Ok(out)
     }
 
-    /// What the store says of every id `payload` touches, known to a state or not (an
-    /// import asks ahead, on all cores, and tells the state only what it does not know).
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn lookups_of(
-        &self,
-        payload: &Payload,
-    ) -> Result<Vec<(EntryId, bool, Option<CommitmentState>)>, LedgerError> {
-        std::iter::once(&payload.id)
-            .chain(lifecycle_target(payload))
-            .map(|id| self.lookup(id))
-            .collect()
-    }
-
     /// Whether the store has an entry of `id`, and its commitment record.
     fn lookup(
         &self,

@@ -285,6 +285,28 @@ impl State {
         }
     }
 
+    /// A copy as [`State::forget_history`] would leave it, made without copying what it
+    /// would drop; for a replayed state, a whole copy.
+    #[must_use]
+    pub fn without_history(&self) -> State {
+        if self.learned.is_none() {
+            return self.clone();
+        }
+        State {
+            origin: self.origin.clone(),
+            log_key: self.log_key.clone(),
+            policy: self.policy.clone(),
+            name: self.name.clone(),
+            members: self.members.clone(),
+            keys: self.keys.clone(),
+            key_bytes: self.key_bytes.clone(),
+            commitments: HashMap::new(),
+            ids: HashSet::new(),
+            size: self.size,
+            learned: Some(HashSet::new()),
+        }
+    }
+
     /// Every commitment the state knows, by id (all of them for a replayed state).
     pub fn commitments(&self) -> impl Iterator<Item = (&EntryId, &CommitmentState)> {
         self.commitments.iter()

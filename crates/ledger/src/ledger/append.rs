@@ -66,8 +66,8 @@ fn leaf_of(
 struct Prepared {
     item: Result<ImportItem, Rejection>,
     decoded: Option<Result<Payload, Rejection>>,
-    /// What the store says of the ids the payload touches, as of the group's start; the
-    /// pass tells the state only of those it does not know by then (see [`State::learn`]).
+    /// What the store says of the entry's own id, as of the group's start; the pass tells
+    /// the state if it does not know the id by then (see [`State::learn`]).
     lookups: Result<Vec<Lookup>, LedgerError>,
     /// For a logged leaf ([`Restore`]'s `logged`): its governance pointer, the leaf and its
     /// hash (the pass takes it if its own pointer is the same; otherwise it rebuilds the
@@ -117,9 +117,12 @@ impl Pending {
     /// The group after a sealed one that is not written yet: staged on what that one makes
     /// of the ledger, including what its state learned and committed (the store does not
     /// hold that group's ids and records yet).
-    fn after(sealed: &Pending) -> Pending {
+    /// The sealed group keeps its state without that history (what it leaves the ledger
+    /// with once written), and the new one takes it whole, uncopied.
+    fn after(sealed: &mut Pending) -> Pending {
+        let without = sealed.state.without_history();
         Pending {
-            state: sealed.state.clone(),
+            state: std::mem::replace(&mut sealed.state, without),
             tree: sealed.tree.clone(),
             leaves: sealed.leaves.clone(),
             batch: WriteBatch::default(),
@@ -418,9 +421,10 @@ impl Ledger {
             let mut flight: Option<InFlight<'_>> = None;
             let mut chained = 0usize;
             loop {
-                let before = flight.as_ref().map(|f| &f.pending);
                 let at = {
-                    let last = before.map_or(&self.last_logged_at, |b| &b.last_at);
+                    let last = flight
+                        .as_ref()
+                        .map_or(&self.last_logged_at, |f| &f.pending.last_at);
                     let at = now();
                     if at.instant() < last.instant() {
                         last.clone()
@@ -440,7 +444,11 @@ impl Ledger {
                     .into_par_iter()
                     .map(|item| this.prepare(item.and_then(T::into_import_item), history))
                     .collect();
-                let mut p = before.map_or_else(|| self.pending(), Pending::after);
+                let mut p = match flight.as_mut() {
+                    Some(f) => Pending::after(&mut f.pending),
+                    None => self.pending(),
+                };
+                let before = flight.as_ref().map(|f| &f.pending);
                 let mut authorised: Vec<Authorised> = Vec::with_capacity(IMPORT_GROUP);
                 let mut positions: Vec<u64> = Vec::with_capacity(IMPORT_GROUP);
                 let mut stop: Option<(u64, Rejection)> = None;
@@ -609,10 +617,13 @@ impl Ledger {
                 ))));
             }
         }
-        if let Some(Ok(_)) = &decoded {
+        if let Some(Ok(payload)) = &decoded {
             for (id, used, record) in lookups? {
                 p.state.learn(&id, used, record);
             }
+            // What the lookup ahead did not cover (a lifecycle entry's target, which the
+            // state often knows by now).
+            self.learn_into(&mut p.state, payload)?;
         }
         match p.state.advance(&item.envelope, decoded) {
             Ok(a) => {
@@ -627,8 +638,9 @@ impl Ledger {
     /// state learns ids from the store ([`State::needs_history`]).
     fn prepare(&self, mut item: Result<ImportItem, Rejection>, history: bool) -> Prepared {
         let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
+        // The entry's own id is new to the state but for a duplicate: ask the store now.
         let lookups = match &decoded {
-            Some(Ok(payload)) if history => self.lookups_of(payload),
+            Some(Ok(payload)) if history => self.lookup(&payload.id).map(|l| vec![l]),
             _ => Ok(Vec::new()),
         };
         let leaf = item.as_mut().ok().and_then(|i| {
