@@ -516,35 +516,38 @@ pub fn sync_open(
     finish(dir, l, &note, before, created)
 }
 
-/// Requests in flight while a sync fetches tiles and bundles.
+/// Requests in a chunk while a sync fetches tiles and bundles (up to two chunks in flight).
 pub const FETCH_JOBS: usize = 16;
 
-/// Fetches `ids`, up to [`FETCH_JOBS`] at a time, and hands each body to `f` in the order of
-/// `ids`; the first error (of a fetch or of `f`) stops it.
+/// Fetches `ids` in chunks of [`FETCH_JOBS`], the next chunk while the one before is handed
+/// on, and hands each body to `f` in the order of `ids`; the first error (of a fetch or of
+/// `f`) stops it.
 fn fetch_in_order(
     src: &Source,
     ids: &[TileId],
     mut f: impl FnMut(TileId, Vec<u8>) -> Result<(), MirrorError>,
 ) -> Result<(), MirrorError> {
-    for chunk in ids.chunks(FETCH_JOBS) {
-        let bodies: Vec<Result<Vec<u8>, MirrorError>> = std::thread::scope(|s| {
-            let hs: Vec<_> = chunk
+    std::thread::scope(|s| {
+        let fetch = |chunk: &[TileId]| -> Vec<_> {
+            chunk
                 .iter()
                 .map(|&id| s.spawn(move || src.tile(id)))
-                .collect();
-            hs.into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(MirrorError::Fetch("a fetching thread failed".into()))
-                    })
-                })
                 .collect()
-        });
-        for (&id, body) in chunk.iter().zip(bodies) {
-            f(id, body?)?;
+        };
+        let mut chunks = ids.chunks(FETCH_JOBS);
+        let mut next = chunks.next().map(|c| (c, fetch(c)));
+        while let Some((chunk, fetching)) = next.take() {
+            // The next chunk is fetched while this one is handed on.
+            next = chunks.next().map(|c| (c, fetch(c)));
+            for (&id, h) in chunk.iter().zip(fetching) {
+                let body = h
+                    .join()
+                    .unwrap_or_else(|_| Err(MirrorError::Fetch("a fetching thread failed".into())));
+                f(id, body?)?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn frontier_root_of_first(staging: &Path) -> Result<Hash, MirrorError> {
