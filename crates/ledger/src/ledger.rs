@@ -860,7 +860,15 @@ impl Ledger {
         id: &EntryId,
     ) -> Result<(EntryId, bool, Option<CommitmentState>), LedgerError> {
         let used = self.index_of(id)?.is_some();
-        Ok((id.clone(), used, self.commitment_state(id)?))
+        // A commitment's record (key `S`, docs/FORMAT.md section 11) is keyed by the id of the
+        // entry that made it, and written with that entry or a later one: an id no entry
+        // uses has none, and the second read is saved for every new id.
+        let record = if used {
+            self.commitment_state(id)?
+        } else {
+            None
+        };
+        Ok((id.clone(), used, record))
     }
 
     /// What governance remembers of commitment `id` (its parties, kind and withdrawal), from
@@ -878,12 +886,16 @@ impl Ledger {
     }
 
     fn next_logged_at(&self, at: Timestamp) -> Timestamp {
-        // The ledger's clock never runs backwards in the log.
-        if at.instant() < self.last_logged_at.instant() {
-            self.last_logged_at.clone()
-        } else {
-            at
-        }
+        not_before(at, &self.last_logged_at)
+    }
+}
+
+/// `at`, or `last` if `at` is earlier: the ledger's clock never runs backwards in the log.
+pub(crate) fn not_before(at: Timestamp, last: &Timestamp) -> Timestamp {
+    if at.instant() < last.instant() {
+        last.clone()
+    } else {
+        at
     }
 }
 

@@ -20,7 +20,8 @@ use accord_core::model::{Body, EntryId, Payload, Timestamp};
 use accord_core::tiles::MAX_ENTRY_BYTES;
 
 use super::{
-    corrupt, index_keys, now, Appended, Deferred, ImportItem, ImportReport, IntoImportItem, Ledger,
+    corrupt, index_keys, not_before, now, Appended, Deferred, ImportItem, ImportReport,
+    IntoImportItem, Ledger,
 };
 use crate::bundles::EntryStore;
 use crate::error::LedgerError;
@@ -421,17 +422,10 @@ impl Ledger {
             let mut flight: Option<InFlight<'_>> = None;
             let mut chained = 0usize;
             loop {
-                let at = {
-                    let last = flight
-                        .as_ref()
-                        .map_or(&self.last_logged_at, |f| &f.pending.last_at);
-                    let at = now();
-                    if at.instant() < last.instant() {
-                        last.clone()
-                    } else {
-                        at
-                    }
-                };
+                let last = flight
+                    .as_ref()
+                    .map_or(&self.last_logged_at, |f| &f.pending.last_at);
+                let at = not_before(now(), last);
                 // Read a group ahead and prepare it on all cores: what needs no state (the
                 // conversion, payload parsing and validation, the store's answers for the
                 // ids it touches, a logged leaf) runs before the sequential governance pass.
