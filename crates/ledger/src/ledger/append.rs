@@ -69,7 +69,7 @@ struct Prepared {
     decoded: Option<Result<Payload, Rejection>>,
     /// What the store says of the entry's own id, as of the group's start; the pass tells
     /// the state if it does not know the id by then (see [`State::learn`]).
-    lookups: Result<Vec<Lookup>, LedgerError>,
+    lookup: Result<Option<Lookup>, LedgerError>,
     /// For a logged leaf ([`Restore`]'s `logged`): its governance pointer, the leaf and its
     /// hash (the pass takes it if its own pointer is the same; otherwise it rebuilds the
     /// leaf, which then cannot hash to the hash claimed).
@@ -556,7 +556,7 @@ impl Ledger {
         let Prepared {
             item,
             decoded,
-            lookups,
+            lookup,
             leaf: logged,
         } = prepared;
         let item = match item {
@@ -591,9 +591,7 @@ impl Ledger {
         // A logged leaf is the leaf rebuilt from its item when it has this pointer (its
         // index, the restored one, was just checked to be `index`).
         let (leaf, leaf_hash) = match logged {
-            Some((g, leaf, hash)) if g == p.last_governance && item.restore.is_some() => {
-                (leaf, hash)
-            }
+            Some((g, leaf, hash)) if g == p.last_governance => (leaf, hash),
             _ => match Self::leaf_for(p, index, &item.envelope, &logged_at) {
                 Ok(l) => {
                     let h = log::leaf_hash(&l);
@@ -612,7 +610,7 @@ impl Ledger {
             }
         }
         if let Some(Ok(payload)) = &decoded {
-            for (id, used, record) in lookups? {
+            if let Some((id, used, record)) = lookup? {
                 p.state.learn(&id, used, record);
             }
             // What the lookup ahead did not cover (a lifecycle entry's target, which the
@@ -633,9 +631,9 @@ impl Ledger {
     fn prepare(&self, mut item: Result<ImportItem, Rejection>, history: bool) -> Prepared {
         let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
         // The entry's own id is new to the state but for a duplicate: ask the store now.
-        let lookups = match &decoded {
-            Some(Ok(payload)) if history => self.lookup(&payload.id).map(|l| vec![l]),
-            _ => Ok(Vec::new()),
+        let lookup = match &decoded {
+            Some(Ok(payload)) if history => self.lookup(&payload.id).map(Some),
+            _ => Ok(None),
         };
         let leaf = item.as_mut().ok().and_then(|i| {
             let r = i.restore.as_mut()?;
@@ -645,7 +643,7 @@ impl Ledger {
         Prepared {
             item,
             decoded,
-            lookups,
+            lookup,
             leaf,
         }
     }
