@@ -421,8 +421,12 @@ fn a_misbehaving_log_is_refused_and_a_fork_leaves_evidence() {
     );
     assert_eq!(verified(&env, "r"), before);
 
+    // The checkpoint of n + 1 entries was verified (signature, tiles, root, consistency)
+    // before its bundle was refused: the mirror holds it as pending, and any later
+    // checkpoint must be consistent with it.
+    assert!(env.path("r").join("mirror-pending.checkpoint").exists());
     // A fork: the real log key signs another tree of the size verified.
-    bad.set(Fault::Checkpoint(sign(&env, n, Hash([1; 32]))));
+    bad.set(Fault::Checkpoint(sign(&env, n + 1, Hash([1; 32]))));
     let r = env.fails(
         1,
         &["--ledger", "r", "mirror", "--from", &bad.url],

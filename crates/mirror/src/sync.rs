@@ -6,32 +6,37 @@
 //! 2. compare it with the last checkpoint this mirror verified (the one it was importing,
 //!    [`PENDING`], else the latest stored in the replica): a smaller size, or the same size
 //!    with another root, is a rollback or fork: evidence is written and nothing changes;
-//! 3. fetch the hash tiles that changed and the entry bundles of the new entries, staging
-//!    the leaves in [`STAGING`] (old leaves a partial bundle repeats must be the replica's);
-//! 4. recompute the root from the replica's frontier and the new leaves: it must be the
+//! 3. fetch the hash tiles that changed (on a first run, and entry bundle 0 for the charter);
+//!    their level-0 hashes are the new leaves' hashes, and those of old leaves must be the
+//!    replica's;
+//! 4. recompute the root from the replica's frontier and those hashes: it must be the
 //!    checkpoint's (else, if the log's tiles show a leaf below the last verified checkpoint
-//!    that differs from the replica's, that is a fork with evidence; otherwise the entries are
+//!    that differs from the replica's, that is a fork with evidence; otherwise the tiles are
 //!    refused as tampered);
-//! 5. every hash in every tile served must be the one recomputed (a level-0 hash the leaf's,
-//!    a higher one the root of the full tile below), and the consistency proof from the last
-//!    verified checkpoint, built from those tiles, must verify (RFC 9162 2.1.4.2);
-//! 6. only then record the checkpoint in [`PENDING`] (durably), import the staged leaves with
-//!    their index and `logged_at` (the ledger checks each leaf rebuilds to the same hash,
-//!    decides governance and checks every signature strictly), store the checkpoint with its
-//!    cosignatures in the replica, and remove [`PENDING`] and [`STAGING`].
+//! 5. every hash in every tile served must be the one recomputed (a level-0 hash of an old
+//!    leaf the replica's, a higher one the root of the full tile below), and the consistency
+//!    proof from the last verified checkpoint, built from those tiles, must verify
+//!    (RFC 9162 2.1.4.2);
+//! 6. only then record the checkpoint in [`PENDING`] (durably) and fetch the entry bundles
+//!    in order, each leaf's hash checked against its (now verified) level-0 tile hash as it
+//!    arrives, importing them while the next bundles are fetched, with their index and
+//!    `logged_at` (the ledger checks each leaf rebuilds to the same hash, decides governance
+//!    and checks every signature strictly); then store the checkpoint with its cosignatures
+//!    in the replica and remove [`PENDING`]. A bundle that does not hash to its tile stops
+//!    the sync there: the entries before it, each checked against the signed tree, are kept.
 //!
 //! A kill at any point leaves a replica whose entries are a prefix of a tree the log signed
 //! and this mirror verified; the next run starts from what the replica holds, and checks the
 //! log's new checkpoint against the pending one too.
 
 use std::collections::HashMap;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use accord_core::checkpoint::SignedCheckpoint;
 use accord_core::entry::LoggedEntry;
 use accord_core::evidence::{Divergence, Evidence, EVIDENCE_FORMAT};
-use accord_core::governance::{Rejection, State};
+use accord_core::governance::State;
 use accord_core::keys::VerifierKey;
 use accord_core::log::{self, Frontier, Hash, StoredIndex};
 use accord_core::model::Timestamp;
@@ -44,7 +49,8 @@ use crate::MirrorError;
 
 /// The checkpoint being imported, as the signed note served, beside the replica's database.
 pub const PENDING: &str = "mirror-pending.checkpoint";
-/// The leaves fetched and not yet imported: each a big-endian `u32` length and the leaf.
+/// Where earlier versions staged the leaves fetched before importing them; a sync that
+/// completes removes such a file.
 pub const STAGING: &str = "mirror-staging";
 /// Where evidence files go, inside the replica's directory.
 pub const EVIDENCE_DIR: &str = "evidence";
@@ -128,6 +134,18 @@ impl View<'_> {
             .tile(level, t.n)?
             .ok_or_else(|| refused(format!("no tile {t} was served")))?;
         tiles::hash_from_tile(index, &bytes)
+            .ok_or_else(|| refused(format!("tile {t} served is too narrow")))
+    }
+
+    /// Leaf `i`'s hash in the level-0 tile served.
+    fn served_leaf_hash(&self, i: u64) -> Result<Hash, MirrorError> {
+        let index = log::stored_index_of_leaf(i);
+        let t = tiles::tile_of(index);
+        let bytes = self
+            .served
+            .get(&(0, t.n))
+            .ok_or_else(|| refused(format!("no tile {t} was served")))?;
+        tiles::hash_from_tile(index, bytes)
             .ok_or_else(|| refused(format!("tile {t} served is too narrow")))
     }
 
@@ -342,14 +360,17 @@ pub fn sync_open(
         return finish(dir, l, &note, before, false);
     }
 
-    // Fetch the tiles that changed and the new leaves.
+    let mut charter: Option<LoggedEntry> = None;
+    // Fetch the hash tiles that changed: they authenticate every leaf before any bundle comes.
     let mut view = View {
         replica: replica.as_ref(),
         k,
         served: HashMap::new(),
-        new_hashes: Vec::with_capacity(usize::try_from(n - k).unwrap_or(0)),
+        new_hashes: Vec::new(),
     };
     let hash_tiles = tiles::changed_hash_tiles(k, n);
+    let tiles_total = hash_tiles.len() as u64;
+    let mut tiles_done = 0;
     fetch_in_order(src, &hash_tiles, |id, bytes| {
         if bytes.len() != id.hash_bytes() {
             return Err(MirrorError::Fetch(format!(
@@ -359,58 +380,28 @@ pub fn sync_open(
             )));
         }
         view.served.insert((id.level().unwrap_or(0), id.n), bytes);
+        tiles_done += 1;
+        progress(Phase::Fetch, tiles_done, tiles_total);
         Ok(())
     })?;
-    let staging = dir.join(STAGING);
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut out = BufWriter::new(std::fs::File::create(&staging).map_err(io(&staging))?);
     let w = u64::from(WIDTH);
-    let mut charter: Option<LoggedEntry> = None;
-    let bundles: Vec<TileId> = (k / w..n.div_ceil(w))
-        .map(|b| TileId::entries(b, (n - b * w).min(w) as u32))
-        .collect();
-    fetch_in_order(src, &bundles, |id, bytes| {
-        let (b, width) = (id.n, id.width);
-        let entries = tiles::bundle_entries(&bytes)
-            .map_err(|e| refused(format!("entry bundle {id}: {e}")))?;
-        if entries.len() != width as usize {
-            return Err(refused(format!(
-                "entry bundle {id} holds {} entries, not {width}: a truncated or wrong bundle",
-                entries.len()
-            )));
-        }
-        for (j, leaf) in entries.into_iter().enumerate() {
-            let i = b * w + j as u64;
-            let h = log::leaf_hash(leaf);
-            if i < k {
-                if !view.leaf_hash(i)?.ct_eq(&h) {
-                    return Err(refused(format!(
-                        "entry bundle {id} holds another entry {i} than the replica's"
-                    )));
-                }
-                continue;
-            }
-            if i == 0 {
-                charter = Some(
-                    LoggedEntry::from_leaf(leaf).map_err(|e| refused(format!("entry 0: {e}")))?,
-                );
-            }
-            view.new_hashes.push(h);
-            let len = u32::try_from(leaf.len()).unwrap_or(u32::MAX);
-            out.write_all(&len.to_be_bytes())
-                .and_then(|()| out.write_all(leaf))
-                .map_err(io(&staging))?;
-        }
-        progress(Phase::Fetch, (b * w + u64::from(width)).min(n), n);
-        Ok(())
-    })?;
-    out.flush().map_err(io(&staging))?;
-    drop(out);
+    // The leaves of the bundle that holds leaf `k` and of every one after it, by their
+    // level-0 hashes as served.
+    let first = k / w * w;
+    let expected = (first..n)
+        .map(|i| view.served_leaf_hash(i))
+        .collect::<Result<Vec<Hash>, _>>()?;
+    view.new_hashes = expected[usize::try_from(k - first).unwrap_or(0)..].to_vec();
 
-    // On a first run the charter fixes origin and log key.
-    let (origin, log_key) = match (&replica, &charter) {
-        (Some(l), _) => (l.origin().to_owned(), l.log_key().clone()),
-        (None, Some(c)) => {
+    // On a first run the charter fixes origin and log key: entry 0, from the first bundle.
+    let mut head: Vec<Vec<u8>> = Vec::new();
+    let (origin, log_key) = match &replica {
+        Some(l) => (l.origin().to_owned(), l.log_key().clone()),
+        None => {
+            let id = TileId::entries(0, n.min(w) as u32);
+            head = checked_bundle(id, &src.tile(id)?, &expected)?;
+            let c =
+                LoggedEntry::from_leaf(&head[0]).map_err(|e| refused(format!("entry 0: {e}")))?;
             if c.index != 0 || c.governance != 0 {
                 return Err(refused("entry 0's leaf does not say it is entry 0"));
             }
@@ -425,9 +416,10 @@ pub fn sync_open(
                     )));
                 }
             }
-            (state.origin().to_owned(), state.log_key().clone())
+            let keys = (state.origin().to_owned(), state.log_key().clone());
+            charter = Some(c);
+            keys
         }
-        (None, None) => return Err(refused("the log served no charter")),
     };
     check_note(&note, &origin, &log_key)?;
 
@@ -451,8 +443,8 @@ pub fn sync_open(
             }
         }
         return Err(refused(format!(
-            "the entries served do not hash to the checkpoint's root ({n} entries): a \
-             tampered or wrong entry bundle"
+            "the level-0 tiles served do not hash to the checkpoint's root ({n} entries): a \
+             tampered tile"
         )));
     }
     view.check_tiles(n)?;
@@ -479,7 +471,7 @@ pub fn sync_open(
     }
     drop(view);
 
-    // Accept: pending first, then the entries, then the checkpoint.
+    // Accept: pending first, then the entries as their bundles come, then the checkpoint.
     write_atomic(dir, PENDING, &note.to_bytes())?;
     let created = replica.is_none();
     let mut l = match replica.take() {
@@ -487,7 +479,7 @@ pub fn sync_open(
         None => {
             let c = charter.ok_or_else(|| refused("the log served no charter"))?;
             let l = Ledger::create_at(dir, &c.envelope, Some(c.logged_at.clone()))?;
-            if !l.root().ct_eq(&frontier_root_of_first(&staging)?) {
+            if !expected.first().is_some_and(|h| l.root().ct_eq(h)) {
                 return Err(refused(
                     "entry 0's leaf does not rebuild to the leaf served",
                 ));
@@ -495,18 +487,39 @@ pub fn sync_open(
             l
         }
     };
-    let file = std::fs::File::open(&staging).map_err(io(&staging))?;
-    let items = Staged {
-        r: BufReader::new(file),
-    };
     let base = l.size();
-    let report = l.import(items, &mut |done| progress(Phase::Import, base + done, n))?;
+    // Bundle 0 of a first run is in hand already (its leaf 0 is the charter).
+    let from_bundle = if head.is_empty() { first / w } else { 1 };
+    let bundles: Vec<TileId> = (from_bundle..n.div_ceil(w))
+        .map(|b| TileId::entries(b, (n - b * w).min(w) as u32))
+        .collect();
+    let stream = Stream {
+        src,
+        bundles: &bundles,
+        first,
+        base,
+        expected: &expected,
+    };
+    let (report, fetched) = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(STREAM_LEAVES);
+        let fetcher = s.spawn(move || stream.run(head, &tx));
+        let items = rx.into_iter().map(|leaf| Ok(LoggedLeaf(leaf)));
+        let report = l.import(items, &mut |done| progress(Phase::Import, base + done, n));
+        let fetched = fetcher
+            .join()
+            .unwrap_or_else(|_| Err(MirrorError::Fetch("the fetching thread failed".into())));
+        (report, fetched)
+    });
+    let report = report?;
     if let Some((pos, rej)) = report.rejected {
         return Err(refused(format!(
             "the log signed a checkpoint whose entry {} does not verify: {rej}",
-            k + pos
+            base + pos
         )));
     }
+    // A bundle that failed after others were imported: those are kept, each leaf checked
+    // against tiles verified against the signed root, and the next run goes on from them.
+    fetched?;
     if l.size() != n || !l.root().ct_eq(note.checkpoint().root()) {
         return Err(refused(format!(
             "after import the replica has {} entries, not the checkpoint's {n}",
@@ -514,6 +527,95 @@ pub fn sync_open(
         )));
     }
     finish(dir, l, &note, before, created)
+}
+
+/// Leaves fetched and checked that wait for the import (a few of its groups).
+const STREAM_LEAVES: usize = 8_192;
+
+/// The new entries' bundles, fetched in order and handed to the import leaf by leaf once
+/// each leaf's hash is the one the (verified) level-0 tiles hold for it.
+struct Stream<'a> {
+    src: &'a Source,
+    bundles: &'a [TileId],
+    /// The first leaf `expected` holds (the first of the bundle holding the replica's next).
+    first: u64,
+    /// The first leaf to hand on (the replica's size when the import starts).
+    base: u64,
+    expected: &'a [Hash],
+}
+
+impl Stream<'_> {
+    /// Sends `head` (the rest of bundle 0 on a first run) and then every leaf from `base`
+    /// on; stops quietly when the import no longer takes them.
+    fn run(
+        self,
+        head: Vec<Vec<u8>>,
+        tx: &std::sync::mpsc::SyncSender<Vec<u8>>,
+    ) -> Result<(), MirrorError> {
+        // Leaves below `base` are the replica's (their hashes were checked): not sent. False
+        // once the import takes no more.
+        let send = |at: u64, leaves: Vec<Vec<u8>>| {
+            (at..)
+                .zip(leaves)
+                .filter(|(i, _)| *i >= self.base)
+                .all(|(_, leaf)| tx.send(leaf).is_ok())
+        };
+        if !send(self.first, head) {
+            return Ok(());
+        }
+        let mut gone = false;
+        let r = fetch_in_order(self.src, self.bundles, |id, bytes| {
+            let at = id.n * u64::from(WIDTH);
+            let from = usize::try_from(at - self.first).unwrap_or(usize::MAX);
+            let leaves = checked_bundle(id, &bytes, self.expected.get(from..).unwrap_or(&[]))?;
+            if send(at, leaves) {
+                Ok(())
+            } else {
+                gone = true;
+                Err(MirrorError::Fetch("the import stopped".into()))
+            }
+        });
+        if gone {
+            return Ok(());
+        }
+        r
+    }
+}
+
+/// The leaves of entry bundle `id`, each checked to hash to `expected[j]`, its level-0 tile
+/// hash as served (which the root and the tiles above authenticate).
+fn checked_bundle(
+    id: TileId,
+    bytes: &[u8],
+    expected: &[Hash],
+) -> Result<Vec<Vec<u8>>, MirrorError> {
+    let entries =
+        tiles::bundle_entries(bytes).map_err(|e| refused(format!("entry bundle {id}: {e}")))?;
+    if entries.len() != id.width as usize {
+        return Err(refused(format!(
+            "entry bundle {id} holds {} entries, not {}: a truncated or wrong bundle",
+            entries.len(),
+            id.width
+        )));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(j, leaf)| {
+            let i = id.n * u64::from(WIDTH) + j as u64;
+            if !expected
+                .get(j)
+                .is_some_and(|h| log::leaf_hash(leaf).ct_eq(h))
+            {
+                return Err(refused(format!(
+                    "entry bundle {id} holds an entry {i} whose hash is not the tile's: the \
+                     entries served do not hash to the checkpoint's root (a tampered or wrong \
+                     entry bundle)"
+                )));
+            }
+            Ok(leaf.to_vec())
+        })
+        .collect()
 }
 
 /// Requests in a chunk while a sync fetches tiles and bundles (up to two chunks in flight).
@@ -550,18 +652,6 @@ fn fetch_in_order(
     })
 }
 
-fn frontier_root_of_first(staging: &Path) -> Result<Hash, MirrorError> {
-    let file = std::fs::File::open(staging).map_err(io(staging))?;
-    let mut s = Staged {
-        r: BufReader::new(file),
-    };
-    let leaf = s
-        .next_leaf()
-        .map_err(io(staging))?
-        .ok_or_else(|| refused("no entry 0 staged"))?;
-    Ok(log::leaf_hash(&leaf))
-}
-
 fn finish(
     dir: &Path,
     mut l: Ledger,
@@ -583,39 +673,6 @@ fn finish(
         dropped_cosignatures: dropped,
     };
     Ok((report, l))
-}
-
-/// The staged leaves, read back as restore items for [`Ledger::import`].
-struct Staged {
-    r: BufReader<std::fs::File>,
-}
-
-impl Staged {
-    fn next_leaf(&mut self) -> std::io::Result<Option<Vec<u8>>> {
-        let mut len = [0u8; 4];
-        match self.r.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
-        }
-        let mut leaf = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.r.read_exact(&mut leaf)?;
-        Ok(Some(leaf))
-    }
-}
-
-impl Iterator for Staged {
-    type Item = Result<LoggedLeaf, Rejection>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.next_leaf() {
-            Ok(Some(leaf)) => Some(Ok(LoggedLeaf(leaf))),
-            Ok(None) => None,
-            Err(e) => Some(Err(Rejection::BadLine(format!(
-                "the staged leaves cannot be read: {e}"
-            )))),
-        }
-    }
 }
 
 /// Looks, in the log's level-0 tiles at the served checkpoint's size, for the first leaf
