@@ -119,6 +119,40 @@ fn a_bad_signature_in_any_group_of_a_pipelined_import_keeps_exactly_what_came_be
     }
 }
 
+/// An import into a new ledger knows which ids it has met without asking the store; an id
+/// met again is refused wherever it comes: in the same group, in a group staged but not yet
+/// written, or after the state forgot what it learned (past a chain of groups), and so is an
+/// id already in a ledger that held more than its charter.
+#[test]
+fn an_import_refuses_an_id_it_met_before_in_any_group() {
+    let mut s = Synth::new(4, 9);
+    let charter = s.charter();
+    let entries: Vec<_> = (0..33_000).map(|_| s.next_entry()).collect();
+    for (dup, at) in [(10usize, 100usize), (10, 5000), (2, 33_000), (32_000, 33_000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::create(dir.path(), &charter).unwrap();
+        let mut input = entries[..at].to_vec();
+        input.push(entries[dup].clone());
+        let report = l.import(input.into_iter().map(Ok), &mut |_| {}).unwrap();
+        assert_eq!(report.accepted, at as u64, "entry {dup} again at {at}");
+        let (pos, why) = report.rejected.unwrap();
+        assert_eq!(pos, at as u64);
+        assert!(matches!(why, Rejection::DuplicateId(_)), "{why}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::create(dir.path(), &charter).unwrap();
+    l.import(entries[..10].iter().cloned().map(Ok), &mut |_| {})
+        .unwrap();
+    let report = l
+        .import(
+            [entries[10].clone(), entries[3].clone()].into_iter().map(Ok),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(report.accepted, 1);
+    assert!(matches!(report.rejected, Some((1, Rejection::DuplicateId(_)))));
+}
+
 /// A restore that repeats lines of a group not yet written when it meets them (the group
 /// before, staged and sealed) checks them against that group and skips them.
 #[test]
