@@ -128,7 +128,12 @@ fn an_import_refuses_an_id_it_met_before_in_any_group() {
     let mut s = Synth::new(4, 9);
     let charter = s.charter();
     let entries: Vec<_> = (0..33_000).map(|_| s.next_entry()).collect();
-    for (dup, at) in [(10usize, 100usize), (10, 5000), (2, 33_000), (32_000, 33_000)] {
+    for (dup, at) in [
+        (10usize, 100usize),
+        (10, 5000),
+        (2, 33_000),
+        (32_000, 33_000),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::create(dir.path(), &charter).unwrap();
         let mut input = entries[..at].to_vec();
@@ -145,12 +150,17 @@ fn an_import_refuses_an_id_it_met_before_in_any_group() {
         .unwrap();
     let report = l
         .import(
-            [entries[10].clone(), entries[3].clone()].into_iter().map(Ok),
+            [entries[10].clone(), entries[3].clone()]
+                .into_iter()
+                .map(Ok),
             &mut |_| {},
         )
         .unwrap();
     assert_eq!(report.accepted, 1);
-    assert!(matches!(report.rejected, Some((1, Rejection::DuplicateId(_)))));
+    assert!(matches!(
+        report.rejected,
+        Some((1, Rejection::DuplicateId(_)))
+    ));
 }
 
 /// A restore that repeats lines of a group not yet written when it meets them (the group

@@ -77,6 +77,22 @@ struct Prepared {
     leaf: Option<(u64, Vec<u8>, Hash)>,
 }
 
+/// One import input, prepared on a worker (all of [`Prepared`] but the store's answer).
+fn prepare(mut item: Result<ImportItem, Rejection>) -> Prepared {
+    let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
+    let leaf = item.as_mut().ok().and_then(|i| {
+        let r = i.restore.as_mut()?;
+        let (g, leaf) = r.logged.take()?;
+        (leaf.len() <= MAX_ENTRY_BYTES).then_some((g, leaf, r.leaf_hash))
+    });
+    Prepared {
+        item,
+        decoded,
+        lookup: Ok(None),
+        leaf,
+    }
+}
+
 /// What became of one import input.
 enum Step {
     Staged(Box<Authorised>),
@@ -454,24 +470,41 @@ impl Ledger {
             // unwritten ones since the state last forgot what it learned.
             let mut flight: Option<InFlight<'_>> = None;
             let mut chained = 0usize;
-            loop {
+            // Each group is read a group ahead and prepared on all cores in the background,
+            // while the one before is staged and the one before that written: what needs
+            // neither state nor store (the conversion, payload parsing and validation, a
+            // logged leaf) runs before the sequential governance pass.
+            let ahead = |block: Vec<Result<T, Rejection>>| {
+                let len = block.len();
+                let handle = scope.spawn(move || {
+                    block
+                        .into_par_iter()
+                        .map(|item| prepare(item.and_then(T::into_import_item)))
+                        .collect::<Vec<Prepared>>()
+                });
+                (len, handle)
+            };
+            let mut next = Some(ahead(input.by_ref().take(IMPORT_GROUP).collect()));
+            while let Some((len, preparing)) = next.take() {
+                let exhausted = len < IMPORT_GROUP;
+                let block_len = len as u64;
+                let mut block = join(preparing);
+                if !exhausted {
+                    next = Some(ahead(input.by_ref().take(IMPORT_GROUP).collect()));
+                }
                 let last = flight
                     .as_ref()
                     .map_or(&self.last_logged_at, |f| &f.pending.last_at);
                 let at = not_before(now(), last);
-                // Read a group ahead and prepare it on all cores: what needs no state (the
-                // conversion, payload parsing and validation, the store's answers for the
-                // ids it touches, a logged leaf) runs before the sequential governance pass.
-                let block: Vec<Result<T, Rejection>> = input.by_ref().take(IMPORT_GROUP).collect();
-                let exhausted = block.len() < IMPORT_GROUP;
-                let block_len = block.len() as u64;
-                let history = self.state.needs_history();
-                let this = &*self;
-                let known = fresh.as_ref();
-                let block: Vec<Prepared> = block
-                    .into_par_iter()
-                    .map(|item| this.prepare(item.and_then(T::into_import_item), history, known))
-                    .collect();
+                // The store's answers for the entries' own ids, as of now (every group
+                // before this one staged, and written unless chained to this one).
+                if self.state.needs_history() {
+                    let this = &*self;
+                    let known = fresh.as_ref();
+                    block
+                        .par_iter_mut()
+                        .for_each(|p| p.lookup = this.look_up_own_id(p.decoded.as_ref(), known));
+                }
                 if let Some(f) = fresh.as_mut() {
                     for payload in block
                         .iter()
@@ -558,6 +591,7 @@ impl Ledger {
                     return Ok(report);
                 }
             }
+            Ok(report)
         })
     }
 
@@ -668,34 +702,20 @@ impl Ledger {
         }
     }
 
-    /// One import input, prepared on a worker: see [`Prepared`]. `history`: whether the
-    /// state learns ids from the store ([`State::needs_history`]); `fresh`: every id the
-    /// store may hold, when the import started on a ledger of its charter alone.
-    fn prepare(
+    /// What the store says of a decoded entry's own id, which is new to the state but for a
+    /// duplicate: `fresh` holds every id the store may hold when the import started on a
+    /// ledger of its charter alone.
+    fn look_up_own_id(
         &self,
-        mut item: Result<ImportItem, Rejection>,
-        history: bool,
+        decoded: Option<&Result<Payload, Rejection>>,
         fresh: Option<&FreshIds>,
-    ) -> Prepared {
-        let decoded = item.as_ref().ok().map(|i| governance::decode(&i.envelope));
-        // The entry's own id is new to the state but for a duplicate: ask the store now.
-        let lookup = match &decoded {
-            Some(Ok(payload)) if history => match fresh {
-                Some(f) if !f.may_hold(&payload.id) => Ok(Some((payload.id.clone(), false, None))),
-                _ => self.lookup(&payload.id).map(Some),
-            },
+    ) -> Result<Option<Lookup>, LedgerError> {
+        match (decoded, fresh) {
+            (Some(Ok(payload)), Some(f)) if !f.may_hold(&payload.id) => {
+                Ok(Some((payload.id.clone(), false, None)))
+            }
+            (Some(Ok(payload)), _) => self.lookup(&payload.id).map(Some),
             _ => Ok(None),
-        };
-        let leaf = item.as_mut().ok().and_then(|i| {
-            let r = i.restore.as_mut()?;
-            let (g, leaf) = r.logged.take()?;
-            (leaf.len() <= MAX_ENTRY_BYTES).then_some((g, leaf, r.leaf_hash))
-        });
-        Prepared {
-            item,
-            decoded,
-            lookup,
-            leaf,
         }
     }
 
