@@ -400,8 +400,10 @@ pub fn sync_open(
         None => {
             let id = TileId::entries(0, n.min(w) as u32);
             head = checked_bundle(id, &src.tile(id)?, &expected)?;
-            let c =
-                LoggedEntry::from_leaf(&head[0]).map_err(|e| refused(format!("entry 0: {e}")))?;
+            let leaf = head
+                .first()
+                .ok_or_else(|| refused("the log served no charter"))?;
+            let c = LoggedEntry::from_leaf(leaf).map_err(|e| refused(format!("entry 0: {e}")))?;
             if c.index != 0 || c.governance != 0 {
                 return Err(refused("entry 0's leaf does not say it is entry 0"));
             }

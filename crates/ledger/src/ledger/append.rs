@@ -119,7 +119,8 @@ type Lookup = (EntryId, bool, Option<CommitmentState>);
 
 /// The ids an import into a ledger that held only its charter has met: the store can hold no
 /// other, so an id not among them needs no store read to know it is unused. Kept as 64-bit
-/// fingerprints (8 bytes an entry); a fingerprint met by another id only costs the read.
+/// fingerprints (about 16 bytes an id in the set); a fingerprint another id met only costs
+/// the read.
 struct FreshIds {
     hasher: RandomState,
     seen: HashSet<u64>,
