@@ -35,6 +35,8 @@ struct Inner {
     entries: u64,
     requests: BTreeMap<(String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
+    /// Time of the group commit's steps, by step (`apply`, `sync`).
+    commit: BTreeMap<&'static str, Histogram>,
 }
 
 /// The service's metrics.
@@ -48,6 +50,31 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+impl Histogram {
+    fn observe(&mut self, took: Duration) {
+        let s = took.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += s;
+    }
+
+    /// The histogram's lines, `name_bucket{labels,le=..}` and so on; `labels` is empty or
+    /// ends with a comma.
+    fn render(&self, w: &mut String, name: &str, labels: &str) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(w, "{name}_bucket{{{labels}le=\"{b}\"}} {}", self.counts[i]);
+        }
+        let _ = writeln!(w, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", self.count);
+        let labels = labels.trim_end_matches(',');
+        let _ = writeln!(w, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(w, "{name}_count{{{labels}}} {}", self.count);
+    }
 }
 
 impl Metrics {
@@ -75,6 +102,12 @@ impl Metrics {
             m.groups += 1;
             m.grouped += n as u64;
         });
+    }
+
+    /// A step of a group commit took `took`: `apply` (the writer judging and writing the
+    /// group under the ledger lock) or `sync` (the syncer making it durable).
+    pub fn commit_step(&self, step: &'static str, took: Duration) {
+        self.with(|m| m.commit.entry(step).or_default().observe(took));
     }
 
     /// The tree's size now.
@@ -107,15 +140,7 @@ impl Metrics {
     pub fn request(&self, route: &str, status: u16, took: Duration) {
         self.with(|m| {
             *m.requests.entry((route.to_owned(), status)).or_default() += 1;
-            let h = m.latency.entry(route.to_owned()).or_default();
-            let s = took.as_secs_f64();
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if s <= *b {
-                    h.counts[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += s;
+            m.latency.entry(route.to_owned()).or_default().observe(took);
         });
     }
 
@@ -144,12 +169,11 @@ impl Metrics {
             }
             let _ = writeln!(w, "# HELP accord_http_request_duration_seconds Request latency by route.\n# TYPE accord_http_request_duration_seconds histogram");
             for (route, h) in &m.latency {
-                for (i, b) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(w, "accord_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}", h.counts[i]);
-                }
-                let _ = writeln!(w, "accord_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(w, "accord_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(w, "accord_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+                h.render(w, "accord_http_request_duration_seconds", &format!("route=\"{route}\","));
+            }
+            let _ = writeln!(w, "# HELP accord_commit_step_duration_seconds Time of each step of a group commit: apply (judged and written under the ledger lock), sync (made durable).\n# TYPE accord_commit_step_duration_seconds histogram");
+            for (step, h) in &m.commit {
+                h.render(w, "accord_commit_step_duration_seconds", &format!("step=\"{step}\","));
             }
         });
         out

@@ -221,7 +221,12 @@ impl Syncer {
             self.untaken.take(flights.len());
             let outcome = match broken_reason(&self.broken) {
                 Some(why) => Err(why),
-                None => self.durability.settle(&last).map_err(|e| e.to_string()),
+                None => {
+                    let t = Instant::now();
+                    let settled = self.durability.settle(&last).map_err(|e| e.to_string());
+                    self.metrics.commit_step("sync", t.elapsed());
+                    settled
+                }
             };
             match outcome {
                 Ok(()) => {
@@ -328,6 +333,7 @@ impl Writer {
 
     fn commit(&mut self, jobs: Vec<(Envelope, Reply)>) {
         let (envs, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+        let started = Instant::now();
         let mut ledger = match lock(&self.ledger) {
             Ok(l) => l,
             Err(e) => {
@@ -374,6 +380,7 @@ impl Writer {
                 }
                 // The next group is staged while this one is synced; its answers wait.
                 drop(ledger);
+                self.metrics.commit_step("apply", started.elapsed());
                 let flight = Flight { answers, group };
                 let lost = match &self.flights {
                     Some(tx) => {

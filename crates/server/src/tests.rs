@@ -211,6 +211,14 @@ async fn submit_201_then_duplicate_409_forgery_422_garbage_400() {
         m.contains("accord_http_request_duration_seconds_bucket{route=\"/api/v1/entries\""),
         "{m}"
     );
+    for step in ["apply", "sync"] {
+        assert!(
+            m.contains(&format!(
+                "accord_commit_step_duration_seconds_bucket{{step=\"{step}\",le="
+            )),
+            "{m}"
+        );
+    }
 }
 
 #[tokio::test]
