@@ -315,7 +315,21 @@ impl OwedSignatures {
     /// # Errors
     /// [`Rejection::BadSignature`] for the first signature that does not verify.
     pub fn verify(&self) -> Result<(), Rejection> {
+        self.verify_given(None)
+    }
+
+    /// [`OwedSignatures::verify`], skipping the checks `pre` already ran: the same key,
+    /// signature and message, verified strictly. A check `pre` does not hold (another key,
+    /// another signature, a `pre` made over other bytes) is run here.
+    ///
+    /// # Errors
+    /// As [`OwedSignatures::verify`].
+    pub fn verify_given(&self, pre: Option<&Preverified>) -> Result<(), Rejection> {
+        let pre = pre.filter(|p| p.pae == self.pae);
         for c in &self.checks {
+            if pre.is_some_and(|p| p.holds(&c.key, &c.sig)) {
+                continue;
+            }
             if c.key.verify_strict(&self.pae, &c.sig).is_err() {
                 return Err(Rejection::BadSignature {
                     index: c.index,
@@ -324,6 +338,47 @@ impl OwedSignatures {
             }
         }
         Ok(())
+    }
+}
+
+/// Ed25519 checks of an envelope run before its turn (by a service, while it waits to be
+/// sequenced, outside the ledger lock): which of its signatures verify strictly over its
+/// PAE under the keys the caller looked up by keyid. It grants nothing: governance still
+/// decides which key must have made which signature ([`State::check_decoded`]), and
+/// [`OwedSignatures::verify_given`] only skips a check this holds for exactly that key,
+/// signature and message. A signature that did not verify here, or whose keyid the caller
+/// did not know, is simply not held, and is checked (and refused) in the usual way.
+#[derive(Clone, Debug)]
+pub struct Preverified {
+    pae: Vec<u8>,
+    ok: Vec<([u8; 32], [u8; 64])>,
+}
+
+impl Preverified {
+    /// Verifies each of `env`'s signatures under `key_for(keyid)`, when it gives a key.
+    pub fn check(env: &Envelope, key_for: impl Fn(&str) -> Option<VerifyingKey>) -> Self {
+        let pae = env.pae();
+        let ok = env
+            .signatures
+            .iter()
+            .filter_map(|s| {
+                let key = key_for(&s.keyid)?;
+                key.verify_strict(&pae, &s.sig)
+                    .is_ok()
+                    .then(|| (key.to_bytes(), s.sig.to_bytes()))
+            })
+            .collect();
+        Self { pae, ok }
+    }
+
+    /// How many signatures verified.
+    pub fn verified(&self) -> usize {
+        self.ok.len()
+    }
+
+    fn holds(&self, key: &VerifyingKey, sig: &Signature) -> bool {
+        let (key, sig) = (key.to_bytes(), sig.to_bytes());
+        self.ok.iter().any(|(k, s)| *k == key && *s == sig)
     }
 }
 
@@ -585,6 +640,22 @@ impl State {
     /// Entries applied so far (the next entry's index).
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Every member key ever registered (current, rotated or revoked), by keyid: what a
+    /// service looks keyids up in to run [`Preverified::check`]. Whether a key may sign is
+    /// not said here.
+    pub fn verifying_keys(&self) -> HashMap<String, VerifyingKey> {
+        self.keys
+            .iter()
+            .map(|(id, r)| (id.clone(), r.key))
+            .collect()
+    }
+
+    /// How many member keys were ever registered; it grows with every admission and
+    /// rotation, and never shrinks.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
     /// Every member ever registered, active or removed.

@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used)]
 
 use accord_core::envelope::Envelope;
-use accord_core::governance::{Rejection, ReplayError, Signatures, State, REPLAY_CHUNK};
+use accord_core::governance::{
+    Preverified, Rejection, ReplayError, Signatures, State, REPLAY_CHUNK,
+};
 use accord_core::keys::KeyPair;
 use serde_json::{json, Value};
 
@@ -673,4 +675,68 @@ fn a_snapshot_reopens_to_the_same_state_and_decides_the_same() {
         State::from_snapshot(text.as_bytes(), 3).is_err(),
         "through beyond the log"
     );
+}
+
+fn vk(k: &KeyPair) -> ed25519_dalek::VerifyingKey {
+    *k.verifier().unwrap().verifying_key()
+}
+
+/// Checks run before an entry's turn only spare the writer a check it would have run
+/// itself, for the same key, signature and message; they never grant anything.
+#[test]
+fn preverified_checks_skip_only_what_they_hold() {
+    let w = world();
+    let keys = w.state.verifying_keys();
+    assert_eq!(keys.len(), w.state.key_count());
+    let lookup = |k: &str| keys.get(k).copied();
+
+    let good = commitment("c1", &[&w.jp], &[&w.jp]);
+    let pre = Preverified::check(&good, lookup);
+    assert_eq!(pre.verified(), 1);
+    let owed = w.state.check(1, &good).unwrap();
+    assert_eq!(owed.owed().verify_given(Some(&pre)), Ok(()));
+
+    // Another entry's signature: not held by its own checks, refused by the writer's.
+    let other = commitment("c2", &[&w.jp], &[&w.jp]);
+    let forged = with_foreign_signature(&good, &other);
+    let pre_forged = Preverified::check(&forged, lookup);
+    assert_eq!(
+        pre_forged.verified(),
+        0,
+        "a foreign signature does not verify"
+    );
+    let owed = w.state.check(1, &forged).unwrap();
+    assert!(matches!(
+        owed.owed().verify_given(Some(&pre_forged)),
+        Err(Rejection::BadSignature { .. })
+    ));
+    // ... nor by the checks of the entry the signature came from (another message).
+    let pre_other = Preverified::check(&other, lookup);
+    assert_eq!(pre_other.verified(), 1);
+    assert!(matches!(
+        owed.owed().verify_given(Some(&pre_other)),
+        Err(Rejection::BadSignature { .. })
+    ));
+
+    // A lying directory (a stranger's key under JP-MOF's keyid) makes its check hold for the
+    // stranger's key, not for the key governance asks for.
+    let stranger = key("JP-MOF", 77);
+    let mut by_stranger = Envelope::new(good.payload.clone());
+    by_stranger.sign(&stranger);
+    by_stranger.signatures[0].keyid = w.jp.keyid();
+    let liar = Preverified::check(&by_stranger, |_| Some(vk(&stranger)));
+    assert_eq!(
+        liar.verified(),
+        1,
+        "the stranger's signature verifies under its own key"
+    );
+    let owed = w.state.check(1, &by_stranger).unwrap();
+    assert!(matches!(
+        owed.owed().verify_given(Some(&liar)),
+        Err(Rejection::BadSignature { .. })
+    ));
+    assert!(matches!(
+        owed.owed().verify(),
+        Err(Rejection::BadSignature { .. })
+    ));
 }

@@ -773,6 +773,17 @@ impl Ledger {
         &self.log_key
     }
 
+    /// Every member key ever registered, by keyid (see
+    /// [`accord_core::governance::State::verifying_keys`]).
+    pub fn verifying_keys(&self) -> std::collections::HashMap<String, ed25519_dalek::VerifyingKey> {
+        self.state.verifying_keys()
+    }
+
+    /// How many member keys were ever registered (it only grows).
+    pub fn key_count(&self) -> usize {
+        self.state.key_count()
+    }
+
     /// SHA-256 of the charter's payload.
     pub fn charter_hash(&self) -> [u8; 32] {
         self.charter_hash

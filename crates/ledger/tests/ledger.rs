@@ -119,6 +119,60 @@ fn a_bad_signature_in_any_group_of_a_pipelined_import_keeps_exactly_what_came_be
     }
 }
 
+/// Signature checks run before the group's turn ([`Preverified`], as the service runs them
+/// in its handlers) change no outcome: with checks held for some entries, checks made over
+/// another entry, or checks from a directory that lies about keys, every entry is accepted or
+/// refused exactly as without them, and the tree is the same.
+#[test]
+fn checks_run_before_the_turn_decide_nothing_the_group_would_not() {
+    use accord_core::governance::Preverified;
+    let mut s = Synth::new(4, 11);
+    let charter = s.charter();
+    let mut envs: Vec<_> = (0..40).map(|_| s.next_entry()).collect();
+    for bad in [3usize, 17, 39] {
+        let other = envs[bad - 1].signatures.clone();
+        envs[bad].signatures = other;
+    }
+    let plain = tempfile::tempdir().unwrap();
+    let given = tempfile::tempdir().unwrap();
+    let mut a = Ledger::create(plain.path(), &charter).unwrap();
+    let mut b = Ledger::create(given.path(), &charter).unwrap();
+    let keys = b.verifying_keys();
+    assert_eq!(keys.len(), b.key_count());
+    let any_key = *keys.values().next().unwrap();
+    let pre: Vec<Option<Preverified>> = envs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| match i % 4 {
+            0 => Some(Preverified::check(e, |k| keys.get(k).copied())),
+            1 => Some(Preverified::check(&envs[(i + 1) % envs.len()], |k| {
+                keys.get(k).copied()
+            })),
+            2 => Some(Preverified::check(e, |_| Some(any_key))),
+            _ => None,
+        })
+        .collect();
+    let (want, ga) = a.append_batch_deferred(&envs).unwrap();
+    a.durability().settle(&ga).unwrap();
+    let (got, gb) = b.append_batch_deferred_given(&envs, &pre).unwrap();
+    b.durability().settle(&gb).unwrap();
+    let outcome = |r: &Result<accord_ledger::Appended, LedgerError>| match r {
+        Ok(x) => Ok((x.index, x.id.to_string())),
+        Err(e) => Err(e.to_string()),
+    };
+    let want: Vec<_> = want.iter().map(outcome).collect();
+    let got: Vec<_> = got.iter().map(outcome).collect();
+    assert_eq!(got, want);
+    assert!(want.iter().filter(|r| r.is_err()).count() >= 3);
+    assert!(want[..3].iter().all(Result::is_ok), "{want:?}");
+    let size = a.size();
+    assert_eq!(b.size(), size);
+    drop(b);
+    let b = Ledger::open(given.path()).unwrap();
+    assert_eq!(b.size(), size);
+    verify(&b, &VerifyOptions::default(), &mut |_, _| {}).unwrap();
+}
+
 /// An import into a new ledger knows which ids it has met without asking the store; an id
 /// met again is refused wherever it comes: in the same group, in a group staged but not yet
 /// written, or after the state forgot what it learned (past a chain of groups), and so is an

@@ -21,13 +21,16 @@
 //! committed as one group, judged in queue order, so the order among concurrent requests is
 //! the order of commit.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use accord_core::envelope::Envelope;
+use accord_core::governance::Preverified;
 use accord_core::keys::KeyPair;
 use accord_ledger::{Appended, Deferred, Durability, Ledger, LedgerError};
+use ed25519_dalek::VerifyingKey;
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
@@ -56,8 +59,34 @@ pub fn lock(ledger: &SharedLedger) -> Result<std::sync::MutexGuard<'_, Ledger>, 
 }
 
 enum Job {
-    Submit(Envelope, oneshot::Sender<Result<Value, ApiError>>),
+    Submit(Envelope, Option<Preverified>, Reply),
     Stop,
+}
+
+/// Every member key the ledger ever registered, by keyid, as the writer last published it:
+/// what a handler looks keyids up in to check an envelope's signatures before its turn
+/// ([`Preverified`]), on its own thread, outside the ledger lock. A key registered since is
+/// simply not found, and that signature is checked by the writer as before.
+#[derive(Clone, Default)]
+struct KeyDirectory(Arc<RwLock<Arc<HashMap<String, VerifyingKey>>>>);
+
+impl KeyDirectory {
+    fn get(&self) -> Arc<HashMap<String, VerifyingKey>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Publishes `ledger`'s keys when it registered any since `published` keys were (a
+    /// member admitted, a key rotated), and notes how many it has now.
+    fn refresh(&self, published: &mut usize, ledger: &Ledger) {
+        if ledger.key_count() != *published {
+            *published = ledger.key_count();
+            let keys = Arc::new(ledger.verifying_keys());
+            *self.0.write().unwrap_or_else(PoisonError::into_inner) = keys;
+        }
+    }
 }
 
 /// The most groups applied and waiting for the syncer; beyond it the writer waits.
@@ -81,6 +110,7 @@ struct Durable {
 pub struct Handle {
     tx: SyncSender<Job>,
     durable: watch::Receiver<Durable>,
+    keys: KeyDirectory,
 }
 
 impl Handle {
@@ -111,8 +141,14 @@ impl Handle {
     /// # Errors
     /// The refusal, or [`ApiError::Unavailable`] when the queue is full or closed.
     pub async fn submit(&self, env: Envelope) -> Result<Value, ApiError> {
+        // The signatures are checked here, in parallel across handlers, so that the writer
+        // (the one serial step) does not: it still decides which key must have signed, and
+        // checks any signature this did not verify.
+        let keys = self.keys.get();
+        let pre = Preverified::check(&env, |keyid| keys.get(keyid).copied());
+        let pre = (pre.verified() > 0).then_some(pre);
         let (tx, rx) = oneshot::channel();
-        match self.tx.try_send(Job::Submit(env, tx)) {
+        match self.tx.try_send(Job::Submit(env, pre, tx)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(ApiError::Unavailable(
@@ -136,8 +172,9 @@ impl Handle {
 fn commit_group(
     ledger: &mut Ledger,
     envs: &[Envelope],
+    pre: &[Option<Preverified>],
 ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
-    ledger.append_batch_deferred(envs)
+    ledger.append_batch_deferred_given(envs, pre)
 }
 
 type Reply = oneshot::Sender<Result<Value, ApiError>>;
@@ -277,6 +314,9 @@ struct Writer {
     every: Duration,
     metrics: Arc<Metrics>,
     last_issue: Instant,
+    /// The handlers' key directory, and how many keys the ledger had when it was published.
+    keys: KeyDirectory,
+    keys_published: usize,
 }
 
 impl Writer {
@@ -331,8 +371,15 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, jobs: Vec<(Envelope, Reply)>) {
-        let (envs, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+    fn commit(&mut self, jobs: Vec<(Envelope, Option<Preverified>, Reply)>) {
+        let mut envs = Vec::with_capacity(jobs.len());
+        let mut pre = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for (e, p, r) in jobs {
+            envs.push(e);
+            pre.push(p);
+            replies.push(r);
+        }
         let started = Instant::now();
         let mut ledger = match lock(&self.ledger) {
             Ok(l) => l,
@@ -362,8 +409,9 @@ impl Writer {
                 return;
             }
         };
-        match commit_group(&mut ledger, &envs) {
+        match commit_group(&mut ledger, &envs, &pre) {
             Ok((outcomes, group)) => {
+                self.keys.refresh(&mut self.keys_published, &ledger);
                 let mut answers = Vec::with_capacity(replies.len());
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
                     let answer = outcome.map_err(ApiError::from).and_then(|a| {
@@ -431,7 +479,7 @@ impl Writer {
             let mut next = first;
             while let Some(job) = next.take() {
                 match job {
-                    Job::Submit(env, reply) => group.push((env, reply)),
+                    Job::Submit(env, pre, reply) => group.push((env, pre, reply)),
                     Job::Stop => stopping = true,
                 }
                 if group.len() >= MAX_GROUP {
@@ -521,8 +569,13 @@ impl Sequencer {
             every,
             metrics,
             last_issue: Instant::now(),
+            keys: KeyDirectory::default(),
+            // None published yet; a ledger always has at least its charter's keys.
+            keys_published: 0,
         };
+        let keys = writer.keys.clone();
         if let Ok(l) = lock(&writer.ledger) {
+            writer.keys.refresh(&mut writer.keys_published, &l);
             writer.metrics.entries(l.size());
             if let Ok(Some(cp)) = l.latest_checkpoint() {
                 writer
@@ -539,6 +592,7 @@ impl Sequencer {
             handle: Handle {
                 tx,
                 durable: durable_rx,
+                keys,
             },
             thread,
         }
@@ -569,7 +623,14 @@ mod tests {
             size,
             failed: false,
         });
-        (Handle { tx, durable: drx }, dtx)
+        (
+            Handle {
+                tx,
+                durable: drx,
+                keys: KeyDirectory::default(),
+            },
+            dtx,
+        )
     }
 
     /// A read that saw entries not yet synced is held until the syncer publishes them.

@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, RandomState};
 use accord_core::entry::LoggedEntry;
 use accord_core::envelope::Envelope;
 use accord_core::governance::{
-    self, verify_parallel, Authorised, CommitmentState, Rejection, State,
+    self, verify_parallel, Authorised, CommitmentState, Preverified, Rejection, State,
 };
 use accord_core::log::{self, Hash};
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
@@ -372,12 +372,33 @@ impl Ledger {
         &mut self,
         envs: &[Envelope],
     ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
+        self.append_batch_deferred_given(envs, &[])
+    }
+
+    /// [`Ledger::append_batch_deferred`] with signature checks already run for some of the
+    /// envelopes: `pre[i]`, when there is one, holds the checks run for `envs[i]`
+    /// ([`Preverified`]), and an owed check it holds is not run again. Every check it does not
+    /// hold is run as before, so the outcome is the same as without it.
+    ///
+    /// # Errors
+    /// As [`Ledger::append_batch_deferred`].
+    pub fn append_batch_deferred_given(
+        &mut self,
+        envs: &[Envelope],
+        pre: &[Option<Preverified>],
+    ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
+        use rayon::prelude::*;
         let at = self.next_logged_at(now());
         // Optimistic: decide every entry against the state the ones before it leave, then
         // verify all their signatures at once. Should one fail, the decisions after it may
         // rest on it, so the group is decided again one entry at a time, verifying first.
         let (p, results, authorised) = self.stage_group(envs, &at, false)?;
-        let (p, results) = if verify_parallel(&authorised).is_ok() {
+        let verified = authorised.par_iter().all(|(i, a)| {
+            a.owed()
+                .verify_given(pre.get(*i).and_then(Option::as_ref))
+                .is_ok()
+        });
+        let (p, results) = if verified {
             (p, results)
         } else {
             let (p, results, _) = self.stage_group(envs, &at, true)?;
@@ -393,14 +414,21 @@ impl Ledger {
         envs: &[Envelope],
         at: &Timestamp,
         verify_each: bool,
-    ) -> Result<(Pending, Vec<Result<Appended, LedgerError>>, Vec<Authorised>), LedgerError> {
+    ) -> Result<
+        (
+            Pending,
+            Vec<Result<Appended, LedgerError>>,
+            Vec<(usize, Authorised)>,
+        ),
+        LedgerError,
+    > {
         use rayon::prelude::*;
         let decoded: Vec<Result<Payload, Rejection>> =
             envs.par_iter().map(governance::decode).collect();
         let mut p = self.pending();
         let mut results = Vec::with_capacity(envs.len());
         let mut authorised = Vec::new();
-        for (env, decoded) in envs.iter().zip(decoded) {
+        for (i, (env, decoded)) in envs.iter().zip(decoded).enumerate() {
             if let Ok(payload) = &decoded {
                 self.learn_into(&mut p.state, payload)?;
             }
@@ -420,7 +448,7 @@ impl Ledger {
                     p.state.commit(&a);
                     let leaf_hash = log::leaf_hash(&leaf);
                     results.push(Ok(Self::stage_entry(&mut p, &a, leaf, leaf_hash, at)));
-                    authorised.push(a);
+                    authorised.push((i, a));
                 }
                 Err(rej) => results.push(Err(rej.into())),
             }
