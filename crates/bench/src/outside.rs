@@ -297,6 +297,7 @@ fn serve(
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut ok = 0u64;
+                let mut refused = Vec::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= bodies.len() {
@@ -310,21 +311,26 @@ fn serve(
                         .send()
                         .await?;
                     let status = r.status();
-                    let _ = r.bytes().await?;
+                    let answer = r.bytes().await?;
                     lat.push(t.elapsed());
                     if status.as_u16() == 201 {
                         ok += 1;
+                    } else if refused.len() < 5 {
+                        refused.push(format!("{status}: {}", String::from_utf8_lossy(&answer)));
                     }
                 }
-                anyhow::Ok((lat, ok))
+                anyhow::Ok((lat, ok, refused))
             }));
         }
         let mut lat = Vec::new();
         let mut ok = 0;
         for t in tasks {
-            let (l, k) = t.await??;
+            let (l, k, r) = t.await??;
             lat.extend(l);
             ok += k;
+            for r in r {
+                phase(format!("serve: a submission was not accepted: {r}"));
+            }
         }
         let secs = t0.elapsed().as_secs_f64();
         o.serve_submitted = lat.len() as u64;
