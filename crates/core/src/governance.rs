@@ -1252,11 +1252,26 @@ pub fn verify_parallel<T>(items: &[T]) -> Result<(), (usize, Rejection)>
 where
     T: AsRef<OwedSignatures> + Sync,
 {
+    verify_parallel_given(items, |_| None)
+}
+
+/// [`verify_parallel`], where `pre(i)` may hold checks already run for `items[i]`
+/// ([`OwedSignatures::verify_given`]): those are not run again.
+///
+/// # Errors
+/// As [`verify_parallel`].
+pub fn verify_parallel_given<'p, T>(
+    items: &[T],
+    pre: impl Fn(usize) -> Option<&'p Preverified> + Sync,
+) -> Result<(), (usize, Rejection)>
+where
+    T: AsRef<OwedSignatures> + Sync,
+{
     use rayon::prelude::*;
     let first_bad = items
         .par_iter()
         .enumerate()
-        .filter_map(|(i, a)| a.as_ref().verify().err().map(|e| (i, e)))
+        .filter_map(|(i, a)| a.as_ref().verify_given(pre(i)).err().map(|e| (i, e)))
         .min_by_key(|(i, _)| *i);
     match first_bad {
         Some(bad) => Err(bad),

@@ -14,7 +14,8 @@ use std::hash::{BuildHasher, RandomState};
 use accord_core::entry::LoggedEntry;
 use accord_core::envelope::Envelope;
 use accord_core::governance::{
-    self, verify_parallel, Authorised, CommitmentState, Preverified, Rejection, State,
+    self, verify_parallel, verify_parallel_given, Authorised, CommitmentState, Preverified,
+    Rejection, State,
 };
 use accord_core::log::{self, Hash};
 use accord_core::model::{Body, EntryId, Payload, Timestamp};
@@ -387,18 +388,14 @@ impl Ledger {
         envs: &[Envelope],
         pre: &[Option<Preverified>],
     ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
-        use rayon::prelude::*;
         let at = self.next_logged_at(now());
         // Optimistic: decide every entry against the state the ones before it leave, then
         // verify all their signatures at once. Should one fail, the decisions after it may
         // rest on it, so the group is decided again one entry at a time, verifying first.
-        let (p, results, authorised) = self.stage_group(envs, &at, false)?;
-        let verified = authorised.par_iter().all(|(i, a)| {
-            a.owed()
-                .verify_given(pre.get(*i).and_then(Option::as_ref))
-                .is_ok()
-        });
-        let (p, results) = if verified {
+        let (p, results, staged) = self.stage_group(envs, &at, false)?;
+        let (positions, authorised): (Vec<usize>, Vec<Authorised>) = staged.into_iter().unzip();
+        let given = |k: usize| pre.get(positions[k]).and_then(Option::as_ref);
+        let (p, results) = if verify_parallel_given(&authorised, given).is_ok() {
             (p, results)
         } else {
             let (p, results, _) = self.stage_group(envs, &at, true)?;
