@@ -1268,11 +1268,19 @@ where
     T: AsRef<OwedSignatures> + Sync,
 {
     use rayon::prelude::*;
-    let first_bad = items
-        .par_iter()
-        .enumerate()
-        .filter_map(|(i, a)| a.as_ref().verify_given(pre(i)).err().map(|e| (i, e)))
-        .min_by_key(|(i, _)| *i);
+    let check = |(i, a): (usize, &T)| a.as_ref().verify_given(pre(i)).err().map(|e| (i, e));
+    // When every entry comes with its checks (a service checks signatures before the
+    // writer's turn), what is left is comparisons: handing them to the pool would cost more
+    // than it saves. A check held for another key or message is still run, here.
+    let first_bad = if (0..items.len()).all(|i| pre(i).is_some()) {
+        items.iter().enumerate().find_map(check)
+    } else {
+        items
+            .par_iter()
+            .enumerate()
+            .filter_map(check)
+            .min_by_key(|(i, _)| *i)
+    };
     match first_bad {
         Some(bad) => Err(bad),
         None => Ok(()),

@@ -104,6 +104,14 @@ impl HeadLog {
         Ok(Self { file, path, last })
     }
 
+    /// Makes every record appended so far durable.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn sync(&self) -> Result<(), LedgerError> {
+        self.file.sync_data().map_err(|e| io(&self.path, e))
+    }
+
     /// The last acknowledged head, if any.
     pub fn last(&self) -> Option<Head> {
         self.last

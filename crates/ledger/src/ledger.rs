@@ -348,7 +348,7 @@ fn remove_leftovers(dir: &Path) -> Result<(), LedgerError> {
         let path = e.path();
         let ours = matches!(name.as_ref(), "db" | "conf" | crate::heads::FILE_NAME)
             || name.starts_with("snap.");
-        if name == "blobs" && path.is_dir() {
+        if (name == "blobs" || name == crate::wal::DIR_NAME) && path.is_dir() {
             std::fs::remove_dir_all(&path).map_err(io_at(&path))?;
         } else if ours {
             std::fs::remove_file(&path).map_err(io_at(&path))?;
@@ -636,6 +636,20 @@ impl Ledger {
             checkpoints: self.checkpoint_count,
             cosignatures: self.cosignature_count,
             root: self.root(),
+        }
+    }
+
+    /// Turns write-ahead mode on for an on-disk ledger (nothing in memory): each commit is
+    /// also appended to the write-ahead log, and making it durable costs one `fdatasync` of
+    /// that log instead of a flush and sync of sled's files (crates/ledger/src/wal.rs). For a
+    /// long-running writer such as `accord serve`; [`Durability::finish`] ends it.
+    ///
+    /// # Errors
+    /// [`LedgerError`] when the log cannot be started; the ledger is then as it was.
+    pub fn write_ahead(&self) -> Result<(), LedgerError> {
+        match &self.disk {
+            Some(d) => d.write_ahead().map_err(LedgerError::from),
+            None => Ok(()),
         }
     }
 
@@ -997,18 +1011,54 @@ impl Durability {
     /// # Errors
     /// A store or head-log failure: then nothing applied since the last successful settle
     /// is known durable.
+    ///
+    /// In write-ahead mode ([`Ledger::write_ahead`]) the store's sync is one `fdatasync` of
+    /// the write-ahead log, and the head is appended after it without a sync of its own: it
+    /// is synced with sled's files, at the log's next checkpoint or [`Durability::finish`].
+    /// A head lost in a power cut only means the next open compares the store with an
+    /// earlier head; one written is never ahead of what is durable.
     pub fn settle(&self, group: &Deferred) -> Result<(), LedgerError> {
-        if let Some(disk) = &self.disk {
-            disk.sync()?;
+        let all_synced = match &self.disk {
+            Some(disk) => disk.sync_durable()?,
+            None => true,
+        };
+        self.record_synced(group.head, all_synced)
+    }
+
+    /// Ends write-ahead mode, if it is on: sled's files and the head log are synced and the
+    /// write-ahead log removed. A service calls it once its last group is settled.
+    ///
+    /// # Errors
+    /// A store or head-log failure; the write-ahead log then stays and the next open
+    /// applies it.
+    pub fn finish(&self) -> Result<(), LedgerError> {
+        let Some(disk) = &self.disk else {
+            return Ok(());
+        };
+        if !disk.is_write_ahead() {
+            return Ok(());
         }
-        self.record(group.head)
+        disk.end_write_ahead()?;
+        if let Some(heads) = &self.heads {
+            if std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none() {
+                heads
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .sync()?;
+            }
+        }
+        Ok(())
     }
 
     fn record(&self, head: Head) -> Result<(), LedgerError> {
+        self.record_synced(head, true)
+    }
+
+    fn record_synced(&self, head: Head, sync: bool) -> Result<(), LedgerError> {
         let Some(heads) = &self.heads else {
             return Ok(());
         };
-        let sync = std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none();
+        let sync = sync && std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none();
         heads
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

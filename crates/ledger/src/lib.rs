@@ -14,11 +14,13 @@ pub mod heads;
 mod index;
 mod keys;
 pub mod ledger;
+mod overlay;
 pub mod query;
 pub mod store;
 pub mod synth;
 mod tree;
 pub mod verify;
+pub mod wal;
 
 pub use error::LedgerError;
 pub use ledger::{

@@ -27,8 +27,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use accord_core::envelope::Envelope;
-use accord_core::governance::Preverified;
+use accord_core::governance::{self, Preverified, Rejection};
 use accord_core::keys::KeyPair;
+use accord_core::model::Payload;
 use accord_ledger::{Appended, Deferred, Durability, Ledger, LedgerError};
 use ed25519_dalek::VerifyingKey;
 use serde_json::Value;
@@ -58,8 +59,17 @@ pub fn lock(ledger: &SharedLedger) -> Result<std::sync::MutexGuard<'_, Ledger>, 
         .map_err(|_| ApiError::internal("the ledger lock is poisoned"))
 }
 
+/// An envelope handed to the writer, with what its handler checked and decoded before the
+/// writer's turn.
+struct Submission {
+    env: Envelope,
+    pre: Option<Preverified>,
+    decoded: Result<Payload, Rejection>,
+    reply: Reply,
+}
+
 enum Job {
-    Submit(Envelope, Option<Preverified>, Reply),
+    Submit(Box<Submission>),
     Stop,
 }
 
@@ -147,8 +157,16 @@ impl Handle {
         let keys = self.keys.get();
         let pre = Preverified::check(&env, |keyid| keys.get(keyid).copied());
         let pre = (pre.verified() > 0).then_some(pre);
+        // So is the payload decoded (it does not depend on the ledger's state).
+        let decoded = governance::decode(&env);
         let (tx, rx) = oneshot::channel();
-        match self.tx.try_send(Job::Submit(env, pre, tx)) {
+        let job = Job::Submit(Box::new(Submission {
+            env,
+            pre,
+            decoded,
+            reply: tx,
+        }));
+        match self.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(ApiError::Unavailable(
@@ -172,9 +190,10 @@ impl Handle {
 fn commit_group(
     ledger: &mut Ledger,
     envs: &[Envelope],
+    decoded: Vec<Result<Payload, Rejection>>,
     pre: &[Option<Preverified>],
 ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
-    ledger.append_batch_deferred_given(envs, pre)
+    ledger.append_batch_deferred_decoded(envs, Some(decoded), pre)
 }
 
 type Reply = oneshot::Sender<Result<Value, ApiError>>;
@@ -288,6 +307,13 @@ impl Syncer {
                 }
             }
         }
+        // Every group is settled: sync the store's files and end the write-ahead log, so a
+        // clean stop leaves none behind (a crash leaves it for the next open to apply).
+        if broken_reason(&self.broken).is_none() {
+            if let Err(e) = self.durability.finish() {
+                eprintln!("accord serve: could not sync the store at shutdown ({e}); the next open applies the write-ahead log");
+            }
+        }
     }
 }
 
@@ -371,14 +397,16 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, jobs: Vec<(Envelope, Option<Preverified>, Reply)>) {
+    fn commit(&mut self, jobs: Vec<Submission>) {
         let mut envs = Vec::with_capacity(jobs.len());
         let mut pre = Vec::with_capacity(jobs.len());
+        let mut decoded = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
-        for (e, p, r) in jobs {
-            envs.push(e);
-            pre.push(p);
-            replies.push(r);
+        for s in jobs {
+            envs.push(s.env);
+            pre.push(s.pre);
+            decoded.push(s.decoded);
+            replies.push(s.reply);
         }
         let started = Instant::now();
         let mut ledger = match lock(&self.ledger) {
@@ -409,7 +437,7 @@ impl Writer {
                 return;
             }
         };
-        match commit_group(&mut ledger, &envs, &pre) {
+        match commit_group(&mut ledger, &envs, decoded, &pre) {
             Ok((outcomes, group)) => {
                 self.keys.refresh(&mut self.keys_published, &ledger);
                 let mut answers = Vec::with_capacity(replies.len());
@@ -479,7 +507,7 @@ impl Writer {
             let mut next = first;
             while let Some(job) = next.take() {
                 match job {
-                    Job::Submit(env, pre, reply) => group.push((env, pre, reply)),
+                    Job::Submit(s) => group.push(*s),
                     Job::Stop => stopping = true,
                 }
                 if group.len() >= MAX_GROUP {
@@ -531,7 +559,16 @@ impl Sequencer {
     ) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let (durability, size) = match lock(&ledger) {
-            Ok(l) => (Some(l.durability()), l.size()),
+            Ok(l) => {
+                // One `fdatasync` of the write-ahead log per group commit, rather than a
+                // flush of sled's files that stalls the next group's write (wal.rs).
+                if let Err(e) = l.write_ahead() {
+                    eprintln!(
+                        "accord serve: the write-ahead log could not be started ({e}); each group commit syncs the store's files instead"
+                    );
+                }
+                (Some(l.durability()), l.size())
+            }
             Err(_) => (None, 0),
         };
         let (durable_tx, durable_rx) = watch::channel(Durable {

@@ -388,17 +388,39 @@ impl Ledger {
         envs: &[Envelope],
         pre: &[Option<Preverified>],
     ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
+        self.append_batch_deferred_decoded(envs, None, pre)
+    }
+
+    /// [`Ledger::append_batch_deferred_given`] with each envelope's payload already decoded
+    /// (`decoded[i]` is [`governance::decode`] of `envs[i]`, as a service's request handler
+    /// computes it before the writer's turn); `None` decodes them here, on all cores.
+    ///
+    /// # Errors
+    /// As [`Ledger::append_batch_deferred`].
+    ///
+    /// # Panics
+    /// If `decoded` is given with a length other than `envs`'.
+    pub fn append_batch_deferred_decoded(
+        &mut self,
+        envs: &[Envelope],
+        decoded: Option<Vec<Result<Payload, Rejection>>>,
+        pre: &[Option<Preverified>],
+    ) -> Result<(Vec<Result<Appended, LedgerError>>, Deferred), LedgerError> {
+        assert!(
+            decoded.as_ref().is_none_or(|d| d.len() == envs.len()),
+            "one decoded payload per envelope"
+        );
         let at = self.next_logged_at(now());
         // Optimistic: decide every entry against the state the ones before it leave, then
         // verify all their signatures at once. Should one fail, the decisions after it may
         // rest on it, so the group is decided again one entry at a time, verifying first.
-        let (p, results, staged) = self.stage_group(envs, &at, false)?;
+        let (p, results, staged) = self.stage_group(envs, decoded, &at, false)?;
         let (positions, authorised): (Vec<usize>, Vec<Authorised>) = staged.into_iter().unzip();
         let given = |k: usize| pre.get(positions[k]).and_then(Option::as_ref);
         let (p, results) = if verify_parallel_given(&authorised, given).is_ok() {
             (p, results)
         } else {
-            let (p, results, _) = self.stage_group(envs, &at, true)?;
+            let (p, results, _) = self.stage_group(envs, None, &at, true)?;
             (p, results)
         };
         self.apply_pending(p, false)?;
@@ -409,6 +431,7 @@ impl Ledger {
     fn stage_group(
         &self,
         envs: &[Envelope],
+        decoded: Option<Vec<Result<Payload, Rejection>>>,
         at: &Timestamp,
         verify_each: bool,
     ) -> Result<
@@ -420,8 +443,10 @@ impl Ledger {
         LedgerError,
     > {
         use rayon::prelude::*;
-        let decoded: Vec<Result<Payload, Rejection>> =
-            envs.par_iter().map(governance::decode).collect();
+        let decoded: Vec<Result<Payload, Rejection>> = match decoded {
+            Some(d) => d,
+            None => envs.par_iter().map(governance::decode).collect(),
+        };
         let mut p = self.pending();
         let mut results = Vec::with_capacity(envs.len());
         let mut authorised = Vec::new();
