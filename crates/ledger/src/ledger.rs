@@ -1018,11 +1018,29 @@ impl Durability {
     /// A head lost in a power cut only means the next open compares the store with an
     /// earlier head; one written is never ahead of what is durable.
     pub fn settle(&self, group: &Deferred) -> Result<(), LedgerError> {
-        let all_synced = match &self.disk {
-            Some(disk) => disk.sync_durable()?,
-            None => true,
+        let Some(disk) = &self.disk else {
+            return self.record(group.head);
         };
-        self.record_synced(group.head, all_synced)
+        let all_synced = disk.sync_durable()?;
+        if !disk.is_write_ahead() {
+            return self.record(group.head);
+        }
+        self.record_synced(group.head, false)?;
+        if all_synced {
+            // sled's files were just synced: so is every head written since the last time.
+            self.sync_heads()?;
+        }
+        Ok(())
+    }
+
+    fn sync_heads(&self) -> Result<(), LedgerError> {
+        match &self.heads {
+            Some(heads) if std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none() => heads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .sync(),
+            _ => Ok(()),
+        }
     }
 
     /// Ends write-ahead mode, if it is on: sled's files and the head log are synced and the
@@ -1039,15 +1057,7 @@ impl Durability {
             return Ok(());
         }
         disk.end_write_ahead()?;
-        if let Some(heads) = &self.heads {
-            if std::env::var_os("ACCORD_UNSAFE_NO_FSYNC").is_none() {
-                heads
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .sync()?;
-            }
-        }
-        Ok(())
+        self.sync_heads()
     }
 
     fn record(&self, head: Head) -> Result<(), LedgerError> {
