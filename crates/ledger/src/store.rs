@@ -308,7 +308,8 @@ pub struct SledStore {
     /// In write-ahead mode, what the log holds and sled not yet (crates/ledger/src/overlay.rs).
     /// Locked after `wal` when both are.
     overlay: std::sync::RwLock<Option<crate::overlay::Overlay>>,
-    /// Held by the one sync that checkpoints the write-ahead log.
+    /// Held by a sync of the write-ahead log, and so by a checkpoint of it, from start to
+    /// end. Locks are taken in the order `checkpointing`, `wal`, `overlay`.
     checkpointing: Mutex<()>,
 }
 
@@ -718,6 +719,13 @@ impl SledStore {
     /// # Errors
     /// [`StoreError`].
     pub fn sync_durable(&self) -> Result<bool, StoreError> {
+        // Held throughout, so no checkpoint starts a new segment between the moment this
+        // learns which segment is current and the end of its sync: a record appended to an
+        // older segment was synced by the checkpoint that closed it, before this began.
+        let _held = self
+            .checkpointing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let current = {
             let guard = self
                 .wal
@@ -743,14 +751,8 @@ impl SledStore {
         if len < crate::wal::ROTATE_BYTES {
             return Ok(false);
         }
-        match self.checkpointing.try_lock() {
-            Ok(_held) => {
-                self.checkpoint_wal()?;
-                Ok(true)
-            }
-            // Another thread is checkpointing: this sync's records are durable already.
-            Err(_) => Ok(false),
-        }
+        self.checkpoint_wal()?;
+        Ok(true)
     }
 
     /// Turns write-ahead mode on (`accord serve` does): from now on every batch is also
