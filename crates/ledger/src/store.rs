@@ -308,6 +308,9 @@ pub struct SledStore {
     /// In write-ahead mode, what the log holds and sled not yet (crates/ledger/src/overlay.rs).
     /// Locked after `wal` when both are.
     overlay: std::sync::RwLock<Option<crate::overlay::Overlay>>,
+    /// The segment length past which a sync checkpoints the write-ahead log
+    /// ([`crate::wal::ROTATE_BYTES`]; smaller in tests).
+    rotate_bytes: u64,
     /// Held by a sync of the write-ahead log, and so by a checkpoint of it, from start to
     /// end. Locks are taken in the order `checkpointing`, `wal`, `overlay`.
     checkpointing: Mutex<()>,
@@ -689,6 +692,7 @@ impl SledStore {
             wal: Mutex::new(None),
             overlay: std::sync::RwLock::new(None),
             checkpointing: Mutex::new(()),
+            rotate_bytes: crate::wal::ROTATE_BYTES,
         })
     }
 
@@ -748,7 +752,7 @@ impl SledStore {
         if self.sync_files {
             file.sync_data().map_err(io(&path))?;
         }
-        if len < crate::wal::ROTATE_BYTES {
+        if len < self.rotate_bytes {
             return Ok(false);
         }
         self.checkpoint_wal()?;
@@ -1462,6 +1466,64 @@ mod tests {
             "applied and removed"
         );
         same_reads(&model, &store, &probes, "after the reopen");
+    }
+
+    /// Checkpoints of the log (a new segment, the overlay written to sled, sled synced, the
+    /// older segments removed) keep what was written, and a reopen after the last one applies
+    /// only what came after it.
+    #[test]
+    fn write_ahead_checkpoints_remove_old_segments_and_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = MemoryStore::new();
+        let probes: Vec<Vec<u8>> = (0..40u8).map(|i| vec![b'T', i]).collect();
+        {
+            let mut store = SledStore::open(dir.path()).unwrap();
+            store.rotate_bytes = 4096;
+            store.write_ahead().unwrap();
+            let mut most = 0;
+            for g in 0..500u32 {
+                let mut b = WriteBatch::default();
+                b.replace(vec![b'T', (g % 40) as u8], g.to_be_bytes().repeat(40));
+                if g % 7 == 0 {
+                    b.delete(vec![b'T', ((g + 3) % 40) as u8]);
+                }
+                let ops = b.ops.clone();
+                store.apply(b).unwrap();
+                model.commit(WriteBatch { ops }).unwrap();
+                store.sync().unwrap();
+                most = most.max(crate::wal::segments(dir.path()).unwrap().len());
+            }
+            assert!(most <= 2, "old segments are removed ({most} at once)");
+            assert!(store.applied().unwrap() > 400, "checkpoints wrote to sled");
+            same_reads(&model, &store, &probes, "after the checkpoints");
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        same_reads(&model, &store, &probes, "after the reopen");
+    }
+
+    /// A log that resumes past what sled holds (records lost between them) is refused on
+    /// open, naming the gap, and the store is left as it was.
+    #[test]
+    fn a_write_ahead_log_with_a_gap_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.write_ahead().unwrap();
+            let mut b = WriteBatch::default();
+            b.put(b"k".to_vec(), b"v".to_vec());
+            store.apply(b).unwrap();
+            store.end_write_ahead().unwrap();
+        }
+        let seg = dir
+            .path()
+            .join(crate::wal::DIR_NAME)
+            .join(format!("{:020}", 5));
+        let record = crate::wal::encode(5, &[Op::Put(b"x".to_vec(), b"y".to_vec())]).unwrap();
+        std::fs::write(&seg, record).unwrap();
+        let e = SledStore::open(dir.path()).err().unwrap();
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+        assert!(e.to_string().contains("resumes at record 5"), "{e}");
+        assert!(seg.exists(), "nothing removed");
     }
 
     /// A put over a key that only the overlay holds is refused like one over sled's.
