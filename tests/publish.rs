@@ -166,10 +166,15 @@ fn keys(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
 
 fn publish_cmd(env: &Env, moto: &Moto, ledger: &str, to: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_accord"));
+    // Piped, so a spawned publisher's `wait_with_output` has its answer and its reason (with
+    // the default, inherited streams, both came back empty).
     c.current_dir(env.dir.path())
         .env_remove("ACCORD_LEDGER")
         .args(["--json", "--ledger", ledger, "publish", "--to", to])
-        .args(extra);
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     moto.env(&mut c);
     c
 }
