@@ -910,9 +910,9 @@ impl SledStore {
     /// sled's lock, before anything reads the store.
     fn recover_wal(&self) -> Result<(), StoreError> {
         let segments = crate::wal::segments(&self.dir)?;
-        let Some(&(_, _)) = segments.last() else {
+        if segments.is_empty() {
             return Ok(());
-        };
+        }
         let records = crate::wal::recover(&segments)?;
         let applied = self.applied()?;
         let mut expect = applied.saturating_add(1);
@@ -929,13 +929,7 @@ impl SledStore {
                     r.seq
                 )));
             }
-            let mut sled_batch = sled::Batch::default();
-            for op in r.ops {
-                match op {
-                    Op::Put(k, v) | Op::Replace(k, v) => sled_batch.insert(k, v),
-                    Op::Delete(k) => sled_batch.remove(k),
-                }
-            }
+            let mut sled_batch = sled_batch(r.ops);
             sled_batch.insert(crate::wal::APPLIED_KEY, &r.seq.to_be_bytes());
             unpanic(|| self.tree.apply_batch(sled_batch).map_err(backend))?;
             expect += 1;
@@ -1033,6 +1027,18 @@ fn later(a: Option<Kv>, b: Option<Kv>) -> Option<Kv> {
         (Some(a), Some(b)) => Some(if a.0 > b.0 { a } else { b }),
         (a, b) => a.or(b),
     }
+}
+
+/// `ops` as one sled batch (a write-once put and a replace are both an insert).
+fn sled_batch(ops: Vec<Op>) -> sled::Batch {
+    let mut b = sled::Batch::default();
+    for op in ops {
+        match op {
+            Op::Put(k, v) | Op::Replace(k, v) => b.insert(k, v),
+            Op::Delete(k) => b.remove(k),
+        }
+    }
+    b
 }
 
 /// The smallest key greater than every key that starts with `prefix` (`None`: no bound).
@@ -1232,13 +1238,7 @@ impl Store for SledStore {
         }
         drop(guard);
         batch.check(|k| unpanic(|| self.tree.contains_key(k).map_err(backend)))?;
-        let mut sled_batch = sled::Batch::default();
-        for op in batch.ops {
-            match op {
-                Op::Put(k, v) | Op::Replace(k, v) => sled_batch.insert(k, v),
-                Op::Delete(k) => sled_batch.remove(k),
-            }
-        }
+        let sled_batch = sled_batch(batch.ops);
         unpanic(|| self.tree.apply_batch(sled_batch).map_err(backend))
     }
 }
