@@ -24,7 +24,7 @@ use crate::store::{printable, Kv, Op, Store, StoreError, WriteBatch};
 pub(crate) const TABLES: [u8; 7] = [b'I', b'S', b'C', b'P', b'Q', b'K', b'O'];
 /// A page holding more logical keys than this is split.
 pub(crate) const PAGE_MAX: usize = 128;
-/// Keys per page after a split (the last run takes the rest).
+/// Keys per run when a page is split (see [`write_page`] for the last runs).
 pub(crate) const PAGE_FILL: usize = 96;
 
 /// Whether `key` belongs to a paged table.
@@ -221,8 +221,9 @@ fn merge<'a>(pk: &[u8], bytes: &'a [u8], ops: &'a [Op]) -> Result<Vec<Row<'a>>, 
     Ok(rows)
 }
 
-/// Writes page `pk` with `rows` to `out`: removed when empty, split into runs of
-/// [`PAGE_FILL`] when over [`PAGE_MAX`] (the last run takes the rest).
+/// Writes page `pk` with `rows` to `out`: removed when empty, split when over [`PAGE_MAX`]
+/// into runs of [`PAGE_FILL`], except that a rest of at most [`PAGE_MAX`] rows is one run
+/// and a rest under two runs is halved, so no page is left over [`PAGE_MAX`].
 fn write_page(pk: Vec<u8>, rows: &[Row<'_>], out: &mut WriteBatch) {
     if rows.is_empty() {
         out.delete(pk);
@@ -235,11 +236,16 @@ fn write_page(pk: Vec<u8>, rows: &[Row<'_>], out: &mut WriteBatch) {
     let n = rows.len();
     let mut start = 0;
     while start < n {
-        let end = if n - start < PAGE_FILL + PAGE_FILL / 2 {
-            n
-        } else {
-            start + PAGE_FILL
-        };
+        let rest = n - start;
+        let end = start
+            + if rest <= PAGE_MAX {
+                rest
+            } else if rest < 2 * PAGE_FILL {
+                // Two runs, neither over PAGE_MAX nor tiny.
+                rest / 2
+            } else {
+                PAGE_FILL
+            };
         let key = if start == 0 {
             pk.clone()
         } else {
