@@ -44,6 +44,19 @@ fn walk<'b>(
     bytes: &'b [u8],
     mut f: impl FnMut(&'b [u8], &'b [u8]),
 ) -> Result<(), StoreError> {
+    walk_while(page_key, bytes, |k, v| {
+        f(k, v);
+        true
+    })
+}
+
+/// [`walk`], stopping after the first row for which `f` says `false`: the rows up to it are
+/// checked.
+fn walk_while<'b>(
+    page_key: &[u8],
+    bytes: &'b [u8],
+    mut f: impl FnMut(&'b [u8], &'b [u8]) -> bool,
+) -> Result<(), StoreError> {
     let mut rest = bytes;
     let first = page_key.get(1..).unwrap_or_default();
     let mut prev: Option<&[u8]> = None;
@@ -60,7 +73,9 @@ fn walk<'b>(
         if prev.is_some_and(|p| p >= k) {
             return Err(corrupt(page_key, "keys out of order"));
         }
-        f(k, v);
+        if !f(k, v) {
+            break;
+        }
         prev = Some(k);
         rest = r;
     }
@@ -74,13 +89,20 @@ pub(crate) fn decode(page_key: &[u8], bytes: &[u8]) -> Result<Vec<Kv>, StoreErro
     Ok(out)
 }
 
-/// The value of key rest `rest` in a page, copying only it (the page is checked whole).
-fn find(page_key: &[u8], bytes: &[u8], rest: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+/// The value of key rest `rest` in a page, copying only it. The rows are sorted, so the walk
+/// stops at the first row not below `rest`: the rows up to it are checked (the rest of the
+/// page is, whenever it is scanned or rewritten).
+pub(crate) fn find(
+    page_key: &[u8],
+    bytes: &[u8],
+    rest: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
     let mut found = None;
-    walk(page_key, bytes, |k, v| {
-        if found.is_none() && k == rest {
+    walk_while(page_key, bytes, |k, v| {
+        if k == rest {
             found = Some(v.to_vec());
         }
+        k < rest
     })?;
     Ok(found)
 }
@@ -119,7 +141,81 @@ fn encode(rows: &[Row<'_>]) -> Vec<u8> {
     out
 }
 
+/// Where pages are read from when they are rewritten: the store under a [`Paged`], or sled's
+/// tree alone when a [`crate::store::SledStore`] in write-ahead mode builds the pages of the
+/// rows it held (only its flushes write pages then, so sled holds every page there is).
+pub(crate) trait Pages {
+    /// As [`Store::floor`], over the stored (physical) keys.
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError>;
+    /// As [`Store::next_key`], over the stored (physical) keys.
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// The pages of a [`Store`].
+struct StorePages<'a>(&'a dyn Store);
+
+impl Pages for StorePages<'_> {
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
+        self.0.floor(prefix, key)
+    }
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.next_key(prefix, after)
+    }
+}
+
+/// The page that holds (or would hold) logical key `key`: its physical key and bytes.
+fn page_of(pages: &dyn Pages, key: &[u8]) -> Result<Option<Kv>, StoreError> {
+    pages.floor(&key[..1], key)
+}
+
+/// The value of logical key `key` (of a paged table) as the pages hold it.
+fn get_in(pages: &dyn Pages, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some((pk, bytes)) = page_of(pages, key)? else {
+        return Ok(None);
+    };
+    find(&pk, &bytes, &key[1..])
+}
+
+/// Turns the ops of a batch on paged tables (in logical keys, each key once) into page
+/// rewrites, appended to `out`.
+///
+/// The ops are sorted and taken page by page: each run of ops that falls in one page (at
+/// or after the page's key, before the next stored page's) is merged with that page's
+/// rows as stored, borrowing both, so no row is copied until the page is encoded again.
+pub(crate) fn stage_pages(
+    pages: &dyn Pages,
+    mut ops: Vec<Op>,
+    out: &mut WriteBatch,
+) -> Result<(), StoreError> {
+    ops.sort_by(|a, b| op_key(a).cmp(op_key(b)));
+    let mut i = 0;
+    while i < ops.len() {
+        let key = op_key(&ops[i]);
+        let table = &key[..1];
+        // The page holding `key`, or a new first page of its table.
+        let (pk, bytes) = page_of(pages, key)?.unwrap_or_else(|| (table.to_vec(), Vec::new()));
+        let upper = pages.next_key(table, &pk)?;
+        let run = ops[i..]
+            .iter()
+            .take_while(|op| {
+                let k = op_key(op);
+                k.starts_with(table) && upper.as_deref().is_none_or(|u| k < u)
+            })
+            .count();
+        let rows = merge(&pk, &bytes, &ops[i..i + run])?;
+        write_page(pk, &rows, out);
+        i += run;
+    }
+    Ok(())
+}
+
 /// A store whose paged tables are read and written in logical keys.
+///
+/// A store that takes the paged tables' writes in logical keys itself
+/// ([`Store::apply_rows`]: a [`crate::store::SledStore`] in write-ahead mode) is given them
+/// so, and holds them until it builds their pages ([`stage_pages`]); it answers lookups of
+/// rows itself ([`Store::index_row`]), and scans merge the rows it holds
+/// ([`Store::held_rows`]) with the pages.
 pub(crate) struct Paged {
     inner: Box<dyn Store>,
 }
@@ -129,9 +225,8 @@ impl Paged {
         Self { inner }
     }
 
-    /// The page that holds (or would hold) logical key `key`: its physical key and bytes.
-    fn page_of(&self, key: &[u8]) -> Result<Option<Kv>, StoreError> {
-        self.inner.floor(&key[..1], key)
+    fn pages(&self) -> StorePages<'_> {
+        StorePages(self.inner.as_ref())
     }
 
     /// The logical pairs of one page, with full keys.
@@ -148,34 +243,17 @@ impl Paged {
             .collect())
     }
 
-    /// Turns the paged ops of a batch into page rewrites, appended to `out`.
-    ///
-    /// The ops are sorted and taken page by page: each run of ops that falls in one page (at
-    /// or after the page's key, before the next stored page's) is merged with that page's
-    /// rows as stored, borrowing both, so no row is copied until the page is encoded again.
-    fn stage_pages(&self, mut ops: Vec<Op>, out: &mut WriteBatch) -> Result<(), StoreError> {
-        ops.sort_by(|a, b| op_key(a).cmp(op_key(b)));
-        let mut i = 0;
-        while i < ops.len() {
-            let key = op_key(&ops[i]);
-            let table = &key[..1];
-            // The page holding `key`, or a new first page of its table.
-            let (pk, bytes) = self
-                .page_of(key)?
-                .unwrap_or_else(|| (table.to_vec(), Vec::new()));
-            let upper = self.inner.next_key(table, &pk)?;
-            let run = ops[i..]
-                .iter()
-                .take_while(|op| {
-                    let k = op_key(op);
-                    k.starts_with(table) && upper.as_deref().is_none_or(|u| k < u)
-                })
-                .count();
-            let rows = merge(&pk, &bytes, &ops[i..i + run])?;
-            write_page(pk, &rows, out);
-            i += run;
+    /// Applies `batch` (logical keys), durably if `durable`.
+    fn write(&self, batch: WriteBatch, durable: bool) -> Result<(), StoreError> {
+        let Some(batch) = self.inner.apply_rows(batch, durable)? else {
+            return Ok(());
+        };
+        let out = self.pages_of(batch)?;
+        if durable {
+            self.inner.commit(out)
+        } else {
+            self.inner.apply(out)
         }
-        Ok(())
     }
 }
 
@@ -270,10 +348,10 @@ impl Store for Paged {
         if !is_paged(key) {
             return self.inner.get(key);
         }
-        let Some((pk, bytes)) = self.page_of(key)? else {
-            return Ok(None);
-        };
-        find(&pk, &bytes, &key[1..])
+        if let Some(slot) = self.inner.index_row(key)? {
+            return Ok(slot);
+        }
+        get_in(&self.pages(), key)
     }
 
     fn scan<'a>(
@@ -289,7 +367,11 @@ impl Store for Paged {
             _ => prefix.to_vec(),
         };
         let table = prefix[..1].to_vec();
-        let first_page = match self.page_of(&from) {
+        let held = match self.inner.held_rows(prefix, &from) {
+            Ok(h) => h,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let first_page = match page_of(&self.pages(), &from) {
             Ok(p) => p.map(|(k, _)| k),
             Err(e) => return Box::new(std::iter::once(Err(e))),
         };
@@ -307,10 +389,15 @@ impl Store for Paged {
             });
         // Keys are in order, so the run that matches the prefix ends at the first that
         // does not (after the start).
-        Box::new(items.take_while(move |r| match r {
+        let items = items.take_while(move |r| match r {
             Ok((k, _)) => k.starts_with(&prefix),
             Err(_) => true,
-        }))
+        });
+        if held.is_empty() {
+            Box::new(items)
+        } else {
+            Box::new(crate::overlay::Merged::new(items, held))
+        }
     }
 
     fn last(&self, prefix: &[u8]) -> Result<Option<Kv>, StoreError> {
@@ -340,13 +427,11 @@ impl Store for Paged {
     }
 
     fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let out = self.pages_of(batch)?;
-        self.inner.commit(out)
+        self.write(batch, true)
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let out = self.pages_of(batch)?;
-        self.inner.apply(out)
+        self.write(batch, false)
     }
 }
 
@@ -364,7 +449,7 @@ impl Paged {
         let (paged, plain): (Vec<Op>, Vec<Op>) =
             batch.ops.into_iter().partition(|op| is_paged(op_key(op)));
         let mut out = WriteBatch { ops: plain };
-        self.stage_pages(paged, &mut out)?;
+        stage_pages(&self.pages(), paged, &mut out)?;
         Ok(out)
     }
 }

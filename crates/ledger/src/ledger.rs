@@ -1078,7 +1078,7 @@ impl Durability {
 
 /// A shared sled store, so the ledger can both use it as a [`Store`] and ask it for its
 /// size on disk.
-struct ArcStore(std::sync::Arc<SledStore>);
+pub(crate) struct ArcStore(pub(crate) std::sync::Arc<SledStore>);
 
 impl Store for ArcStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -1105,5 +1105,22 @@ impl Store for ArcStore {
     }
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.0.apply(batch)
+    }
+    fn apply_rows(
+        &self,
+        batch: WriteBatch,
+        durable: bool,
+    ) -> Result<Option<WriteBatch>, StoreError> {
+        self.0.apply_rows(batch, durable)
+    }
+    fn index_row(&self, key: &[u8]) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        self.0.index_row(key)
+    }
+    fn held_rows(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Result<Vec<(Vec<u8>, crate::overlay::Slot)>, StoreError> {
+        self.0.held_rows(prefix, from)
     }
 }

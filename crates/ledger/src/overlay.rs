@@ -10,6 +10,12 @@
 //! every group is written to sled once per flush, and a leaf of the partial bundle that is
 //! folded into a full bundle before the flush never reaches sled at all. Reads look here
 //! first; `SledStore` merges it with sled for ordered reads.
+//!
+//! The index tables (`index.rs`) are held apart, as *logical* rows: a group logs and keeps
+//! only the rows it adds (tens of bytes each), and the pages they fall in are built once, when
+//! the overlay is written to sled. A page that every group would have rewritten whole (the
+//! last page of each member's, country's, kind's and commodity's run) is then encoded once
+//! per flush. `Paged` merges these rows with the pages it reads.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -25,10 +31,12 @@ pub const FLUSH_BYTES: usize = 16 << 20;
 /// What a key is in the overlay: a value, or removed (`None`).
 pub type Slot = Option<Vec<u8>>;
 
-/// Writes logged but not yet in sled, newest per key.
+/// Writes logged but not yet in sled, newest per key: the plain keys, and the index
+/// tables' logical rows.
 #[derive(Default)]
 pub struct Overlay {
     map: BTreeMap<Vec<u8>, Slot>,
+    rows: BTreeMap<Vec<u8>, Slot>,
     bytes: usize,
     groups: usize,
     last_seq: u64,
@@ -41,7 +49,12 @@ impl Overlay {
         self.map.get(key).map(Option::as_deref)
     }
 
-    /// Takes the writes of log record `seq`.
+    /// The state of an index table's logical row, as [`Overlay::lookup`].
+    pub fn lookup_row(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.rows.get(key).map(Option::as_deref)
+    }
+
+    /// Takes the writes of log record `seq`; those of the index tables are logical rows.
     pub fn insert(&mut self, seq: u64, ops: Vec<Op>) {
         for op in ops {
             let (k, v) = match op {
@@ -49,7 +62,12 @@ impl Overlay {
                 Op::Delete(k) => (k, None),
             };
             self.bytes += k.len() + v.as_ref().map_or(0, Vec::len);
-            if let Some(old) = self.map.insert(k, v) {
+            let map = if crate::index::is_paged(&k) {
+                &mut self.rows
+            } else {
+                &mut self.map
+            };
+            if let Some(old) = map.insert(k, v) {
                 self.bytes = self.bytes.saturating_sub(old.map_or(0, |o| o.len()));
             }
         }
@@ -64,21 +82,33 @@ impl Overlay {
 
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.rows.is_empty()
     }
 
-    /// Empties the overlay: its writes, in key order, and the number of the last log record
-    /// they include.
-    pub fn take(&mut self) -> (BTreeMap<Vec<u8>, Slot>, u64) {
+    /// Empties the overlay: its plain writes and its index rows, each in key order, and the
+    /// number of the last log record they include.
+    pub fn take(&mut self) -> Taken {
         self.bytes = 0;
         self.groups = 0;
-        (std::mem::take(&mut self.map), self.last_seq)
+        Taken {
+            plain: std::mem::take(&mut self.map),
+            rows: std::mem::take(&mut self.rows),
+            last: self.last_seq,
+        }
+    }
+
+    /// Every index row it holds from `from` on that starts with `prefix`, in order.
+    pub fn rows_from(&self, prefix: &[u8], from: &[u8]) -> Vec<(Vec<u8>, Slot)> {
+        Self::from_on(&self.rows, prefix, from)
     }
 
     /// Every key it holds from `from` on that starts with `prefix`, in order, with its slot.
     pub fn range_from(&self, prefix: &[u8], from: &[u8]) -> Vec<(Vec<u8>, Slot)> {
-        self.map
-            .range::<[u8], _>((Bound::Included(from), Bound::Unbounded))
+        Self::from_on(&self.map, prefix, from)
+    }
+
+    fn from_on(map: &BTreeMap<Vec<u8>, Slot>, prefix: &[u8], from: &[u8]) -> Vec<(Vec<u8>, Slot)> {
+        map.range::<[u8], _>((Bound::Included(from), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
@@ -98,6 +128,16 @@ impl Overlay {
             .range::<[u8], _>(range)
             .find_map(|(k, v)| v.as_ref().map(|_| k.as_slice()))
     }
+}
+
+/// What [`Overlay::take`] empties out.
+pub struct Taken {
+    /// The plain keys' writes.
+    pub plain: BTreeMap<Vec<u8>, Slot>,
+    /// The index tables' logical rows.
+    pub rows: BTreeMap<Vec<u8>, Slot>,
+    /// The last log record they include.
+    pub last: u64,
 }
 
 /// Merges an ordered scan of sled with the overlay's slots for the same range: the overlay's
@@ -199,8 +239,11 @@ mod tests {
             o.insert(seq, vec![Op::Replace(b"T".to_vec(), vec![0; 10])]);
         }
         assert!(o.is_full());
-        let (map, last) = o.take();
-        assert_eq!((map.len(), last), (1, FLUSH_GROUPS as u64));
+        let taken = o.take();
+        assert_eq!(
+            (taken.plain.len(), taken.rows.len(), taken.last),
+            (1, 0, FLUSH_GROUPS as u64)
+        );
         assert!(!o.is_full() && o.is_empty());
         o.insert(1, vec![Op::Put(b"B".to_vec(), vec![0; FLUSH_BYTES])]);
         assert!(o.is_full());

@@ -184,6 +184,50 @@ pub trait Store: Send + Sync {
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.commit(batch)
     }
+
+    /// Applies `batch` as [`Store::apply`] (or, if `durable`, [`Store::commit`]) does, with
+    /// the writes to the index tables (`index.rs`) in their *logical* keys, if this store
+    /// takes them so: it then holds those rows ([`Store::index_row`], [`Store::held_rows`])
+    /// and builds their pages itself later (a [`SledStore`] in write-ahead mode). Otherwise
+    /// it gives the batch back untouched, and the caller writes the pages. The default gives
+    /// it back.
+    ///
+    /// # Errors
+    /// As [`Store::commit`].
+    fn apply_rows(
+        &self,
+        batch: WriteBatch,
+        durable: bool,
+    ) -> Result<Option<WriteBatch>, StoreError> {
+        let _ = durable;
+        Ok(Some(batch))
+    }
+
+    /// An index table's logical row, if this store takes the index tables' writes as rows
+    /// (see [`Store::apply_rows`]): `Some(value)` (a value or `None`, no such row), whether
+    /// the row is held or already paged. `None` if it does not, and the caller reads the
+    /// pages. The default does not.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn index_row(&self, key: &[u8]) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Every index row held and not paged yet (see [`Store::apply_rows`]) whose key starts
+    /// with `prefix`, from `from` on, in key order.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn held_rows(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Result<Vec<(Vec<u8>, crate::overlay::Slot)>, StoreError> {
+        let _ = (prefix, from);
+        Ok(Vec::new())
+    }
 }
 
 /// An in-memory store.
@@ -840,16 +884,16 @@ impl SledStore {
         if overlay.is_empty() {
             return Ok(());
         }
-        let (writes, last) = overlay.take();
-        let mut batch = sled::Batch::default();
-        for (k, v) in writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        batch.insert(crate::wal::APPLIED_KEY, &last.to_be_bytes());
-        unpanic(|| self.tree.apply_batch(batch).map_err(backend)).inspect_err(|e| {
+        let taken = overlay.take();
+        let last = taken.last;
+        let write = || {
+            let rows = taken.rows.into_iter().map(slot_op).collect();
+            let plain = taken.plain.into_iter().map(slot_op).collect();
+            let mut batch = sled_batch(self.with_pages(plain, rows)?);
+            batch.insert(crate::wal::APPLIED_KEY, &last.to_be_bytes());
+            unpanic(|| self.tree.apply_batch(batch).map_err(backend))
+        };
+        write().inspect_err(|e| {
             wal.fail(format!("writing logged batches to sled failed: {e}"));
         })
     }
@@ -929,7 +973,16 @@ impl SledStore {
                     r.seq
                 )));
             }
-            let mut sled_batch = sled_batch(r.ops);
+            let ops = if r.rows {
+                let (rows, plain) = r
+                    .ops
+                    .into_iter()
+                    .partition(|op| crate::index::is_paged(op.key()));
+                self.with_pages(plain, rows)?
+            } else {
+                r.ops
+            };
+            let mut sled_batch = sled_batch(ops);
             sled_batch.insert(crate::wal::APPLIED_KEY, &r.seq.to_be_bytes());
             unpanic(|| self.tree.apply_batch(sled_batch).map_err(backend))?;
             expect += 1;
@@ -1029,6 +1082,14 @@ fn later(a: Option<Kv>, b: Option<Kv>) -> Option<Kv> {
     }
 }
 
+/// A key's slot in the overlay as the write that puts it there.
+fn slot_op((k, v): (Vec<u8>, crate::overlay::Slot)) -> Op {
+    match v {
+        Some(v) => Op::Replace(k, v),
+        None => Op::Delete(k),
+    }
+}
+
 /// `ops` as one sled batch (a write-once put and a replace are both an insert).
 fn sled_batch(ops: Vec<Op>) -> sled::Batch {
     let mut b = sled::Batch::default();
@@ -1053,7 +1114,109 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// sled's tree alone, as the pages of the index tables: in write-ahead mode only the
+/// overlay's flushes write pages, so the tree holds every page there is.
+struct TreePages<'a>(&'a sled::Tree);
+
+impl crate::index::Pages for TreePages<'_> {
+    fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
+        unpanic(|| {
+            let best = match self.0.range(..=key.to_vec()).next_back() {
+                Some(r) => {
+                    let (k, v) = r.map_err(backend)?;
+                    Some((k.to_vec(), v.to_vec()))
+                }
+                None => None,
+            };
+            Ok(best.filter(|(k, _)| k.starts_with(prefix)))
+        })
+    }
+
+    fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        unpanic(|| {
+            let next = match self
+                .0
+                .range::<&[u8], _>((Excluded(after), Unbounded))
+                .keys()
+                .next()
+            {
+                Some(r) => Some(r.map_err(backend)?.to_vec()),
+                None => None,
+            };
+            Ok(next.filter(|k| k.starts_with(prefix)))
+        })
+    }
+}
+
 impl SledStore {
+    /// Write-ahead mode's apply (the caller holds the log, `guard`): the batch is checked,
+    /// logged whole and numbered, and kept in the overlay until it is written to sled with
+    /// the others (wal.rs, overlay.rs). Its index-table writes are logical rows.
+    fn log_batch(
+        &self,
+        mut guard: std::sync::MutexGuard<'_, Option<crate::wal::Wal>>,
+        batch: WriteBatch,
+    ) -> Result<(), StoreError> {
+        let Some(wal) = guard.as_mut() else {
+            return Err(StoreError::Backend(
+                "write-ahead mode without its log".into(),
+            ));
+        };
+        wal.usable()?;
+        let mut overlay = self.overlay_mut();
+        let Some(o) = overlay.as_mut() else {
+            return Err(StoreError::Backend(
+                "write-ahead mode without its overlay".into(),
+            ));
+        };
+        batch.check(|k| {
+            if crate::index::is_paged(k) {
+                return match o.lookup_row(k) {
+                    Some(v) => Ok(v.is_some()),
+                    None => Ok(self.paged_row(k)?.is_some()),
+                };
+            }
+            match o.lookup(k) {
+                Some(v) => Ok(v.is_some()),
+                None => unpanic(|| self.tree.contains_key(k).map_err(backend)),
+            }
+        })?;
+        let seq = wal.next_seq();
+        wal.append(&crate::wal::encode(seq, &batch.ops)?)?;
+        o.insert(seq, batch.ops);
+        if o.is_full() {
+            self.flush_overlay(wal, o)?;
+        }
+        Ok(())
+    }
+
+    /// Index row `key` as the pages in the tree hold it (write-ahead mode: only the
+    /// overlay's flushes write pages, so the tree holds every page), copying only its value.
+    fn paged_row(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        unpanic(|| {
+            let Some(r) = self.tree.range(..=key).next_back() else {
+                return Ok(None);
+            };
+            let (pk, bytes) = r.map_err(backend)?;
+            if pk.first() != key.first() {
+                return Ok(None);
+            }
+            crate::index::find(&pk, &bytes, &key[1..])
+        })
+    }
+
+    /// `plain` (writes to physical keys) with the page rewrites that apply `rows` (writes to
+    /// index rows, in logical keys), built over the pages the tree holds.
+    fn with_pages(&self, mut plain: Vec<Op>, rows: Vec<Op>) -> Result<Vec<Op>, StoreError> {
+        if !rows.is_empty() {
+            let mut pages = WriteBatch { ops: plain };
+            crate::index::stage_pages(&TreePages(&self.tree), rows, &mut pages)?;
+            plain = pages.ops;
+        }
+        Ok(plain)
+    }
+
     /// The first pair of sled's `iter` (walked in its direction) whose key the overlay does
     /// not hold: the overlay's own answer is taken apart.
     fn first_beyond_overlay(
@@ -1210,36 +1373,68 @@ impl Store for SledStore {
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut guard = self
+        let guard = self
             .wal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(wal) = guard.as_mut() {
-            // Write-ahead mode: the batch is logged whole and numbered, and kept in the
-            // overlay until it is written to sled with the others (wal.rs, overlay.rs).
-            wal.usable()?;
-            let mut overlay = self.overlay_mut();
-            let Some(o) = overlay.as_mut() else {
-                return Err(StoreError::Backend(
-                    "write-ahead mode without its overlay".into(),
-                ));
-            };
-            batch.check(|k| match o.lookup(k) {
-                Some(v) => Ok(v.is_some()),
-                None => unpanic(|| self.tree.contains_key(k).map_err(backend)),
-            })?;
-            let seq = wal.next_seq();
-            wal.append(&crate::wal::encode(seq, &batch.ops)?)?;
-            o.insert(seq, batch.ops);
-            if o.is_full() {
-                self.flush_overlay(wal, o)?;
+        if guard.is_some() {
+            // In write-ahead mode the index tables are written as logical rows only
+            // (`apply_rows`); a page written here would be taken for a row.
+            if let Some(op) = batch.ops.iter().find(|op| crate::index::is_paged(op.key())) {
+                return Err(StoreError::Backend(format!(
+                    "{} is an index page, written in write-ahead mode: index rows go through \
+                     apply_rows",
+                    printable(op.key())
+                )));
             }
-            return Ok(());
+            return self.log_batch(guard, batch);
         }
         drop(guard);
         batch.check(|k| unpanic(|| self.tree.contains_key(k).map_err(backend)))?;
         let sled_batch = sled_batch(batch.ops);
         unpanic(|| self.tree.apply_batch(sled_batch).map_err(backend))
+    }
+
+    fn apply_rows(
+        &self,
+        batch: WriteBatch,
+        durable: bool,
+    ) -> Result<Option<WriteBatch>, StoreError> {
+        let guard = self
+            .wal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            return Ok(Some(batch));
+        }
+        self.log_batch(guard, batch)?;
+        if durable {
+            self.sync()?;
+        }
+        Ok(None)
+    }
+
+    fn index_row(&self, key: &[u8]) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        let guard = self.overlay_ref();
+        let Some(o) = guard.as_ref() else {
+            return Ok(None);
+        };
+        match o.lookup_row(key) {
+            Some(slot) => Ok(Some(slot.map(<[u8]>::to_vec))),
+            None => self.paged_row(key).map(Some),
+        }
+    }
+
+    fn held_rows(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Result<Vec<(Vec<u8>, crate::overlay::Slot)>, StoreError> {
+        Ok(self
+            .overlay_ref()
+            .as_ref()
+            .map(|o| o.rows_from(prefix, from))
+            .unwrap_or_default())
     }
 }
 
@@ -1416,16 +1611,18 @@ mod tests {
             rng ^= rng << 17;
             rng
         };
+        // Plain tables only: the index tables are written as rows in this mode (the next
+        // test).
         let key = |n: u64| {
             vec![
-                b"ABC"[(n % 3) as usize],
+                b"ABL"[(n % 3) as usize],
                 b'0' + (n / 3 % 10) as u8,
                 (n / 30 % 7) as u8,
             ]
         };
         let probes: Vec<Vec<u8>> = (0..210)
             .map(key)
-            .chain([b"A".to_vec(), b"C\xff".to_vec()])
+            .chain([b"A".to_vec(), b"L\xff".to_vec()])
             .collect();
         {
             let store = SledStore::open(dir.path()).unwrap();
@@ -1466,6 +1663,150 @@ mod tests {
             "applied and removed"
         );
         same_reads(&model, &store, &probes, "after the reopen");
+    }
+
+    /// Every logical read of `tables` agrees between two stores.
+    fn same_logical_reads(model: &dyn Store, store: &dyn Store, probes: &[Vec<u8>], at: &str) {
+        for p in probes {
+            assert_eq!(
+                model.get(p).unwrap(),
+                store.get(p).unwrap(),
+                "get {p:?} {at}"
+            );
+            let prefix = &p[..1];
+            assert_eq!(
+                model.last(prefix).unwrap(),
+                store.last(prefix).unwrap(),
+                "last {prefix:?} {at}"
+            );
+            assert_eq!(
+                model.floor(prefix, p).unwrap(),
+                store.floor(prefix, p).unwrap(),
+                "floor {p:?} {at}"
+            );
+            assert_eq!(
+                model.next_key(prefix, p).unwrap(),
+                store.next_key(prefix, p).unwrap(),
+                "next_key {p:?} {at}"
+            );
+            let m: Vec<Kv> = model.scan(prefix, Some(p)).map(Result::unwrap).collect();
+            let s: Vec<Kv> = store.scan(prefix, Some(p)).map(Result::unwrap).collect();
+            assert_eq!(m, s, "scan {prefix:?} from {p:?} {at}");
+            let m: Vec<Kv> = model.scan(&p[..2], None).map(Result::unwrap).collect();
+            let s: Vec<Kv> = store.scan(&p[..2], None).map(Result::unwrap).collect();
+            assert_eq!(m, s, "scan {:?} {at}", &p[..2]);
+        }
+    }
+
+    /// In write-ahead mode the index tables' writes are logged and held as rows, and paged
+    /// when the overlay goes to sled: reads through `Paged` agree with a store that pages at
+    /// once, before and after flushes, write-once holds for a row held or paged, and a reopen
+    /// without the end of the mode pages what the log holds. The pages stay within bounds.
+    #[test]
+    fn index_rows_are_held_then_paged_in_write_ahead_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = crate::index::Paged::new(Box::new(MemoryStore::new()));
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        // Two index tables (one with long runs under few prefixes, as `P Q K O`) and a
+        // plain one.
+        let key = |n: u64| match n % 3 {
+            0 => format!("S{:05}", n / 3 % 400).into_bytes(),
+            1 => format!("Q{}\0c-{:05}", n / 3 % 4, n / 12 % 300).into_bytes(),
+            _ => format!("T{:03}", n / 3 % 50).into_bytes(),
+        };
+        let probes: Vec<Vec<u8>> = (0..1200).step_by(7).map(key).collect();
+        {
+            let sled = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+            let store = crate::index::Paged::new(Box::new(crate::ledger::ArcStore(sled.clone())));
+            sled.write_ahead().unwrap();
+            let groups = crate::overlay::FLUSH_GROUPS * 3 + 17;
+            for g in 0..groups {
+                let mut b = WriteBatch::default();
+                let mut used = std::collections::HashSet::new();
+                for _ in 0..(next() % 12 + 1) {
+                    let k = key(next() % 1200);
+                    if !used.insert(k.clone()) {
+                        continue;
+                    }
+                    let v = next().to_be_bytes().repeat((next() % 6) as usize);
+                    match next() % 4 {
+                        0 if k[0] == b'S' => b.replace(k, v),
+                        1 if k[0] == b'T' => b.delete(k),
+                        _ if model.get(&k).unwrap().is_none() => b.put(k, v),
+                        _ => {}
+                    }
+                }
+                let ops = b.ops.clone();
+                store.apply(b).unwrap();
+                model.commit(WriteBatch { ops }).unwrap();
+                if g % 40 == 5 {
+                    sled.sync().unwrap();
+                    same_logical_reads(&model, &store, &probes, &format!("after group {g}"));
+                    // A put over a row, held or paged, is refused and changes nothing.
+                    let taken = probes
+                        .iter()
+                        .find(|p| p[0] != b'T' && model.get(p).unwrap().is_some())
+                        .unwrap();
+                    let mut b = WriteBatch::default();
+                    b.put(taken.clone(), b"again".to_vec());
+                    assert!(matches!(store.apply(b), Err(StoreError::Overwrite(_))));
+                }
+            }
+            sled.sync().unwrap();
+            same_logical_reads(&model, &store, &probes, "before the reopen");
+            // A page written directly in this mode would be taken for a row: refused.
+            let mut b = WriteBatch::default();
+            b.replace(b"Snew".to_vec(), b"page?".to_vec());
+            assert!(matches!(sled.apply(b), Err(StoreError::Backend(_))));
+        }
+        let sled = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+        assert!(crate::wal::segments(dir.path()).unwrap().is_empty());
+        let store = crate::index::Paged::new(Box::new(crate::ledger::ArcStore(sled.clone())));
+        same_logical_reads(&model, &store, &probes, "after the reopen");
+        for t in [b'S', b'Q'] {
+            for page in crate::index::physical_scan(&store, t) {
+                let (pk, bytes) = page.unwrap();
+                let rows = crate::index::decode(&pk, &bytes).unwrap();
+                assert!(!rows.is_empty() && rows.len() <= crate::index::PAGE_MAX);
+            }
+        }
+    }
+
+    /// A log of the first version (`AWL1`), whose records hold index pages, not rows, is
+    /// still applied on open as it was written; one of this version (`AWL2`) pages its rows.
+    #[test]
+    fn a_log_of_either_version_is_applied_on_open() {
+        for (rows, record) in [
+            (
+                false,
+                crate::wal::encode_pages(1, &[Op::Replace(b"Sx".to_vec(), b"raw".to_vec())]),
+            ),
+            (
+                true,
+                crate::wal::encode(1, &[Op::Replace(b"Sx".to_vec(), b"row".to_vec())]).unwrap(),
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            drop(SledStore::open(dir.path()).unwrap());
+            let wal = dir.path().join(crate::wal::DIR_NAME);
+            std::fs::create_dir_all(&wal).unwrap();
+            std::fs::write(wal.join(format!("{:020}", 1)), record).unwrap();
+            let sled = SledStore::open(dir.path()).unwrap();
+            let raw = sled.tree.get(b"Sx").unwrap().map(|v| v.to_vec());
+            let paged = crate::index::Paged::new(Box::new(sled));
+            if rows {
+                assert_eq!(raw, None, "the row went into a page");
+                assert_eq!(paged.get(b"Sx").unwrap(), Some(b"row".to_vec()));
+            } else {
+                assert_eq!(raw, Some(b"raw".to_vec()), "applied as written");
+            }
+        }
     }
 
     /// Checkpoints of the log (a new segment, the overlay written to sled, sled synced, the

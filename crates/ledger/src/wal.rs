@@ -5,19 +5,19 @@
 //! buffer and waits for the device, and every `Tree::apply_batch` waits for that guard: a
 //! service that synced sled after each group stalled the next group's write behind the
 //! device (docs/PERFORMANCE.md). In write-ahead mode ([`crate::store::SledStore::write_ahead`],
-//! which `accord serve` turns on) each batch is applied to sled *and* appended, whole, to a
-//! segment file of this log; a sync is one `fdatasync` of the segment. sled's own files are
-//! made durable only every [`ROTATE_BYTES`] of log (a *checkpoint* of the log: a new segment
-//! is started, sled is flushed and synced, and the older segments are removed), and when the
-//! mode ends.
+//! which `accord serve` turns on) each batch is appended, whole, to a segment file of this log
+//! and kept in the overlay (`overlay.rs`; its index-table writes as logical rows); a sync is
+//! one `fdatasync` of the segment. The overlay reaches sled in one batch every few dozen
+//! groups, and sled's own files are made durable only every [`ROTATE_BYTES`] of log (a
+//! *checkpoint* of the log: a new segment is started, the overlay written, sled flushed and
+//! synced, and the older segments removed), and when the mode ends.
 //!
-//! Crash-safe order, kept by `SledStore`: a batch is applied to sled with the key
-//! [`APPLIED_KEY`] set to its record's sequence number, in the same atomic sled batch, and
-//! then appended to the log; a sync of the log makes it durable. On open, before anything
-//! else reads the store, every record whose number is above the one sled recovered is
-//! applied again, in order ([`recover`]); then sled is synced and the log removed. sled
-//! recovers a prefix of its batches, so what it holds plus the records after it is exactly
-//! what was applied, up to the last record the log kept.
+//! Crash-safe order, kept by `SledStore`: the overlay goes to sled with the key
+//! [`APPLIED_KEY`] set to the number of the last record it holds, in the same atomic sled
+//! batch. On open, before anything else reads the store, every record whose number is above
+//! the one sled recovered is applied again, in order ([`recover`]); then sled is synced and
+//! the log removed. sled recovers a prefix of its batches, so what it holds plus the records
+//! after it is exactly what was applied, up to the last record the log kept.
 //!
 //! The bytes are docs/FORMAT.md section 11 ("The write-ahead log").
 
@@ -38,8 +38,13 @@ pub const APPLIED_KEY: &[u8] = b"Wapplied";
 /// Once the current segment is this long, the next sync checkpoints the log.
 pub const ROTATE_BYTES: u64 = 64 << 20;
 
-/// A record starts with these four bytes.
-const MAGIC: &[u8; 4] = b"AWL1";
+/// A record starts with these four bytes: its batch's writes to the index tables are
+/// logical rows, paged when the batch is written to sled.
+const MAGIC: &[u8; 4] = b"AWL2";
+
+/// The magic of the first version's records, whose writes to the index tables were already
+/// pages; still read, so that a log left by it is applied.
+const MAGIC_PAGES: &[u8; 4] = b"AWL1";
 
 /// Magic, body length (u32 BE), CRC-32 of the body (u32 BE).
 const HEADER: usize = 4 + 4 + 4;
@@ -57,6 +62,9 @@ pub struct Record {
     pub seq: u64,
     /// The writes.
     pub ops: Vec<Op>,
+    /// Whether its writes to the index tables are logical rows (`"AWL2"`), not pages
+    /// (`"AWL1"`).
+    pub rows: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -70,7 +78,7 @@ fn len32(n: usize) -> [u8; 4] {
     u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes()
 }
 
-/// The record of batch `seq` with `ops`: `"AWL1" || u32 len || u32 crc || body`, where `crc`
+/// The record of batch `seq` with `ops`: `"AWL2" || u32 len || u32 crc || body`, where `crc`
 /// is the CRC-32 (ISO-HDLC, as zlib and PNG) of `body`, which detects a torn or damaged
 /// record (the log guards against crashes, not against someone who writes the file), and
 /// `body = u64 seq || u32 count || op*` and `op = 0x01 || u32 klen || key || u32 vlen ||
@@ -79,6 +87,25 @@ fn len32(n: usize) -> [u8; 4] {
 /// # Errors
 /// [`StoreError::Backend`] for a key or value of 4 GiB or more.
 pub fn encode(seq: u64, ops: &[Op]) -> Result<Vec<u8>, StoreError> {
+    encode_as(MAGIC, seq, ops)
+}
+
+/// The record of [`Record`] `r`, in the version it was read in.
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_record(r: &Record) -> Result<Vec<u8>, StoreError> {
+    encode_as(if r.rows { MAGIC } else { MAGIC_PAGES }, r.seq, &r.ops)
+}
+
+/// A record of the first version (`"AWL1"`, index pages), as a log left by it holds.
+#[cfg(test)]
+pub(crate) fn encode_pages(seq: u64, ops: &[Op]) -> Vec<u8> {
+    #[allow(clippy::expect_used)]
+    encode_as(MAGIC_PAGES, seq, ops).expect("a small record")
+}
+
+fn encode_as(magic: &[u8; 4], seq: u64, ops: &[Op]) -> Result<Vec<u8>, StoreError> {
     let size: usize = ops
         .iter()
         .map(|op| match op {
@@ -114,7 +141,7 @@ pub fn encode(seq: u64, ops: &[Op]) -> Result<Vec<u8>, StoreError> {
         )));
     }
     let mut out = Vec::with_capacity(HEADER + body.len());
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(magic);
     out.extend_from_slice(&len32(body.len()));
     out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
     out.extend_from_slice(&body);
@@ -152,9 +179,14 @@ impl<'a> Body<'a> {
 /// The record at the start of `bytes` and its length; `None` if there is none whole and
 /// intact (a torn or damaged record, or the end).
 pub fn decode(bytes: &[u8]) -> Option<(Record, usize)> {
-    if bytes.len() < HEADER || &bytes[..4] != MAGIC {
+    if bytes.len() < HEADER {
         return None;
     }
+    let rows = match &bytes[..4] {
+        m if m == MAGIC => true,
+        m if m == MAGIC_PAGES => false,
+        _ => return None,
+    };
     let len = u32::from_be_bytes(bytes[4..8].try_into().ok()?) as usize;
     if len > MAX_BODY || bytes.len() - HEADER < len {
         return None;
@@ -179,7 +211,7 @@ pub fn decode(bytes: &[u8]) -> Option<(Record, usize)> {
     if !b.0.is_empty() {
         return None;
     }
-    Some((Record { seq, ops }, HEADER + len))
+    Some((Record { seq, ops, rows }, HEADER + len))
 }
 
 /// The segment files in `ledger_dir/wal`, in order: `(first sequence number, path)`. No
