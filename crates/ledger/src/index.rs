@@ -149,6 +149,15 @@ pub(crate) trait Pages {
     fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError>;
     /// As [`Store::next_key`], over the stored (physical) keys.
     fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The value of logical key `key` (of a paged table) as the pages hold it. A source that
+    /// can lend its bytes answers without copying the page.
+    fn row(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((pk, bytes)) = page_of(self, key)? else {
+            return Ok(None);
+        };
+        find(&pk, &bytes, &key[1..])
+    }
 }
 
 /// The pages of a [`Store`].
@@ -164,16 +173,8 @@ impl Pages for StorePages<'_> {
 }
 
 /// The page that holds (or would hold) logical key `key`: its physical key and bytes.
-fn page_of(pages: &dyn Pages, key: &[u8]) -> Result<Option<Kv>, StoreError> {
+fn page_of(pages: &(impl Pages + ?Sized), key: &[u8]) -> Result<Option<Kv>, StoreError> {
     pages.floor(&key[..1], key)
-}
-
-/// The value of logical key `key` (of a paged table) as the pages hold it.
-fn get_in(pages: &dyn Pages, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    let Some((pk, bytes)) = page_of(pages, key)? else {
-        return Ok(None);
-    };
-    find(&pk, &bytes, &key[1..])
 }
 
 /// Turns the ops of a batch on paged tables (in logical keys, each key once) into page
@@ -351,7 +352,7 @@ impl Store for Paged {
         if let Some(slot) = self.inner.index_row(key)? {
             return Ok(slot);
         }
-        get_in(&self.pages(), key)
+        self.pages().row(key)
     }
 
     fn scan<'a>(

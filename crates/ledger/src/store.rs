@@ -12,6 +12,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::index::Pages;
+
 /// A failure of the store itself.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -1114,11 +1116,11 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// sled's tree alone, as the pages of the index tables: in write-ahead mode only the
-/// overlay's flushes write pages, so the tree holds every page there is.
+/// sled's tree alone: the store's reads outside write-ahead mode, and in it the pages of the
+/// index tables (only the overlay's flushes write pages then, so the tree holds every page).
 struct TreePages<'a>(&'a sled::Tree);
 
-impl crate::index::Pages for TreePages<'_> {
+impl Pages for TreePages<'_> {
     fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
         unpanic(|| {
             let best = match self.0.range(..=key.to_vec()).next_back() {
@@ -1145,6 +1147,20 @@ impl crate::index::Pages for TreePages<'_> {
                 None => None,
             };
             Ok(next.filter(|k| k.starts_with(prefix)))
+        })
+    }
+
+    fn row(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        // The page is read in place (sled lends it), and only the row's value is copied.
+        unpanic(|| {
+            let Some(r) = self.0.range(..=key).next_back() else {
+                return Ok(None);
+            };
+            let (pk, bytes) = r.map_err(backend)?;
+            if pk.first() != key.first() {
+                return Ok(None);
+            }
+            crate::index::find(&pk, &bytes, &key[1..])
         })
     }
 }
@@ -1174,7 +1190,7 @@ impl SledStore {
             if crate::index::is_paged(k) {
                 return match o.lookup_row(k) {
                     Some(v) => Ok(v.is_some()),
-                    None => Ok(self.paged_row(k)?.is_some()),
+                    None => Ok(TreePages(&self.tree).row(k)?.is_some()),
                 };
             }
             match o.lookup(k) {
@@ -1189,21 +1205,6 @@ impl SledStore {
             self.flush_overlay(wal, o)?;
         }
         Ok(())
-    }
-
-    /// Index row `key` as the pages in the tree hold it (write-ahead mode: only the
-    /// overlay's flushes write pages, so the tree holds every page), copying only its value.
-    fn paged_row(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        unpanic(|| {
-            let Some(r) = self.tree.range(..=key).next_back() else {
-                return Ok(None);
-            };
-            let (pk, bytes) = r.map_err(backend)?;
-            if pk.first() != key.first() {
-                return Ok(None);
-            }
-            crate::index::find(&pk, &bytes, &key[1..])
-        })
     }
 
     /// `plain` (writes to physical keys) with the page rewrites that apply `rows` (writes to
@@ -1321,23 +1322,15 @@ impl Store for SledStore {
     fn floor(&self, prefix: &[u8], key: &[u8]) -> Result<Option<Kv>, StoreError> {
         use std::ops::Bound::{Included, Unbounded};
         let guard = self.overlay_ref();
+        let Some(o) = guard.as_ref() else {
+            return TreePages(&self.tree).floor(prefix, key);
+        };
         unpanic(|| {
-            let mut iter = self.tree.range(..=key.to_vec());
-            let best = match guard.as_ref() {
-                None => match iter.next_back() {
-                    Some(r) => {
-                        let (k, v) = r.map_err(backend)?;
-                        Some((k.to_vec(), v.to_vec()))
-                    }
-                    None => None,
-                },
-                Some(o) => {
-                    let held = o
-                        .last_live((Unbounded, Included(key)))
-                        .map(|(k, v)| (k.to_vec(), v.to_vec()));
-                    later(held, Self::first_beyond_overlay(o, iter.rev())?)
-                }
-            };
+            let iter = self.tree.range(..=key.to_vec());
+            let held = o
+                .last_live((Unbounded, Included(key)))
+                .map(|(k, v)| (k.to_vec(), v.to_vec()));
+            let best = later(held, Self::first_beyond_overlay(o, iter.rev())?);
             Ok(best.filter(|(k, _)| k.starts_with(prefix)))
         })
     }
@@ -1345,23 +1338,18 @@ impl Store for SledStore {
     fn next_key(&self, prefix: &[u8], after: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         use std::ops::Bound::{Excluded, Unbounded};
         let guard = self.overlay_ref();
+        let Some(o) = guard.as_ref() else {
+            return TreePages(&self.tree).next_key(prefix, after);
+        };
         unpanic(|| {
             let iter = self.tree.range::<&[u8], _>((Excluded(after), Unbounded));
-            let next = match guard.as_ref() {
-                None => match iter.keys().next() {
-                    Some(r) => Some(r.map_err(backend)?.to_vec()),
-                    None => None,
-                },
-                Some(o) => {
-                    let held = o
-                        .first_live((Excluded(after), Unbounded))
-                        .map(<[u8]>::to_vec);
-                    let stored = Self::first_beyond_overlay(o, iter)?.map(|(k, _)| k);
-                    match (held, stored) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    }
-                }
+            let held = o
+                .first_live((Excluded(after), Unbounded))
+                .map(<[u8]>::to_vec);
+            let stored = Self::first_beyond_overlay(o, iter)?.map(|(k, _)| k);
+            let next = match (held, stored) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             };
             Ok(next.filter(|k| k.starts_with(prefix)))
         })
@@ -1421,7 +1409,7 @@ impl Store for SledStore {
         };
         match o.lookup_row(key) {
             Some(slot) => Ok(Some(slot.map(<[u8]>::to_vec))),
-            None => self.paged_row(key).map(Some),
+            None => TreePages(&self.tree).row(key).map(Some),
         }
     }
 
